@@ -1,0 +1,16 @@
+"""Pieces every provider mock shares: signed tokens, synthetic history, a loopback server."""
+
+from adapters._mock.faults import FaultInjector
+from adapters._mock.server import MockServer, serve_mock
+from adapters._mock.synth import SyntheticSession, synthesize_history
+from adapters._mock.tokens import TokenIssuer, TokenRejected
+
+__all__ = [
+    "FaultInjector",
+    "MockServer",
+    "SyntheticSession",
+    "TokenIssuer",
+    "TokenRejected",
+    "serve_mock",
+    "synthesize_history",
+]

@@ -1,0 +1,64 @@
+"""Serving a mock over real HTTP on a loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class MockServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 in a daemon thread."""
+
+    def __init__(self, app: Any, *, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port or free_loopback_port()
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_level="warning", lifespan="on", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name=f"mock:{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.run(self._server.serve())
+
+    def start(self, timeout_s: float = 10.0) -> MockServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"mock server on {self.url} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def serve_mock(app: Any, *, port: int = 0) -> Iterator[MockServer]:
+    """Serve `app` on a loopback port for the duration of the block."""
+    server = MockServer(app, port=port).start()
+    try:
+        yield server
+    finally:
+        server.stop()

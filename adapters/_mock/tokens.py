@@ -1,0 +1,68 @@
+"""RS256 access tokens that a mock signs and verifies itself (JWTs carrying `sub` and `exp`)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, RSAKey
+
+
+class TokenRejected(Exception):
+    """The token is missing, malformed, badly signed or expired."""
+
+
+class TokenIssuer:
+    """Signs and verifies a mock provider's JWTs with its own RSA key."""
+
+    def __init__(self, issuer: str, *, audience: str = "api") -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self._key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "alg": "RS256"})
+        self._keys = KeySet([self._key])
+
+    def issue(self, sub: str, *, ttl_s: int = 3600, scope: str = "", **claims: Any) -> str:
+        """A signed access token for `sub`, valid for `ttl_s` seconds."""
+        now = int(time.time())
+        payload = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": sub,
+            "iat": now,
+            "exp": now + ttl_s,
+            "jti": secrets.token_hex(8),
+            "scope": scope,
+            **claims,
+        }
+        header = {"alg": "RS256", "kid": self._key.kid, "typ": "JWT"}
+        return jwt.encode(header, payload, self._keys)
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a valid token; TokenRejected otherwise."""
+        try:
+            decoded = jwt.decode(token, self._keys, algorithms=["RS256"])
+        except (JoseError, ValueError, TypeError) as exc:
+            raise TokenRejected(f"invalid token: {type(exc).__name__}") from None
+        claims = dict(decoded.claims)
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or exp < time.time():
+            raise TokenRejected("token expired")
+        if not isinstance(claims.get("sub"), str):
+            raise TokenRejected("token has no subject")
+        return claims
+
+    def verify_authorization(self, header: str | None) -> dict[str, Any]:
+        """Claims from an `Authorization: Bearer <jwt>` header value."""
+        if not header:
+            raise TokenRejected("missing bearer token")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise TokenRejected("missing bearer token")
+        return self.verify(token.strip())
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys, as a JWK set."""
+        return {"keys": [self._key.as_dict(private=False)]}

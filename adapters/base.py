@@ -1,0 +1,165 @@
+"""The Adapter protocol, capabilities as data, and the entry-point registry of providers."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import date
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+import httpx
+from msgspec import Struct, field
+
+from models.activity import Activity, ActivityDraft, ActivityStatus
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp
+
+ENTRY_POINT_GROUP = "training_gateway.adapters"
+
+
+class Capability(enum.StrEnum):
+    """One operation a provider may offer; adapters declare the set they support."""
+
+    LIST_ACTIVITIES = "activities:list"
+    GET_ACTIVITY = "activities:get"
+    CREATE_ACTIVITY = "activities:create"
+    UPDATE_ACTIVITY = "activities:update"
+    DELETE_ACTIVITY = "activities:delete"
+
+
+class AuthKind(enum.StrEnum):
+    """How a user connects their account at this provider."""
+
+    OAUTH2_PKCE_OIDC = "oauth2_pkce_oidc"
+    OAUTH2_PKCE_OR_BEARER = "oauth2_pkce_or_bearer"
+    BEARER = "bearer"
+    NONE = "none"
+
+
+class ActivityQuery(Struct, kw_only=True, frozen=True):
+    """Filters an adapter may push down to its provider.
+
+    An adapter may return a superset (the gateway applies every filter exactly afterwards),
+    but it must return the same items in the same order for the same query, because the
+    gateway pages through it by offset.
+    """
+
+    start_date: date | None = None
+    end_date: date | None = None
+    sports: tuple[str, ...] = ()
+    statuses: tuple[ActivityStatus, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+class Credentials(Struct, kw_only=True, frozen=True):
+    """A user's standing at one provider: the access token and who it belongs to.
+
+    `email` and `display_name` come from the provider's identity claims where it gives them;
+    some providers require them on writes.
+    """
+
+    access_token: str
+    subject: str | None = None
+    email: str | None = None
+    display_name: str | None = None
+
+    def __repr__(self) -> str:  # never let a token reach a log line
+        return f"Credentials(subject={self.subject!r}, access_token=<redacted>)"
+
+
+class ProviderInfo(Struct, kw_only=True):
+    """What GET /v1/providers says of one provider."""
+
+    name: str
+    display_name: str
+    capabilities: list[Capability]
+    auth_kind: AuthKind
+    connected: bool = False
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class MockProvider(Protocol):
+    """A stateful mock of a provider's API, served over real HTTP."""
+
+    name: str
+
+    def asgi_app(self) -> ASGIApp:
+        """The mock's ASGI application."""
+        ...
+
+    def token_for(self, user: str | None = None) -> str:
+        """A signed access token for a seeded user (the default user when None)."""
+        ...
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """A provider plugin: maps the provider's API onto the unified schema.
+
+    Instances are created once per gateway with the provider's base URL and the gateway's
+    pooled HTTP client; every call carries the user's credentials.
+    """
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+    auth_kind: ClassVar[AuthKind]
+
+    def __init__(self, base_url: str, http: httpx.AsyncClient) -> None: ...
+
+    @classmethod
+    def create_mock(cls, seed: int = 0) -> MockProvider:
+        """A fresh mock of this provider, seeded deterministically."""
+        ...
+
+    async def list_activities(
+        self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int
+    ) -> list[Activity]:
+        """Up to `limit` activities from `offset`, newest first, in a stable order."""
+        ...
+
+    async def get_activity(self, creds: Credentials, native_id: str) -> Activity: ...
+
+    async def create_activity(self, creds: Credentials, draft: ActivityDraft) -> Activity: ...
+
+    async def replace_activity(
+        self, creds: Credentials, native_id: str, draft: ActivityDraft) -> Activity: ...
+
+    async def delete_activity(self, creds: Credentials, native_id: str) -> None: ...
+
+
+def load_adapters() -> dict[str, type[Adapter]]:
+    """Every installed adapter, by provider name, from the `training_gateway.adapters` entry points."""
+    found: dict[str, type[Adapter]] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        adapter_class = entry.load()
+        name = getattr(adapter_class, "name", entry.name)
+        found[name] = adapter_class
+    return dict(sorted(found.items()))
+
+
+def provider_info(adapter: type[Adapter] | Adapter, *, connected: bool = False) -> ProviderInfo:
+    """The public description of an adapter."""
+    return ProviderInfo(
+        name=adapter.name,
+        display_name=adapter.display_name,
+        capabilities=sorted(adapter.capabilities),
+        auth_kind=adapter.auth_kind,
+        connected=connected,
+    )
+
+
+def require(adapter: type[Adapter] | Adapter, capability: Capability) -> None:
+    """Raise Unsupported when the adapter does not declare `capability`."""
+    from models.errors import Unsupported
+
+    if capability not in adapter.capabilities:
+        raise Unsupported(adapter.name, capability.value)
+
+
+def registry_names(adapters: Mapping[str, type[Adapter]]) -> list[str]:
+    """Provider names in a stable order."""
+    return sorted(adapters)

@@ -1,0 +1,74 @@
+"""Calling a provider over HTTP: one place that turns transport and decode failures into
+named provider errors, so no adapter swallows one and no route sees httpx."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from models.errors import NotFound, ProviderError, ProviderRejected, ProviderTimeout
+
+T = TypeVar("T")
+
+_MAX_DETAIL_CHARS = 300
+
+
+def _upstream_detail(response: httpx.Response) -> str:
+    """A short, safe excerpt of what the provider said (never the request's credentials)."""
+    text = response.text.strip().replace("\n", " ")
+    if len(text) > _MAX_DETAIL_CHARS:
+        text = text[:_MAX_DETAIL_CHARS] + "..."
+    return text or response.reason_phrase
+
+
+async def call_provider(
+    http: httpx.AsyncClient,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    token: str,
+    params: Any = None,
+    json: Any = None,
+    not_found: str | None = None,
+) -> httpx.Response:
+    """Send one request to a provider and return its successful response.
+
+    404 becomes NotFound (with `not_found` as the detail when given), other 4xx on writes
+    become ProviderRejected, 5xx and transport failures ProviderError, timeouts
+    ProviderTimeout. Each names the provider.
+    """
+    content = msgspec.json.encode(json) if json is not None else None
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    if content is not None:
+        headers["Content-Type"] = "application/json"
+    try:
+        response = await http.request(method, url, params=params, content=content, headers=headers)
+    except httpx.TimeoutException:
+        raise ProviderTimeout(provider, f"{provider} did not answer in time") from None
+    except httpx.HTTPError as exc:
+        raise ProviderError(provider, f"{provider} could not be reached: {type(exc).__name__}") from None
+    status = response.status_code
+    if status < 400:
+        return response
+    detail = _upstream_detail(response)
+    if status == 404:
+        raise NotFound(not_found or f"{provider}: {detail}")
+    if status in (401, 403):
+        raise ProviderError(
+            provider, f"{provider} refused the credentials ({status}): {detail}", upstream_status=status
+        )
+    if 400 <= status < 500 and method.upper() != "GET":
+        raise ProviderRejected(provider, f"{provider} rejected the request ({status}): {detail}",
+                               upstream_status=status)
+    raise ProviderError(provider, f"{provider} answered {status}: {detail}", upstream_status=status)
+
+
+def decode_provider(provider: str, payload: bytes, type_: type[T]) -> T:
+    """Decode a provider's JSON strictly into its wire Struct, or fail naming the provider."""
+    try:
+        return msgspec.json.decode(payload, type=type_, strict=True)
+    except msgspec.DecodeError as exc:
+        raise ProviderError(provider, f"{provider} sent a response that does not decode: {exc}") from None

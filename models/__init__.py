@@ -1,0 +1,41 @@
+"""The unified schema and pure analytics. No HTTP, no I/O."""
+
+from models.activity import (
+    Activity,
+    ActivityCreate,
+    ActivityDraft,
+    ActivityStatus,
+    Lap,
+    MetricStats,
+    Summary,
+    federated_id,
+    split_federated_id,
+)
+from models.errors import (
+    GatewayError,
+    InvalidInput,
+    NotFound,
+    ProviderError,
+    ProviderRejected,
+    ProviderTimeout,
+    Unsupported,
+)
+
+__all__ = [
+    "Activity",
+    "ActivityCreate",
+    "ActivityDraft",
+    "ActivityStatus",
+    "GatewayError",
+    "InvalidInput",
+    "Lap",
+    "MetricStats",
+    "NotFound",
+    "ProviderError",
+    "ProviderRejected",
+    "ProviderTimeout",
+    "Summary",
+    "Unsupported",
+    "federated_id",
+    "split_federated_id",
+]

@@ -1,0 +1,147 @@
+"""The unified activity schema every provider is mapped into."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct, field
+
+from models.errors import InvalidInput
+
+AwareDatetime = Annotated[datetime, Meta(tz=True)]
+NaiveDatetime = Annotated[datetime, Meta(tz=False)]
+NonNegativeFloat = Annotated[float, Meta(ge=0)]
+
+
+class ActivityStatus(enum.StrEnum):
+    """Where an activity stands: done, planned, missed on purpose, or called off."""
+
+    COMPLETED = "completed"
+    SCHEDULED = "scheduled"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class MetricStats(Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """Aggregates of one metric, as SweatStack's `summary.<metric>` objects have them."""
+
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+    start: float | None = None
+    end: float | None = None
+    sum: float | None = None
+    gain: float | None = None
+    loss: float | None = None
+
+
+class Summary(Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """Per-metric aggregates of an activity or a lap; units are the metric's own (W, m/s, m, bpm, rpm, degC, %)."""
+
+    power: MetricStats | None = None
+    speed: MetricStats | None = None
+    distance: MetricStats | None = None
+    altitude: MetricStats | None = None
+    heart_rate: MetricStats | None = None
+    cadence: MetricStats | None = None
+    temperature: MetricStats | None = None
+    core_temperature: MetricStats | None = None
+    smo2: MetricStats | None = None
+
+
+class Lap(Struct, kw_only=True):
+    """A lap: its time span and the same aggregates as the activity's summary."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    start_local: NaiveDatetime | None = None
+    end_local: NaiveDatetime | None = None
+    duration_s: NonNegativeFloat
+    summary: Summary = field(default_factory=Summary)
+
+
+class Activity(Struct, kw_only=True):
+    """One activity from any provider, in the unified schema.
+
+    `id` is federated (`<provider>:<native id>`). `extensions` keeps every field the provider
+    sent that this schema has no place for, so nothing is lost in mapping.
+    """
+
+    id: str
+    provider: str
+    sport: str
+    status: ActivityStatus
+    start: AwareDatetime
+    end: AwareDatetime
+    start_local: NaiveDatetime | None = None
+    end_local: NaiveDatetime | None = None
+    duration_s: NonNegativeFloat
+    distance_m: NonNegativeFloat | None = None
+    name: str | None = None
+    metrics: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    summary: Summary = field(default_factory=Summary)
+    laps: list[Lap] = field(default_factory=list)
+    ai_summary: str | None = None
+    ai_summary_title: str | None = None
+    ai_agent_name: str | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+class ActivityDraft(Struct, kw_only=True, forbid_unknown_fields=True):
+    """What a caller writes: the body of PUT (full replace) and, with `provider`, of POST.
+
+    `start` carries the athlete's local offset, so it gives both the instant and the local
+    wall clock.
+    """
+
+    sport: str
+    start: AwareDatetime
+    duration_s: Annotated[float, Meta(gt=0)]
+    status: ActivityStatus = ActivityStatus.COMPLETED
+    name: str | None = None
+    distance_m: NonNegativeFloat | None = None
+    tags: list[str] = field(default_factory=list)
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+class ActivityCreate(ActivityDraft, kw_only=True, forbid_unknown_fields=True):
+    """The body of POST /v1/activities: a draft plus the provider that will hold it."""
+
+    provider: str
+
+
+def federated_id(provider: str, native_id: str) -> str:
+    """The gateway id of a provider's activity: `<provider>:<native id>`."""
+    return f"{provider}:{native_id}"
+
+
+def split_federated_id(activity_id: str) -> tuple[str, str]:
+    """Split `<provider>:<native id>`; anything else is refused naming the id."""
+    provider, sep, native = activity_id.partition(":")
+    if not sep or not provider or not native:
+        raise InvalidInput("id", f"{activity_id!r} is not a federated id of the form <provider>:<id>")
+    return provider, native
+
+
+def draft_from_activity(activity: Activity) -> ActivityDraft:
+    """The writable part of an activity, e.g. to apply a merge patch and write it back."""
+    return ActivityDraft(
+        sport=activity.sport,
+        start=activity.start,
+        duration_s=activity.duration_s if activity.duration_s > 0 else 1.0,
+        status=activity.status,
+        name=activity.name,
+        distance_m=activity.distance_m,
+        tags=list(activity.tags),
+        extensions={},
+    )
+
+
+def draft_to_builtins(draft: ActivityDraft) -> dict[str, Any]:
+    """A draft as plain JSON-compatible data (for merge patches)."""
+    result: dict[str, Any] = msgspec.to_builtins(draft)
+    return result
