@@ -18,9 +18,10 @@ class InvalidInput(GatewayError):
 
     title = "Invalid input"
 
-    def __init__(self, field: str, detail: str) -> None:
+    def __init__(self, field: str, detail: str, *, status: int = 422) -> None:
         super().__init__(detail)
         self.field = field
+        self.status = status
 
 
 class NotFound(GatewayError):

@@ -1,0 +1,61 @@
+"""A pytest plugin (entry point `pytest11`) for other projects' test suites: fixtures that
+start a provider mock on a free loopback port and give its URL and a token.
+
+    def test_my_app_reads_activities(sweatstack_mock):
+        client = MyApp(base_url=sweatstack_mock.url, token=sweatstack_mock.token)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from adapters._mock.server import MockServer
+from adapters.base import MockProvider, load_adapters
+
+
+@dataclass
+class RunningMock:
+    """A mock serving on 127.0.0.1: its base URL, a token for its seeded user, and its state."""
+
+    name: str
+    url: str
+    token: str
+    mock: MockProvider
+    server: MockServer
+
+
+StartMock = Callable[..., RunningMock]
+
+
+@pytest.fixture
+def provider_mock() -> Iterator[StartMock]:
+    """A factory: `provider_mock("astral", seed=3)` starts that provider's mock for this test."""
+    started: list[MockServer] = []
+    adapters = load_adapters()
+
+    def start(name: str, seed: int = 0) -> RunningMock:
+        if name not in adapters:
+            raise LookupError(f"no installed provider {name!r}; installed: {', '.join(adapters)}")
+        mock = adapters[name].create_mock(seed)
+        server = MockServer(mock.asgi_app()).start()
+        started.append(server)
+        return RunningMock(name=name, url=server.url, token=mock.token_for(), mock=mock, server=server)
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def sweatstack_mock(provider_mock: StartMock) -> RunningMock:
+    """The SweatStack mock, seeded with 0."""
+    return provider_mock("sweatstack")
+
+
+@pytest.fixture
+def astral_mock(provider_mock: StartMock) -> RunningMock:
+    """The Astral (nexrex) mock, seeded with 0."""
+    return provider_mock("astral")

@@ -1,0 +1,133 @@
+"""The app factory: `create_app(settings)` builds the Litestar gateway."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import msgspec
+from litestar import Litestar, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from adapters.base import Adapter, load_adapters
+from gateway.errors import EXCEPTION_HANDLERS
+from gateway.routes.activities import ActivityController
+from gateway.routes.providers import ProviderController
+from gateway.settings import Settings
+from gateway.state import GatewayState
+from gateway.storage import Store, TokenVault, development_key
+
+API_VERSION = "0.1.0"
+_log = logging.getLogger("gateway")
+
+Bootstrap = Callable[[GatewayState], Awaitable[None]]
+
+
+class Health(msgspec.Struct):
+    status: str
+    providers: list[str]
+
+
+@get("/health", tags=["health"], summary="Liveness and storage check")
+async def health(request: Any) -> Health:
+    gw: GatewayState = request.app.state.gateway
+    async with gw.store.engine.connect():
+        pass
+    return Health(status="ok", providers=sorted(gw.adapters))
+
+
+def vault_for(settings: Settings) -> TokenVault:
+    """The token vault: GATEWAY_SECRET_KEY, or the demo's generated development key."""
+    keys = list(settings.secret_keys)
+    if not keys:
+        if not settings.demo:
+            raise SystemExit(
+                "GATEWAY_SECRET_KEY is not set: provider tokens are encrypted at rest and need a key "
+                "(generate one with `gateway secret-key`), or run the demo with `gateway serve --demo`"
+            )
+        keys = [development_key(settings.data_dir)]
+    return TokenVault(keys)
+
+
+def build_adapters(
+    settings: Settings, http: httpx.AsyncClient, classes: dict[str, type[Adapter]]
+) -> dict[str, Adapter]:
+    """An adapter per provider that has a base URL configured."""
+    return {
+        name: adapter_class(settings.provider_urls[name], http)
+        for name, adapter_class in classes.items()
+        if name in settings.provider_urls
+    }
+
+
+def create_app(
+    settings: Settings,
+    *,
+    adapter_classes: dict[str, type[Adapter]] | None = None,
+    bootstrap: Bootstrap | None = None,
+) -> Litestar:
+    """The gateway: one API over every configured provider."""
+    classes = adapter_classes if adapter_classes is not None else load_adapters()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        store = Store.open(settings.database_url, vault_for(settings))
+        await store.create_schema()
+        limits = httpx.Limits(
+            max_connections=settings.max_connections_per_provider * max(1, len(classes)),
+            max_keepalive_connections=settings.max_connections_per_provider,
+        )
+        timeout = httpx.Timeout(settings.http_timeout_s, connect=settings.http_connect_timeout_s)
+        async with httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=False) as http:
+            state = GatewayState(
+                store=store,
+                http=http,
+                adapters=build_adapters(settings, http, classes),
+                adapter_classes=classes,
+            )
+            app.state.gateway = state
+            if bootstrap is not None:
+                await bootstrap(state)
+            try:
+                yield
+            finally:
+                await store.close()
+
+    return Litestar(
+        route_handlers=[health, ActivityController, ProviderController],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi_config(),
+        debug=False,
+    )
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Training-data gateway",
+        version=API_VERSION,
+        description=(
+            "One API and one schema over several sports-data providers. Authenticate with "
+            "`Authorization: Bearer <gateway API key>`. Errors are RFC 9457 problem documents."
+        ),
+        path="/schema",
+        components=Components(
+            security_schemes={
+                "gatewayKey": SecurityScheme(type="http", scheme="bearer", description="A gateway API key")
+            }
+        ),
+        security=[{"gatewayKey": []}],
+    )
+
+
+def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
+    """The OpenAPI document the app serves, as plain data."""
+    from gateway.settings import load_settings
+
+    app = create_app(settings or load_settings({}), adapter_classes={})
+    document: dict[str, Any] = app.openapi_schema.to_schema()
+    return document

@@ -1,0 +1,150 @@
+"""The `gateway` command: serve (or the demo), run a provider mock, print the OpenAPI document,
+manage users and keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from adapters.base import load_adapters
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.demo import start_demo
+    from gateway.settings import load_settings
+
+    settings = load_settings(demo=args.demo)
+    if args.port is not None:
+        settings.port = args.port
+    if args.host is not None:
+        settings.host = args.host
+    classes = load_adapters()
+    demo = None
+    bootstrap = None
+    if args.demo:
+        demo = start_demo(classes, seed=args.seed, key=settings.demo_key)
+        settings.provider_urls = {**settings.provider_urls, **demo.provider_urls}
+        bootstrap = demo.bootstrap
+    app = create_app(settings, adapter_classes=classes, bootstrap=bootstrap)
+    base = f"http://{settings.host}:{settings.port}"
+    if demo is not None:
+        print(f"gateway: {base}  (demo mode: data in {settings.data_dir})")
+        for name, url in sorted(demo.provider_urls.items()):
+            print(f"mock {name}: {url}")
+        print(f"api key: {demo.key}")
+        print(f"try: curl -H 'Authorization: Bearer {demo.key}' '{base}/v1/activities?limit=5'")
+    sys.stdout.flush()
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        if demo is not None:
+            demo.stop()
+    return 0
+
+
+def _mock(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    classes = load_adapters()
+    if args.provider not in classes:
+        print(f"unknown provider {args.provider!r}; known: {', '.join(classes)}", file=sys.stderr)
+        return 2
+    mock = classes[args.provider].create_mock(args.seed)
+    print(f"{args.provider} mock: http://127.0.0.1:{args.port}")
+    print(f"token: {mock.token_for()}", flush=True)
+    uvicorn.run(mock.asgi_app(), host="127.0.0.1", port=args.port, log_level="warning")
+    return 0
+
+
+def _openapi(_args: argparse.Namespace) -> int:
+    from gateway.app import openapi_document
+
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))
+    return 0
+
+
+def _secret_key(_args: argparse.Namespace) -> int:
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
+    return 0
+
+
+def _users(args: argparse.Namespace) -> int:
+    from gateway.app import vault_for
+    from gateway.settings import load_settings
+    from gateway.storage import Store
+
+    async def run() -> int:
+        settings = load_settings()
+        store = Store.open(settings.database_url, vault_for(settings))
+        await store.create_schema()
+        try:
+            if args.action == "create":
+                user = await store.create_user(args.name)
+                print(f"created user {user.name}")
+                print(await store.issue_api_key(user))
+            elif args.action == "key":
+                user = await store.user_by_name(args.name)
+                print(await store.issue_api_key(user))
+            else:
+                user = await store.user_by_name(args.name)
+                count = await store.revoke_api_keys(user)
+                print(f"revoked {count} key(s) of {user.name}")
+        finally:
+            await store.close()
+        return 0
+
+    from models.errors import GatewayError
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--demo", action="store_true", help="start the provider mocks and a connected demo user")
+    serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of the demo mocks' data")
+    serve.set_defaults(run=_serve)
+
+    mock = commands.add_parser("mock", help="run one provider's mock on 127.0.0.1")
+    mock.add_argument("provider")
+    mock.add_argument("--port", type=int, required=True)
+    mock.add_argument("--seed", type=int, default=0)
+    mock.set_defaults(run=_mock)
+
+    openapi = commands.add_parser("openapi", help="print the OpenAPI document")
+    openapi.set_defaults(run=_openapi)
+
+    secret = commands.add_parser("secret-key", help="print a new key for GATEWAY_SECRET_KEY")
+    secret.set_defaults(run=_secret_key)
+
+    users = commands.add_parser("users", help="manage gateway users and their API keys")
+    users.add_argument("action", choices=["create", "key", "revoke"])
+    users.add_argument("name")
+    users.set_defaults(run=_users)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""Every error becomes an RFC 9457 `application/problem+json` answer, here and only here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from models.errors import (
+    GatewayError,
+    InvalidInput,
+    NotFound,
+    ProviderError,
+    ProviderRejected,
+    ProviderTimeout,
+    Unsupported,
+)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_log = logging.getLogger("gateway.errors")
+
+
+class NotConnected(GatewayError):
+    """The caller has no connection to the provider a request needs."""
+
+    title = "Provider not connected"
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"you have not connected provider {provider!r}")
+        self.provider = provider
+
+
+class Problem(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """An RFC 9457 problem document, with the field or provider at fault when there is one."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    field: str | None = None
+    provider: str | None = None
+    capability: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def status_for(exc: GatewayError) -> int:
+    """The HTTP status of a domain error."""
+    if isinstance(exc, InvalidInput):
+        return exc.status
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Unsupported):
+        return 405
+    if isinstance(exc, NotConnected):
+        return 409
+    if isinstance(exc, ProviderRejected):
+        return 422
+    if isinstance(exc, ProviderTimeout):
+        return 504
+    if isinstance(exc, ProviderError):
+        return 502
+    return 400
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Response[Any]:
+    status = status_for(exc)
+    problem = Problem(
+        type=f"https://training-gateway.dev/problems/{type(exc).__name__.lower()}",
+        title=exc.title,
+        status=status,
+        detail=exc.detail,
+        instance=request.url.path,
+        field=getattr(exc, "field", None),
+        provider=getattr(exc, "provider", None),
+        capability=getattr(exc, "capability", None),
+    )
+    return problem_response(problem)
+
+
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar's parameter and body validation: name each field, 422 for bodies, else 400."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    errors = [e for e in extra if isinstance(e, dict)]
+    fields = [str(e.get("key")) for e in errors if e.get("key")]
+    in_body = any(e.get("source") == "body" for e in errors)
+    messages = "; ".join(f"{e.get('key') or 'body'}: {e.get('message')}" for e in errors) or exc.detail
+    problem = Problem(
+        type="https://training-gateway.dev/problems/invalidinput",
+        title="Invalid input",
+        status=422 if in_body else 400,
+        detail=messages,
+        instance=request.url.path,
+        field=fields[0] if fields else ("body" if in_body else None),
+        errors=[{"field": e.get("key"), "source": e.get("source"), "message": e.get("message")} for e in errors]
+        or None,
+    )
+    return problem_response(problem)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    headers = dict(exc.headers or {})
+    if isinstance(exc, NotAuthorizedException):
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="training-gateway"')
+    problem = Problem(
+        title=_title_for(exc.status_code),
+        status=exc.status_code,
+        detail=exc.detail,
+        instance=request.url.path,
+    )
+    return problem_response(problem, headers=headers or None)
+
+
+def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Logged with its type only: a trace could carry request data; the caller gets no details.
+    _log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    problem = Problem(
+        title="Internal error",
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        detail="the gateway failed unexpectedly; this is a bug",
+        instance=request.url.path,
+    )
+    return problem_response(problem)
+
+
+def _title_for(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    GatewayError: _gateway_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    Exception: _unexpected_error,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "MediaType", "NotConnected", "Problem", "status_for"]

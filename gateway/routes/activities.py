@@ -1,0 +1,198 @@
+"""Unified activity endpoints over every provider the caller has connected."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.params import Body, Parameter
+
+from adapters.base import Capability, require
+from gateway.auth import provide_state, resolve_caller
+from gateway.errors import NotConnected
+from gateway.federation import DEFAULT_LIMIT, MAX_LIMIT, ActivityFilter, ActivityPage, Source, list_merged
+from gateway.routes.params import (
+    check_order,
+    parse_bound,
+    parse_providers,
+    parse_sports,
+    parse_statuses,
+    split_repeated,
+)
+from gateway.state import GatewayState
+from gateway.storage import User
+from models.activity import (
+    Activity,
+    ActivityCreate,
+    ActivityDraft,
+    draft_from_activity,
+    draft_to_builtins,
+    split_federated_id,
+)
+from models.errors import InvalidInput, NotFound
+from models.sport import canonical_sport
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def apply_merge_patch(target: Any, patch_doc: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge recursively, null deletes, anything else replaces."""
+    if not isinstance(patch_doc, dict):
+        return patch_doc
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch_doc.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = apply_merge_patch(result.get(key), value)
+    return result
+
+
+def _canonical_draft(draft: ActivityDraft) -> ActivityDraft:
+    """The draft with its sport in canonical form; an unknown sport is refused naming `sport`."""
+    return msgspec.structs.replace(draft, sport=canonical_sport(draft.sport))
+
+
+async def _source_for(gw: GatewayState, caller: User, activity_id: str) -> tuple[Source, str]:
+    """The provider source and native id behind a federated id; 404 when the caller has none."""
+    try:
+        provider, native_id = split_federated_id(activity_id)
+    except InvalidInput:
+        raise NotFound(f"no activity {activity_id!r}: ids look like <provider>:<id>") from None
+    if provider not in gw.adapters:
+        raise NotFound(f"no activity {activity_id!r}: unknown provider prefix {provider!r}")
+    try:
+        return await gw.source(caller, provider), native_id
+    except NotConnected:
+        raise NotFound(f"no activity {activity_id!r}: you have not connected {provider!r}") from None
+
+
+class ActivityController(Controller):
+    path = "/v1/activities"
+    tags = ["activities"]
+    dependencies = {"caller": Provide(resolve_caller), "gw": Provide(provide_state)}
+
+    @get(
+        "/",
+        summary="List activities across connected providers",
+        description=(
+            "Merged across the caller's connected providers, newest first, ties broken by id. "
+            "Walk `next_cursor` to read every matching activity exactly once. A provider that "
+            "fails is named in `errors`; the others' items still come back."
+        ),
+    )
+    async def list_activities(
+        self,
+        caller: User,
+        gw: GatewayState,
+        start: Annotated[
+            str | None, Parameter(description="Date (local calendar day, inclusive) or ISO 8601 datetime")
+        ] = None,
+        end: Annotated[
+            str | None, Parameter(description="Date (local calendar day, inclusive) or ISO 8601 datetime")
+        ] = None,
+        sport: Annotated[
+            list[str] | None,
+            Parameter(description="Open Sport Taxonomy code, repeatable; a parent matches its sub-sports"),
+        ] = None,
+        status: Annotated[
+            list[str] | None, Parameter(description="completed, scheduled, skipped or cancelled; repeatable")
+        ] = None,
+        provider: Annotated[list[str] | None, Parameter(description="Provider name, repeatable")] = None,
+        tags: Annotated[list[str] | None, Parameter(description="Tag, repeatable; all must be present")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Parameter(description="`next_cursor` of the previous page")] = None,
+    ) -> ActivityPage:
+        start_bound, end_bound = parse_bound(start, "start"), parse_bound(end, "end")
+        check_order(start_bound, end_bound)
+        filter_ = ActivityFilter(
+            start=start_bound,
+            end=end_bound,
+            sports=parse_sports(sport),
+            statuses=parse_statuses(status),
+            tags=tuple(sorted(set(split_repeated(tags)))),
+            providers=parse_providers(provider, set(gw.adapters)),
+        )
+        sources = await gw.sources(caller, filter_.providers)
+        sources = [s for s in sources if Capability.LIST_ACTIVITIES in s.adapter.capabilities]
+        return await list_merged(sources, filter_, limit=limit, cursor=cursor)
+
+    @get("/{activity_id:str}", summary="Get one activity by its federated id")
+    async def get_activity(self, caller: User, gw: GatewayState, activity_id: str) -> Activity:
+        source, native_id = await _source_for(gw, caller, activity_id)
+        require(source.adapter, Capability.GET_ACTIVITY)
+        return await source.adapter.get_activity(source.credentials, native_id)
+
+    @post(
+        "/",
+        summary="Create an activity at the provider the body names",
+        status_code=201,
+        response_headers=None,
+    )
+    async def create_activity(
+        self, caller: User, gw: GatewayState, data: ActivityCreate
+    ) -> Response[Activity]:
+        if data.provider not in gw.adapters:
+            raise InvalidInput(
+                "provider", f"unknown provider {data.provider!r}; known: {', '.join(sorted(gw.adapters))}"
+            )
+        source = await gw.source(caller, data.provider)
+        require(source.adapter, Capability.CREATE_ACTIVITY)
+        fields = {f: getattr(data, f) for f in ActivityDraft.__struct_fields__}
+        draft = _canonical_draft(ActivityDraft(**fields))
+        created = await source.adapter.create_activity(source.credentials, draft)
+        return Response(created, status_code=201, headers={"Location": f"/v1/activities/{created.id}"})
+
+    @put("/{activity_id:str}", summary="Replace an activity (omitted optional fields become empty)")
+    async def replace_activity(
+        self, caller: User, gw: GatewayState, activity_id: str, data: ActivityDraft
+    ) -> Activity:
+        source, native_id = await _source_for(gw, caller, activity_id)
+        require(source.adapter, Capability.UPDATE_ACTIVITY)
+        return await source.adapter.replace_activity(source.credentials, native_id, _canonical_draft(data))
+
+    @patch(
+        "/{activity_id:str}",
+        summary="Update an activity with a JSON merge patch (RFC 7386)",
+    )
+    async def patch_activity(
+        self,
+        caller: User,
+        gw: GatewayState,
+        activity_id: str,
+        request: Request[Any, Any, Any],
+        data: Annotated[
+            dict[str, Any],
+            Body(media_type=MERGE_PATCH, description="A JSON merge patch of the writable activity fields"),
+        ],
+    ) -> Activity:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in (MERGE_PATCH, "application/json"):
+            raise HTTPException(status_code=415, detail=f"send the patch as {MERGE_PATCH}")
+        source, native_id = await _source_for(gw, caller, activity_id)
+        require(source.adapter, Capability.UPDATE_ACTIVITY)
+        current = await source.adapter.get_activity(source.credentials, native_id)
+        patched = apply_merge_patch(draft_to_builtins(draft_from_activity(current)), data)
+        try:
+            draft = msgspec.convert(patched, ActivityDraft, strict=False)
+        except msgspec.ValidationError as exc:
+            field = _field_of(str(exc))
+            raise InvalidInput(field, f"the patched activity is invalid: {exc}") from None
+        return await source.adapter.replace_activity(source.credentials, native_id, _canonical_draft(draft))
+
+    @delete("/{activity_id:str}", summary="Delete an activity", status_code=204)
+    async def delete_activity(self, caller: User, gw: GatewayState, activity_id: str) -> None:
+        source, native_id = await _source_for(gw, caller, activity_id)
+        require(source.adapter, Capability.DELETE_ACTIVITY)
+        await source.adapter.delete_activity(source.credentials, native_id)
+
+
+def _field_of(message: str) -> str:
+    """The field a msgspec validation message points at (`... - at `$.start``)."""
+    marker = "at `$."
+    if marker in message:
+        return message.split(marker, 1)[1].rstrip("`").split("[")[0].split(".")[0]
+    return "body"

@@ -1,0 +1,85 @@
+"""Gateway settings, read from the environment (`GATEWAY_*`) with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dataclasses
+
+import platformdirs
+
+
+@dataclasses.dataclass(kw_only=True)
+class Settings:
+    """Everything the gateway needs to start. Secrets are kept out of `repr`."""
+
+    data_dir: Path
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo: bool = False
+    demo_key: str | None = None
+    secret_keys: tuple[str, ...] = ()
+    provider_urls: dict[str, str] = dataclasses.field(default_factory=dict)
+    http_timeout_s: float = 10.0
+    http_connect_timeout_s: float = 3.0
+    max_connections_per_provider: int = 50
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(data_dir={str(self.data_dir)!r}, database_url={_redact_url(self.database_url)!r}, "
+            f"host={self.host!r}, port={self.port}, demo={self.demo}, providers={sorted(self.provider_urls)})"
+        )
+
+
+def _redact_url(url: str) -> str:
+    """A database URL with any password replaced, for logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def default_data_dir() -> Path:
+    """A per-user data directory (e.g. ~/.local/share/training-gateway)."""
+    return Path(platformdirs.user_data_dir("training-gateway", appauthor=False))
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{data_dir / 'gateway.sqlite3'}"
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from `env` (default: the process environment), then explicit overrides.
+
+    Provider base URLs come from `GATEWAY_<PROVIDER>_URL`; signing keys for the token vault
+    from `GATEWAY_SECRET_KEY` (comma-separated, newest first, for rotation).
+    """
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("GATEWAY_DATA_DIR") or default_data_dir())
+    provider_urls = {
+        key[len("GATEWAY_") : -len("_URL")].lower(): value.rstrip("/")
+        for key, value in env.items()
+        if key.startswith("GATEWAY_") and key.endswith("_URL") and key != "GATEWAY_DATABASE_URL" and value
+    }
+    secret = env.get("GATEWAY_SECRET_KEY", "")
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": env.get("GATEWAY_DATABASE_URL") or sqlite_url(data_dir),
+        "host": env.get("GATEWAY_HOST", "127.0.0.1"),
+        "port": int(env.get("GATEWAY_PORT", "8000")),
+        "demo_key": env.get("GATEWAY_DEMO_KEY") or None,
+        "secret_keys": tuple(k.strip() for k in secret.split(",") if k.strip()),
+        "provider_urls": provider_urls,
+        "http_timeout_s": float(env.get("GATEWAY_HTTP_TIMEOUT_S", "10")),
+    }
+    values.update(overrides)
+    values["data_dir"] = Path(values["data_dir"])
+    if "database_url" not in overrides and "data_dir" in overrides and not env.get("GATEWAY_DATABASE_URL"):
+        values["database_url"] = sqlite_url(values["data_dir"])
+    return Settings(**values)

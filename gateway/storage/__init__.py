@@ -1,0 +1,6 @@
+"""The gateway's own persistence: users, API keys, encrypted provider connections."""
+
+from gateway.storage.store import Connection, Store, User
+from gateway.storage.vault import TokenVault, VaultError, development_key
+
+__all__ = ["Connection", "Store", "TokenVault", "User", "VaultError", "development_key"]

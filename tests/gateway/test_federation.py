@@ -1,0 +1,123 @@
+"""The merged list: order, exact filters, and cursors that walk every item exactly once."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.base import Credentials
+from gateway.federation import ActivityFilter, Source, decode_cursor, encode_cursor, list_merged
+from models.activity import Activity, ActivityStatus
+from models.errors import InvalidInput
+from tests.gateway.fakes import BASE, FakeAdapter, make_activity
+
+CREDS = Credentials(access_token="t")
+
+
+def sources_of(adapters: dict[str, FakeAdapter]) -> list[Source]:
+    return [Source(name=name, adapter=a, credentials=CREDS) for name, a in adapters.items()]  # type: ignore[arg-type]
+
+
+async def walk(sources: list[Source], filter_: ActivityFilter, limit: int) -> list[list[Activity]]:
+    pages, cursor = [], None
+    for _ in range(10_000):
+        page = await list_merged(sources, filter_, limit=limit, cursor=cursor)
+        assert not page.errors
+        pages.append(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return pages
+    raise AssertionError("the cursor never ended")
+
+
+def expected_order(activities: list[Activity]) -> list[str]:
+    return [a.id for a in sorted(activities, key=lambda a: (-a.start.timestamp(), a.id))]
+
+
+# Few distinct start minutes, so equal start times (ties) are common and page boundaries split them.
+provider_lists = st.dictionaries(
+    keys=st.sampled_from(["alpha", "beta", "gamma"]),
+    values=st.lists(st.integers(min_value=0, max_value=12), max_size=40),
+    min_size=1,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lists=provider_lists, limit=st.integers(min_value=1, max_value=17), tagged_every=st.integers(1, 4))
+async def test_cursor_walk_yields_every_activity_exactly_once_in_order(
+    lists: dict[str, list[int]], limit: int, tagged_every: int
+) -> None:
+    adapters, everything = {}, []
+    for name, minutes in lists.items():
+        acts = [
+            make_activity(name, f"n{i:03d}", BASE + timedelta(minutes=m), tags=["x"] if i % tagged_every == 0 else [])
+            for i, m in enumerate(minutes)
+        ]
+        adapters[name] = FakeAdapter(name, acts)
+        everything += acts
+    for filter_, wanted in (
+        (ActivityFilter(), everything),
+        (ActivityFilter(tags=("x",)), [a for a in everything if "x" in a.tags]),
+    ):
+        pages = await walk(sources_of(adapters), filter_, limit)
+        ids = [a.id for page in pages for a in page]
+        assert ids == expected_order(wanted)
+        assert all(len(page) <= limit for page in pages)
+        assert all(len(page) == limit for page in pages[:-1])
+
+
+async def test_list_merges_providers_by_start_desc_with_ties_by_id() -> None:
+    a = FakeAdapter("alpha", [make_activity("alpha", "2", BASE), make_activity("alpha", "1", BASE - timedelta(hours=1))])
+    b = FakeAdapter("beta", [make_activity("beta", "1", BASE), make_activity("beta", "0", BASE + timedelta(hours=1))])
+    page = await list_merged(sources_of({"alpha": a, "beta": b}), ActivityFilter(), limit=10, cursor=None)
+    assert [x.id for x in page.items] == ["beta:0", "alpha:2", "beta:1", "alpha:1"]
+    assert page.next_cursor is None
+
+
+async def test_failing_provider_is_named_and_the_others_still_answer() -> None:
+    good = FakeAdapter("alpha", [make_activity("alpha", "1", BASE)])
+    bad = FakeAdapter("beta", [make_activity("beta", "1", BASE)])
+    bad.fail = True
+    page = await list_merged(sources_of({"alpha": good, "beta": bad}), ActivityFilter(), limit=10, cursor=None)
+    assert [x.id for x in page.items] == ["alpha:1"]
+    assert [(e.provider, e.status) for e in page.errors] == [("beta", 502)]
+    assert "boom" in page.errors[0].detail
+
+
+async def test_filters_are_applied_exactly_whatever_the_provider_returns() -> None:
+    acts = [
+        make_activity("alpha", "ride", BASE, sport="cycling.road"),
+        make_activity("alpha", "run", BASE, sport="running.trail"),
+        make_activity("alpha", "plan", BASE + timedelta(days=2), status=ActivityStatus.SCHEDULED),
+        make_activity("alpha", "old", BASE - timedelta(days=40)),
+    ]
+    src = sources_of({"alpha": FakeAdapter("alpha", acts)})
+    run = await list_merged(src, ActivityFilter(sports=("running",)), limit=10, cursor=None)
+    assert {a.id for a in run.items} == {"alpha:run", "alpha:plan", "alpha:old"}
+    planned = await list_merged(src, ActivityFilter(statuses=(ActivityStatus.SCHEDULED,)), limit=10, cursor=None)
+    assert [a.id for a in planned.items] == ["alpha:plan"]
+    window = ActivityFilter(start=date(2026, 5, 30), end=BASE.date())
+    dated = await list_merged(src, window, limit=10, cursor=None)
+    assert {a.id for a in dated.items} == {"alpha:ride", "alpha:run"}
+
+
+async def test_providers_are_read_concurrently_in_chunks_not_item_by_item() -> None:
+    acts = [make_activity("alpha", f"{i:03d}", BASE - timedelta(minutes=i)) for i in range(120)]
+    fake = FakeAdapter("alpha", acts)
+    await walk(sources_of({"alpha": fake}), ActivityFilter(), 100)
+    assert len(fake.calls) <= 4
+
+
+def test_cursor_from_other_filters_or_tampered_is_refused() -> None:
+    token = encode_cursor(ActivityFilter(), {"alpha": 3})
+    assert decode_cursor(token, ActivityFilter()) == {"alpha": 3}
+    with pytest.raises(InvalidInput) as other:
+        decode_cursor(token, ActivityFilter(tags=("x",)))
+    assert other.value.field == "cursor"
+    for bad in ("not-a-cursor!", "e30", token[:-3]):
+        with pytest.raises(InvalidInput) as exc:
+            decode_cursor(bad, ActivityFilter())
+        assert exc.value.field == "cursor" and exc.value.status == 400
