@@ -91,10 +91,22 @@ def _gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Respon
     return problem_response(problem)
 
 
+def field_from_message(message: str, default: str = "body") -> str:
+    """The field a msgspec message points at: `... - at `$.start`` or `missing required field `start``."""
+    for marker in ("at `$.", "required field `"):
+        if marker in message:
+            path = message.split(marker, 1)[1].split("`", 1)[0]
+            return path.split("[")[0].split(".")[0] or default
+    return default
+
+
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar's parameter and body validation: name each field, 422 for bodies, else 400."""
     extra = exc.extra if isinstance(exc.extra, list) else []
-    errors = [e for e in extra if isinstance(e, dict)]
+    errors = [dict(e) for e in extra if isinstance(e, dict)]
+    for error in errors:
+        if error.get("source") == "body" or error.get("key") in (None, "data"):
+            error["key"] = field_from_message(str(error.get("message", "")), default=str(error.get("key") or "body"))
     fields = [str(e.get("key")) for e in errors if e.get("key")]
     in_body = any(e.get("source") == "body" for e in errors)
     messages = "; ".join(f"{e.get('key') or 'body'}: {e.get('message')}" for e in errors) or exc.detail

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import Body, Parameter
 
 from adapters.base import Capability, require
 from gateway.auth import provide_state, resolve_caller
-from gateway.errors import NotConnected
+from gateway.errors import NotConnected, field_from_message
 from gateway.federation import DEFAULT_LIMIT, MAX_LIMIT, ActivityFilter, ActivityPage, Source, list_merged
 from gateway.routes.params import (
     check_order,
@@ -86,8 +86,8 @@ class ActivityController(Controller):
     )
     async def list_activities(
         self,
-        caller: User,
-        gw: GatewayState,
+        caller: NamedDependency[User],
+        gw: NamedDependency[GatewayState],
         start: Annotated[
             str | None, Parameter(description="Date (local calendar day, inclusive) or ISO 8601 datetime")
         ] = None,
@@ -121,7 +121,7 @@ class ActivityController(Controller):
         return await list_merged(sources, filter_, limit=limit, cursor=cursor)
 
     @get("/{activity_id:str}", summary="Get one activity by its federated id")
-    async def get_activity(self, caller: User, gw: GatewayState, activity_id: str) -> Activity:
+    async def get_activity(self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str) -> Activity:
         source, native_id = await _source_for(gw, caller, activity_id)
         require(source.adapter, Capability.GET_ACTIVITY)
         return await source.adapter.get_activity(source.credentials, native_id)
@@ -133,7 +133,7 @@ class ActivityController(Controller):
         response_headers=None,
     )
     async def create_activity(
-        self, caller: User, gw: GatewayState, data: ActivityCreate
+        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], data: ActivityCreate
     ) -> Response[Activity]:
         if data.provider not in gw.adapters:
             raise InvalidInput(
@@ -148,7 +148,7 @@ class ActivityController(Controller):
 
     @put("/{activity_id:str}", summary="Replace an activity (omitted optional fields become empty)")
     async def replace_activity(
-        self, caller: User, gw: GatewayState, activity_id: str, data: ActivityDraft
+        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str, data: ActivityDraft
     ) -> Activity:
         source, native_id = await _source_for(gw, caller, activity_id)
         require(source.adapter, Capability.UPDATE_ACTIVITY)
@@ -160,8 +160,8 @@ class ActivityController(Controller):
     )
     async def patch_activity(
         self,
-        caller: User,
-        gw: GatewayState,
+        caller: NamedDependency[User],
+        gw: NamedDependency[GatewayState],
         activity_id: str,
         request: Request[Any, Any, Any],
         data: Annotated[
@@ -179,20 +179,12 @@ class ActivityController(Controller):
         try:
             draft = msgspec.convert(patched, ActivityDraft, strict=False)
         except msgspec.ValidationError as exc:
-            field = _field_of(str(exc))
+            field = field_from_message(str(exc))
             raise InvalidInput(field, f"the patched activity is invalid: {exc}") from None
         return await source.adapter.replace_activity(source.credentials, native_id, _canonical_draft(draft))
 
     @delete("/{activity_id:str}", summary="Delete an activity", status_code=204)
-    async def delete_activity(self, caller: User, gw: GatewayState, activity_id: str) -> None:
+    async def delete_activity(self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str) -> None:
         source, native_id = await _source_for(gw, caller, activity_id)
         require(source.adapter, Capability.DELETE_ACTIVITY)
         await source.adapter.delete_activity(source.credentials, native_id)
-
-
-def _field_of(message: str) -> str:
-    """The field a msgspec validation message points at (`... - at `$.start``)."""
-    marker = "at `$."
-    if marker in message:
-        return message.split(marker, 1)[1].rstrip("`").split("[")[0].split(".")[0]
-    return "body"

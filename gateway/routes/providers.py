@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from adapters.base import ProviderInfo, provider_info
 from gateway.auth import provide_state, resolve_caller
@@ -17,6 +17,6 @@ class ProviderController(Controller):
     dependencies = {"caller": Provide(resolve_caller), "gw": Provide(provide_state)}
 
     @get("/", summary="Providers: name, capabilities, auth kind, and whether you are connected")
-    async def list_providers(self, caller: User, gw: GatewayState) -> list[ProviderInfo]:
+    async def list_providers(self, caller: NamedDependency[User], gw: NamedDependency[GatewayState]) -> list[ProviderInfo]:
         connected = {s.name for s in await gw.sources(caller)}
         return [provider_info(adapter, connected=name in connected) for name, adapter in sorted(gw.adapters.items())]

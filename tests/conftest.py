@@ -1,0 +1,74 @@
+"""Shared fixtures: the storage backends every storage test runs against."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from gateway.storage import Store, TokenVault
+
+POSTGRES_URL = os.environ.get(
+    "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable() -> bool:
+    import asyncpg
+
+    async def probe() -> bool:
+        try:
+            conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""), timeout=3)
+        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            return False
+        await conn.close()
+        return True
+
+    return asyncio.run(probe())
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    if not _postgres_reachable():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but {POSTGRES_URL} is unreachable")
+        pytest.skip("PostgreSQL is not reachable; set GATEWAY_TEST_POSTGRES_URL")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def vault() -> TokenVault:
+    return TokenVault([Fernet.generate_key().decode()])
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on an SQLite file and on PostgreSQL (emptied before each test)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}"
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_drop_all(url))
+    return url
+
+
+async def _drop_all(url: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from gateway.storage.tables import metadata
+
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def store(database_url: str, vault: TokenVault) -> AsyncIterator[Store]:
+    store = Store.open(database_url, vault)
+    await store.create_schema()
+    yield store
+    await store.close()

@@ -1,0 +1,281 @@
+"""The unified activity API over real HTTP: gateway on loopback in front of both mocks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from open_sport_taxonomy import Sport
+
+from tests.gateway.conftest import RunningGateway
+
+PROBLEM = "application/problem+json"
+
+
+def provider_ids(gateway: RunningGateway, name: str) -> set[str]:
+    """Every activity id a provider lists for the demo user, asked of the mock directly."""
+    mock = gateway.demo.mocks[name]
+    url = gateway.demo.provider_urls[name]
+    path = "/api/v1/activities/" if name == "sweatstack" else "/api/v1/activities"
+    response = httpx.get(
+        url + path, params={"limit": 100_000}, headers={"Authorization": f"Bearer {mock.token_for()}"}
+    )
+    response.raise_for_status()
+    body = response.json()
+    items = body["data"] if isinstance(body, dict) else body
+    key = "id" if name == "sweatstack" else "activity_id"
+    return {f"{name}:{item[key]}" for item in items}
+
+
+def walk(api: httpx.Client, **params: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        response = api.get("/v1/activities", params={**params, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert page["errors"] == []
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def assert_problem(response: httpx.Response, status: int, **expected: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"]
+    for key, value in expected.items():
+        assert body.get(key) == value, body
+    assert "Traceback" not in response.text
+    return body
+
+
+def test_health_answers_without_a_key(gateway: RunningGateway) -> None:
+    response = httpx.get(gateway.url + "/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "providers": ["astral", "sweatstack"]}
+
+
+def test_v1_needs_a_valid_gateway_key(gateway: RunningGateway) -> None:
+    missing = httpx.get(gateway.url + "/v1/activities")
+    assert_problem(missing, 401)
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    with gateway.client("gw_not-a-key") as wrong:
+        assert_problem(wrong.get("/v1/providers"), 401)
+
+
+def test_providers_lists_capabilities_and_auth_kind(api: httpx.Client) -> None:
+    providers = {p["name"]: p for p in api.get("/v1/providers").json()}
+    assert set(providers) == {"astral", "sweatstack"}
+    assert providers["sweatstack"]["auth_kind"] == "oauth2_pkce_oidc"
+    assert providers["astral"]["auth_kind"] == "oauth2_pkce_or_bearer"
+    assert "activities:delete" in providers["astral"]["capabilities"]
+    assert "activities:delete" not in providers["sweatstack"]["capabilities"]
+    assert all(p["connected"] for p in providers.values())
+
+
+def test_list_merges_both_providers_newest_first(api: httpx.Client) -> None:
+    page = api.get("/v1/activities", params={"limit": 200}).json()
+    assert page["errors"] == []
+    items = page["items"]
+    assert {i["provider"] for i in items} == {"astral", "sweatstack"}
+    keys = [(-datetime.fromisoformat(i["start"]).timestamp(), i["id"]) for i in items]
+    assert keys == sorted(keys)
+    for item in items:
+        assert item["id"].startswith(item["provider"] + ":")
+        assert datetime.fromisoformat(item["start"]).tzinfo is not None
+
+
+def test_cursor_walk_returns_every_activity_of_every_provider_once(
+    gateway: RunningGateway, api: httpx.Client
+) -> None:
+    items = walk(api, limit=37)
+    ids = [i["id"] for i in items]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == provider_ids(gateway, "sweatstack") | provider_ids(gateway, "astral")
+
+
+def test_filters_by_parent_sport_status_provider_and_dates(api: httpx.Client) -> None:
+    running = walk(api, sport="running", limit=500)
+    assert running and all(Sport.parse(i["sport"]).is_subsport_of(Sport("running")) for i in running)
+    assert {i["sport"] for i in running} > {"running"} or len({i["sport"] for i in running}) > 1
+    scheduled = walk(api, status="scheduled", limit=500)
+    assert scheduled and all(i["status"] == "scheduled" for i in scheduled)
+    only_astral = walk(api, provider="astral", limit=500)
+    assert only_astral and {i["provider"] for i in only_astral} == {"astral"}
+    since = (datetime.now(UTC) - timedelta(days=14)).date()
+    recent = walk(api, start=since.isoformat(), limit=500)
+    assert recent and all(
+        datetime.fromisoformat(i["start_local"] or i["start"]).date() >= since for i in recent
+    )
+    everything = walk(api, limit=1000)
+    assert len(recent) < len(everything)
+
+
+def test_tags_filter_requires_every_tag(api: httpx.Client) -> None:
+    tagged = walk(api, tags="easy", limit=500)
+    assert tagged and all("easy" in i["tags"] for i in tagged)
+    both = walk(api, tags=["easy", "long"], limit=500)
+    assert all({"easy", "long"} <= set(i["tags"]) for i in both)
+    assert len(both) <= len(tagged)
+
+
+def test_get_returns_the_same_activity_as_the_list(api: httpx.Client) -> None:
+    for provider in ("sweatstack", "astral"):
+        listed = api.get("/v1/activities", params={"provider": provider, "limit": 1}).json()["items"][0]
+        got = api.get(f"/v1/activities/{listed['id']}")
+        assert got.status_code == 200
+        assert got.json()["id"] == listed["id"]
+        assert got.json()["start"] == listed["start"]
+
+
+def test_create_replace_patch_delete_on_astral(api: httpx.Client) -> None:
+    body = {
+        "provider": "astral",
+        "sport": "running",
+        "start": "2026-05-18T17:32:00+02:00",
+        "duration_s": 2774,
+        "name": "Morning 10K",
+        "distance_m": 10000,
+    }
+    created = api.post("/v1/activities", json=body)
+    assert created.status_code == 201, created.text
+    activity = created.json()
+    assert created.headers["location"] == f"/v1/activities/{activity['id']}"
+    assert activity["id"].startswith("astral:") and activity["name"] == "Morning 10K"
+    assert activity["start_local"] == "2026-05-18T17:32:00"
+    assert activity["ai_summary"]  # Astral's Rex summarises completed activities of 3 km or more
+
+    replaced = api.put(
+        f"/v1/activities/{activity['id']}",
+        json={"sport": "cycling", "start": "2026-05-18T18:00:00+02:00", "duration_s": 3600, "name": "Ride"},
+    )
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["sport"] == "cycling" and replaced.json()["name"] == "Ride"
+    assert replaced.json()["distance_m"] is None  # full replace: what is omitted is cleared
+    assert not replaced.json()["ai_summary"]  # no distance, so no summary from Rex
+    nameless = api.put(
+        f"/v1/activities/{activity['id']}",
+        json={"sport": "cycling", "start": "2026-05-18T18:00:00+02:00", "duration_s": 3600},
+    )
+    assert_problem(nameless, 422, field="name")
+
+    patched = api.patch(
+        f"/v1/activities/{activity['id']}",
+        content=b'{"name": "Evening ride", "distance_m": 30000}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["name"] == "Evening ride" and patched.json()["sport"] == "cycling"
+    assert api.get(f"/v1/activities/{activity['id']}").json()["distance_m"] == 30000
+
+    assert api.delete(f"/v1/activities/{activity['id']}").status_code == 204
+    assert_problem(api.get(f"/v1/activities/{activity['id']}"), 404)
+
+
+def test_unsupported_operations_answer_405_naming_provider_and_capability(api: httpx.Client) -> None:
+    ride = api.get("/v1/activities", params={"provider": "sweatstack", "limit": 1}).json()["items"][0]
+    body = {"sport": "cycling", "start": "2026-05-18T17:32:00+02:00", "duration_s": 60}
+    assert_problem(api.put(f"/v1/activities/{ride['id']}", json=body), 405, provider="sweatstack",
+                   capability="activities:update")
+    assert_problem(api.delete(f"/v1/activities/{ride['id']}"), 405, capability="activities:delete")
+    assert_problem(api.post("/v1/activities", json={**body, "provider": "sweatstack"}), 405,
+                   provider="sweatstack", capability="activities:create")
+
+
+def test_failing_provider_is_reported_and_the_other_still_answers(gateway: RunningGateway, api: httpx.Client) -> None:
+    gateway.demo.mocks["astral"].faults.fail_next(500, times=5)  # type: ignore[attr-defined]
+    page = api.get("/v1/activities", params={"limit": 20}).json()
+    assert [e["provider"] for e in page["errors"]] == ["astral"]
+    assert page["errors"][0]["status"] == 502
+    assert page["items"] and {i["provider"] for i in page["items"]} == {"sweatstack"}
+
+
+def test_undecodable_provider_json_is_a_502_naming_the_provider(gateway: RunningGateway, api: httpx.Client) -> None:
+    ride = api.get("/v1/activities", params={"provider": "sweatstack", "limit": 1}).json()["items"][0]
+    gateway.demo.mocks["sweatstack"].faults.garble_next()  # type: ignore[attr-defined]
+    assert_problem(api.get(f"/v1/activities/{ride['id']}"), 502, provider="sweatstack")
+
+
+def test_slow_provider_is_a_504_naming_the_provider(gateway: RunningGateway, api: httpx.Client) -> None:
+    run = api.get("/v1/activities", params={"provider": "astral", "limit": 1}).json()["items"][0]
+    gateway.demo.mocks["astral"].faults.latency_s = 2.5  # type: ignore[attr-defined]
+    try:
+        assert_problem(api.get(f"/v1/activities/{run['id']}"), 504, provider="astral")
+    finally:
+        gateway.demo.mocks["astral"].faults.latency_s = 0  # type: ignore[attr-defined]
+
+
+def test_bad_query_input_is_a_400_naming_the_parameter(api: httpx.Client) -> None:
+    cases = {
+        "start": {"start": "2026-13-45"},
+        "end": {"end": "yesterday"},
+        "sport": {"sport": "kitesurfing"},
+        "status": {"status": "finished"},
+        "provider": {"provider": "strava"},
+        "limit": {"limit": "1001"},
+        "cursor": {"cursor": "definitely-not-a-cursor"},
+    }
+    for field, params in cases.items():
+        assert_problem(api.get("/v1/activities", params=params), 400, field=field)
+    for bad_limit in ("0", "-3", "ten"):
+        assert_problem(api.get("/v1/activities", params={"limit": bad_limit}), 400, field="limit")
+    assert_problem(api.get("/v1/activities", params={"start": "2026-05-02", "end": "2026-05-01"}), 400, field="end")
+
+
+def test_cursor_of_other_filters_is_refused(api: httpx.Client) -> None:
+    cursor = api.get("/v1/activities", params={"limit": 2}).json()["next_cursor"]
+    assert cursor
+    assert_problem(api.get("/v1/activities", params={"limit": 2, "sport": "cycling", "cursor": cursor}), 400,
+                   field="cursor")
+
+
+def test_bad_bodies_are_a_422_naming_the_field(api: httpx.Client) -> None:
+    good = {"provider": "astral", "sport": "running", "start": "2026-05-18T17:32:00+02:00", "duration_s": 600,
+            "name": "Run"}
+    cases = {
+        "duration_s": {**good, "duration_s": "long"},
+        "start": {**good, "start": "2026-05-18T17:32:00"},
+        "sport": {**good, "sport": "kitesurfing"},
+        "provider": {**good, "provider": "strava"},
+        "tags": {**good, "tags": "easy"},
+    }
+    for field, body in cases.items():
+        assert_problem(api.post("/v1/activities", json=body), 422, field=field)
+    too_long = api.post("/v1/activities", json={**good, "duration_s": 90_000})
+    assert_problem(too_long, 422, provider="astral")
+    missing = {k: v for k, v in good.items() if k != "start"}
+    assert_problem(api.post("/v1/activities", json=missing), 422, field="start")
+    not_json = api.post("/v1/activities", content=b"{", headers={"content-type": "application/json"})
+    assert not_json.status_code in (400, 422)
+    assert not_json.headers["content-type"].startswith(PROBLEM)
+
+
+def test_unknown_ids_and_prefixes_are_404(api: httpx.Client) -> None:
+    assert_problem(api.get("/v1/activities/astral:act_does_not_exist"), 404)
+    assert_problem(api.get("/v1/activities/sweatstack:act_00000000000000000000000000"), 404)
+    assert_problem(api.get("/v1/activities/strava:123"), 404)
+    assert_problem(api.get("/v1/activities/no-prefix"), 404)
+
+
+query_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["start", "end", "sport", "status", "provider", "tags", "limit", "cursor"]),
+        query_text,
+        max_size=4,
+    )
+)
+def test_no_query_input_produces_a_server_error(api: httpx.Client, params: dict[str, str]) -> None:
+    response = api.get("/v1/activities", params=params)
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"].startswith(PROBLEM)

@@ -1,0 +1,74 @@
+"""The store on SQLite and PostgreSQL: users, hashed keys, encrypted connections."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select, text
+
+from adapters.base import Credentials
+from gateway.storage import Store, TokenVault, VaultError
+from gateway.storage.store import hash_api_key
+from gateway.storage.tables import api_keys, connections
+from models.errors import InvalidInput, NotFound
+
+
+async def test_api_key_resolves_its_user_until_revoked(store: Store) -> None:
+    alice = await store.create_user("alice")
+    key = await store.issue_api_key(alice)
+    assert key.startswith("gw_") and len(key) > 40
+    assert await store.user_for_api_key(key) == alice
+    assert await store.user_for_api_key(key + "x") is None
+    assert await store.revoke_api_keys(alice) == 1
+    assert await store.user_for_api_key(key) is None
+
+
+async def test_api_keys_are_stored_only_as_hashes(store: Store) -> None:
+    alice = await store.create_user("alice")
+    key = await store.issue_api_key(alice)
+    async with store.engine.connect() as conn:
+        stored = (await conn.execute(select(api_keys.c.key_hash))).scalars().all()
+    assert stored == [hash_api_key(key)]
+    assert key not in stored
+
+
+async def test_duplicate_user_is_refused_naming_the_field(store: Store) -> None:
+    await store.create_user("alice")
+    with pytest.raises(InvalidInput) as exc:
+        await store.create_user("alice")
+    assert exc.value.field == "name"
+    with pytest.raises(NotFound):
+        await store.user_by_name("bob")
+
+
+async def test_connection_tokens_are_encrypted_at_rest_and_per_user(store: Store) -> None:
+    alice, bob = await store.create_user("alice"), await store.create_user("bob")
+    secret = "access-token-that-must-not-be-stored-plainly"
+    await store.save_connection(alice, "astral", Credentials(access_token=secret, subject="u1"))
+    async with store.engine.connect() as conn:
+        raw = (await conn.execute(select(connections.c.access_token_enc))).scalars().all()
+    assert len(raw) == 1 and secret not in raw[0]
+    found = await store.connections(alice)
+    assert found["astral"].credentials.access_token == secret
+    assert found["astral"].credentials.subject == "u1"
+    assert await store.connections(bob) == {}
+    await store.save_connection(alice, "astral", Credentials(access_token="rotated"))
+    again = await store.connections(alice)
+    assert again["astral"].credentials.access_token == "rotated"
+    async with store.engine.connect() as conn:
+        count = (await conn.execute(text("SELECT count(*) FROM connections"))).scalar_one()
+    assert count == 1
+
+
+async def test_vault_rotation_keeps_old_ciphertexts_readable() -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    ciphertext = TokenVault([old]).encrypt("s3cret")
+    rotated_vault = TokenVault([new, old])
+    assert rotated_vault.decrypt(ciphertext) == "s3cret"
+    assert TokenVault([new]).decrypt(rotated_vault.rotate(ciphertext)) == "s3cret"
+    with pytest.raises(VaultError):
+        TokenVault([new]).decrypt(ciphertext)
+
+
+def test_credentials_repr_never_shows_the_token() -> None:
+    assert "tok123" not in repr(Credentials(access_token="tok123", subject="s"))
