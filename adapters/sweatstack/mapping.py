@@ -1,0 +1,181 @@
+"""SweatStack wire Structs <-> the unified `Activity`, both ways. Pure functions, no HTTP.
+
+SweatStack only holds recorded activities, so every activity is `completed`, and it has no
+activity name. Wire fields the unified schema has no place for go into `Activity.extensions`
+as JSON-compatible values, under their SweatStack names:
+
+- `source_id` (always), `traces` and `app_metadata` (when not null),
+- for details: `devices` (when not null), and `distance: null` when the details carry no
+  `distance` but `distance_m` was taken from `summary.distance.sum`,
+- every unknown top-level field, under its own key.
+
+With that, `to_wire(to_unified(w), type(w)) == w` for every summary and details object.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import msgspec
+
+from adapters.sweatstack import wire
+from models.activity import Activity, ActivityStatus, Lap, MetricStats, Summary, federated_id
+
+PROVIDER = "sweatstack"
+
+_SUMMARY_EXTENSIONS = frozenset({"source_id", "traces", "app_metadata"})
+_DETAILS_EXTENSIONS = _SUMMARY_EXTENSIONS | {"devices", "distance"}
+
+ActivityT = TypeVar("ActivityT", bound=wire.ActivitySummary)
+
+
+def _stats_to_unified(stats: msgspec.Struct | None) -> MetricStats | None:
+    if stats is None:
+        return None
+    return MetricStats(**msgspec.structs.asdict(stats))
+
+
+def _stats_to_wire(metric: str, stats: MetricStats | None) -> Any:
+    if stats is None:
+        return None
+    shape = wire.STATS_TYPES[metric]
+    return shape(**{name: getattr(stats, name) for name in shape.__struct_fields__})
+
+
+def summary_to_unified(summary: wire.SummaryMetrics | None) -> Summary:
+    """Per-metric aggregates (of an activity or of a lap, which carries them flat)."""
+    if summary is None:
+        return Summary()
+    return Summary(
+        **{metric: _stats_to_unified(getattr(summary, metric)) for metric in wire.STATS_TYPES}
+    )
+
+
+def _summary_fields_to_wire(summary: Summary) -> dict[str, Any]:
+    return {metric: _stats_to_wire(metric, getattr(summary, metric)) for metric in wire.STATS_TYPES}
+
+
+def summary_to_wire(summary: Summary) -> wire.SummaryMetrics:
+    """The unified aggregates as SweatStack's `summary` object."""
+    return wire.SummaryMetrics(**_summary_fields_to_wire(summary))
+
+
+def lap_to_unified(lap: wire.Lap) -> Lap:
+    """One SweatStack lap as a unified lap."""
+    return Lap(
+        start=lap.start,
+        end=lap.end,
+        start_local=lap.start_local,
+        end_local=lap.end_local,
+        duration_s=lap.duration.total_seconds(),
+        summary=summary_to_unified(lap),
+    )
+
+
+def _local(local: datetime | None, instant: datetime) -> datetime:
+    # An activity that did not come from SweatStack may lack the local wall clock; the
+    # instant's own offset is the best available local time.
+    return local if local is not None else instant.replace(tzinfo=None)
+
+
+def lap_to_wire(lap: Lap) -> wire.Lap:
+    """A unified lap as SweatStack's lap object."""
+    return wire.Lap(
+        start=lap.start,
+        end=lap.end,
+        start_local=_local(lap.start_local, lap.start),
+        end_local=_local(lap.end_local, lap.end),
+        duration=timedelta(seconds=lap.duration_s),
+        **_summary_fields_to_wire(lap.summary),
+    )
+
+
+def to_unified(activity: wire.ActivitySummary) -> Activity:
+    """A SweatStack activity (summary or details) in the unified schema."""
+    extensions: dict[str, Any] = {"source_id": activity.source_id}
+    if activity.traces is not None:
+        extensions["traces"] = msgspec.to_builtins(activity.traces)
+    if activity.app_metadata is not None:
+        extensions["app_metadata"] = activity.app_metadata
+    summary = summary_to_unified(activity.summary)
+    summed = summary.distance.sum if summary.distance is not None else None
+    distance_m = summed
+    if isinstance(activity, wire.ActivityDetails):
+        if activity.devices is not None:
+            extensions["devices"] = list(activity.devices)
+        if activity.distance is not None:
+            distance_m = activity.distance
+        elif summed is not None:
+            extensions["distance"] = None
+    extensions.update(activity.unknown_fields)
+    return Activity(
+        id=federated_id(PROVIDER, activity.id),
+        provider=PROVIDER,
+        sport=activity.sport,
+        status=ActivityStatus.COMPLETED,
+        start=activity.start,
+        end=activity.end,
+        start_local=activity.start_local,
+        end_local=activity.end_local,
+        duration_s=activity.duration.total_seconds(),
+        distance_m=distance_m,
+        name=None,
+        metrics=list(activity.metrics),
+        tags=list(activity.tags or []),
+        summary=summary,
+        laps=[lap_to_unified(lap) for lap in activity.laps or []],
+        extensions=extensions,
+    )
+
+
+def native_id(activity: Activity) -> str:
+    """SweatStack's own id of a unified activity."""
+    prefix = f"{PROVIDER}:"
+    return activity.id[len(prefix) :] if activity.id.startswith(prefix) else activity.id
+
+
+def to_wire(activity: Activity, shape: type[ActivityT]) -> ActivityT:
+    """A unified activity as SweatStack's `shape` (`ActivitySummary` or `ActivityDetails`)."""
+    ext = activity.extensions
+    is_details = issubclass(shape, wire.ActivityDetails)
+    own = _DETAILS_EXTENSIONS if is_details else _SUMMARY_EXTENSIONS
+    traces = ext.get("traces")
+    fields: dict[str, Any] = {
+        "id": native_id(activity),
+        "sport": activity.sport,
+        "start": activity.start,
+        "end": activity.end,
+        "start_local": _local(activity.start_local, activity.start),
+        "end_local": _local(activity.end_local, activity.end),
+        "duration": timedelta(seconds=activity.duration_s),
+        "metrics": list(activity.metrics),
+        "source_id": str(ext.get("source_id", "")),
+        "tags": list(activity.tags),
+        "summary": summary_to_wire(activity.summary),
+        "laps": [lap_to_wire(lap) for lap in activity.laps],
+        "traces": None if traces is None else msgspec.convert(traces, list[wire.TraceDetails]),
+        "app_metadata": ext.get("app_metadata"),
+        "unknown_fields": {key: value for key, value in ext.items() if key not in own},
+    }
+    if is_details:
+        devices = ext.get("devices")
+        fields["devices"] = None if devices is None else list(devices)
+        fields["distance"] = ext["distance"] if "distance" in ext else activity.distance_m
+    return shape(**fields)
+
+
+def to_wire_summary(activity: Activity) -> wire.ActivitySummary:
+    """A unified activity as an item of SweatStack's activity list."""
+    return to_wire(activity, wire.ActivitySummary)
+
+
+def to_wire_details(activity: Activity) -> wire.ActivityDetails:
+    """A unified activity as SweatStack's activity details."""
+    return to_wire(activity, wire.ActivityDetails)
+
+
+def details_as_summary(details: wire.ActivityDetails) -> wire.ActivitySummary:
+    """The list-item view of an activity's details (without distance and devices)."""
+    fields = {name: getattr(details, name) for name in wire.ActivitySummary.__struct_fields__}
+    return wire.ActivitySummary(**fields)

@@ -1,0 +1,230 @@
+"""SweatStack's own JSON, as msgspec Structs decoded strictly.
+
+The shapes follow the pydantic models of the official client (sweatstack 0.97.0,
+`openapi_schemas.py`: `ActivitySummary`, `ActivityDetails`, `ActivitySummarySummary`, `Lap`,
+`TraceDetails` and the per-metric `*Summary` models).
+
+Unknown fields. SweatStack adds fields to its activity objects over time, and a gateway must
+neither break nor drop them, so the two top-level activity Structs keep every key they do not
+declare in `unknown_fields` (`split_fields` separates them before the typed decode), and
+`to_json_object` writes them back in place. Nested objects (summary statistics, laps, traces)
+forbid unknown keys instead: they map field by field onto the unified schema, so a new nested
+key fails loudly as a decode error rather than being dropped silently.
+
+`null` and empty collections mean the same to SweatStack (`"tags": null` is "no tags"); the
+Structs normalise `tags`, `laps` and `summary` to empty values so that equality, and the
+wire <-> unified round trip, do not depend on which of the two the server chose.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct, field
+
+AwareDatetime = Annotated[datetime, Meta(tz=True)]
+NaiveDatetime = Annotated[datetime, Meta(tz=False)]
+NonNegativeInt = Annotated[int, Meta(ge=0)]
+NonNegativeFloat = Annotated[float, Meta(ge=0)]
+
+
+def _check_duration(duration: timedelta) -> None:
+    # msgspec has no constraints on timedelta; a ValueError here becomes a ValidationError.
+    if duration < timedelta(0):
+        raise ValueError("duration must not be negative")
+
+
+class MeanMaxStats(Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """`summary.power`, `summary.speed` and `summary.cadence` (W, m/s, rpm)."""
+
+    mean: float | None = None
+    max: float | None = None
+
+
+class DistanceStats(Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """`summary.distance` (m)."""
+
+    sum: NonNegativeFloat | None = None
+
+
+class AltitudeStats(Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """`summary.altitude` (m)."""
+
+    mean: float | None = None
+    gain: float | None = None
+    loss: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class RangeStats(Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """`summary.heart_rate`, `temperature`, `core_temperature` and `smo2` (bpm, degC, degC, %)."""
+
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+    start: float | None = None
+    end: float | None = None
+
+
+class SummaryMetrics(Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """SweatStack's `ActivitySummarySummary`: per-metric aggregates of an activity or a lap."""
+
+    power: MeanMaxStats | None = None
+    speed: MeanMaxStats | None = None
+    distance: DistanceStats | None = None
+    altitude: AltitudeStats | None = None
+    heart_rate: RangeStats | None = None
+    cadence: MeanMaxStats | None = None
+    temperature: RangeStats | None = None
+    core_temperature: RangeStats | None = None
+    smo2: RangeStats | None = None
+
+
+#: The statistics Struct of each summary metric.
+STATS_TYPES: dict[str, type[Struct]] = {
+    "power": MeanMaxStats,
+    "speed": MeanMaxStats,
+    "distance": DistanceStats,
+    "altitude": AltitudeStats,
+    "heart_rate": RangeStats,
+    "cadence": MeanMaxStats,
+    "temperature": RangeStats,
+    "core_temperature": RangeStats,
+    "smo2": RangeStats,
+}
+
+
+class Lap(SummaryMetrics, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """One lap: the summary metrics flat on the object, plus its time span."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    start_local: NaiveDatetime
+    end_local: NaiveDatetime
+    duration: timedelta
+
+    def __post_init__(self) -> None:
+        _check_duration(self.duration)
+
+
+class TraceDetails(Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """A point measurement (lactate, RPE, ...) linked to an activity.
+
+    `activity` and `test` embed whole summaries of other resources; they are kept verbatim.
+    """
+
+    id: str
+    timestamp: AwareDatetime
+    timestamp_local: NaiveDatetime
+    tags: list[str] | None = None
+    test_id: str | None = None
+    lactate: float | None = None
+    rpe: int | None = None
+    notes: str | None = None
+    power: NonNegativeInt | None = None
+    speed: NonNegativeFloat | None = None
+    heart_rate: NonNegativeInt | None = None
+    vo2: NonNegativeFloat | None = None
+    lap: Lap | None = None
+    activity: dict[str, Any] | None = None
+    test: dict[str, Any] | None = None
+    test_match: Literal["explicit", "window"] | None = None
+    sport: str | None = None
+    app_metadata: dict[str, Any] | None = None
+
+
+class ActivitySummary(Struct, kw_only=True):
+    """One item of `GET /api/v1/activities/`.
+
+    `start`/`end` carry an offset (the athlete's local one, or `Z`), `*_local` are the naive
+    local wall clock, `duration` is an ISO 8601 duration. `unknown_fields` holds every
+    top-level key this Struct does not declare; it is not a SweatStack field.
+    """
+
+    id: str
+    sport: str
+    start: AwareDatetime
+    end: AwareDatetime
+    start_local: NaiveDatetime
+    end_local: NaiveDatetime
+    duration: timedelta
+    metrics: list[str]
+    source_id: str
+    tags: list[str] | None = None
+    summary: SummaryMetrics | None = None
+    laps: list[Lap] | None = None
+    traces: list[TraceDetails] | None = None
+    app_metadata: dict[str, Any] | None = None
+    unknown_fields: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_duration(self.duration)
+        if self.tags is None:
+            self.tags = []
+        if self.laps is None:
+            self.laps = []
+        if self.summary is None:
+            self.summary = SummaryMetrics()
+
+
+class ActivityDetails(ActivitySummary, kw_only=True):
+    """`GET /api/v1/activities/{id}` and `/latest`: the summary plus distance (m) and devices."""
+
+    distance: NonNegativeFloat | None = None
+    devices: list[str] | None = None
+
+
+_UNKNOWN = "unknown_fields"
+
+
+def declared_fields(shape: type[ActivitySummary]) -> frozenset[str]:
+    """The JSON keys SweatStack defines for an activity shape."""
+    return frozenset(shape.__struct_encode_fields__) - {_UNKNOWN}
+
+
+def split_fields(
+    obj: dict[str, msgspec.Raw], shape: type[ActivitySummary]
+) -> tuple[dict[str, msgspec.Raw], dict[str, Any]]:
+    """A raw JSON object split into the keys `shape` declares (still raw) and the rest (decoded).
+
+    Splitting before the typed decode means no unknown key can ever collide with a Struct field.
+    """
+    known = declared_fields(shape)
+    declared = {key: value for key, value in obj.items() if key in known}
+    unknown = {key: msgspec.json.decode(value) for key, value in obj.items() if key not in known}
+    return declared, unknown
+
+
+def format_duration(duration: timedelta) -> str:
+    """ISO 8601 duration as SweatStack writes it, e.g. `PT46M14S`, `PT10M`, `P1DT2H`."""
+    sign = "-" if duration < timedelta(0) else ""
+    duration = abs(duration)
+    days = duration.days
+    hours, rest = divmod(duration.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{sign}P{days}D" if days else f"{sign}P"
+    clock = ""
+    if hours:
+        clock += f"{hours}H"
+    if minutes:
+        clock += f"{minutes}M"
+    if seconds or duration.microseconds:
+        fraction = f".{duration.microseconds:06d}".rstrip("0") if duration.microseconds else ""
+        clock += f"{seconds}{fraction}S"
+    if clock:
+        text += "T" + clock
+    return text if text not in ("P", "-P") else "PT0S"
+
+
+def to_json_object(activity: ActivitySummary) -> dict[str, Any]:
+    """The JSON object SweatStack sends for `activity`, unknown fields back in place."""
+    obj: dict[str, Any] = msgspec.to_builtins(activity)
+    unknown = obj.pop(_UNKNOWN, {})
+    obj["duration"] = format_duration(activity.duration)
+    for lap_obj, lap in zip(obj.get("laps") or [], activity.laps or [], strict=True):
+        lap_obj["duration"] = format_duration(lap.duration)
+    obj.update(unknown)
+    return obj

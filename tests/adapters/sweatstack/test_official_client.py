@@ -1,0 +1,169 @@
+"""The official `sweatstack` client (0.97.0) against the mock over loopback."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pyarrow as pa
+import pytest
+import sweatstack
+from open_sport_taxonomy import Sport
+from sweatstack.exceptions import (
+    SweatStackAuthError,
+    SweatStackBadRequestError,
+    SweatStackNotFoundError,
+    SweatStackServerError,
+)
+from sweatstack.schemas import ActivityDetails, ActivitySummary
+
+from adapters._mock import MockServer
+from adapters.sweatstack import SweatStackMock
+
+from .conftest import TODAY
+
+
+@pytest.fixture
+def client(shared_mock: SweatStackMock, shared_server: MockServer) -> Iterator[sweatstack.Client]:
+    with sweatstack.Client(
+        api_key=shared_mock.token_for(),
+        url=shared_server.url,
+        ambient_credentials=False,
+        max_retries=0,
+    ) as client:
+        yield client
+
+
+def test_list_pages_through_the_mock_newest_first(
+    client: sweatstack.Client, shared_mock: SweatStackMock
+) -> None:
+    everything = client.activities.list(limit=1000)  # the client pages by 100
+
+    expected = [stored.id for stored in shared_mock.activities_of(shared_mock.default_user)]
+    assert [activity.id for activity in everything] == expected
+    assert all(isinstance(activity, ActivitySummary) for activity in everything)
+    first = everything[0]
+    assert first.start.utcoffset() is not None and first.start_local.tzinfo is None
+    assert first.duration == first.end - first.start
+    assert client.activities.list(limit=5, offset=3) == everything[3:8]
+
+
+def test_list_filters_by_dates_sports_and_tags(
+    client: sweatstack.Client, shared_mock: SweatStackMock
+) -> None:
+    start, end = TODAY - timedelta(days=40), TODAY - timedelta(days=10)
+    runs = client.activities.list(start=start, end=end, sport="running", limit=500)
+    assert runs
+    assert all(start <= activity.start_local.date() <= end for activity in runs)
+    assert all(
+        Sport.parse(str(activity.sport)).is_subsport_of(Sport("running")) for activity in runs
+    )
+
+    mixed = client.activities.list(sport=["swimming", Sport("walking")], limit=500)
+    assert {Sport.parse(str(a.sport)).code.split(".")[0] for a in mixed} == {"swimming", "walking"}
+
+    tagged = next(s for s in shared_mock.activities_of(shared_mock.default_user) if len(s.tags) > 1)
+    both = client.activities.list(tags=list(tagged.tags[:2]), limit=500)
+    assert tagged.id in [activity.id for activity in both]
+    assert all(set(tagged.tags[:2]) <= set(activity.tags or []) for activity in both)
+
+
+def test_retrieve_and_latest(client: sweatstack.Client) -> None:
+    newest = client.activities.list(limit=1)[0]
+
+    details = client.activities.retrieve(newest.id)
+    latest = client.activities.latest()
+    latest_ride = client.activities.latest(sport="cycling")
+
+    assert isinstance(details, ActivityDetails)
+    assert details.id == newest.id and details.distance and details.devices
+    assert details.laps and details.laps[0].start == details.start
+    assert latest is not None and latest.id == newest.id
+    assert latest_ride is not None and str(latest_ride.sport).startswith("cycling")
+    assert client.activities.latest(sport="rowing") is None
+
+
+def test_data_as_arrow_with_chosen_metrics_and_segmentation(client: sweatstack.Client) -> None:
+    ride = client.activities.latest(sport="cycling")
+    assert ride is not None
+
+    table = client.activities.data(ride.id, metrics=["power", "heart_rate"], output="arrow")
+    segmented = client.activities.data(ride.id, segmentation_on="power", output="arrow")
+
+    assert table.column_names == ["timestamp", "timestamp_local", "power", "heart_rate"]
+    assert table.num_rows == int(ride.duration.total_seconds())
+    assert table.schema.field("timestamp").type.tz == "UTC"
+    assert table.schema.field("power").type == pa.int16()
+    assert segmented.column_names == [
+        "timestamp",
+        "timestamp_local",
+        "duration",
+        "power",
+        "speed",
+        "heart_rate",
+    ]
+    assert 1 < segmented.num_rows < table.num_rows
+
+
+def test_data_as_bytes_is_parquet(client: sweatstack.Client) -> None:
+    ride = client.activities.latest()
+    assert ride is not None
+    assert client.activities.data(ride.id, output="bytes")[:4] == b"PAR1"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas is not installed")
+def test_data_as_pandas(client: sweatstack.Client) -> None:
+    ride = client.activities.latest(sport="cycling")
+    assert ride is not None
+    frame = client.activities.data(ride.id, metrics=["power"], output="pandas")
+    assert list(frame.columns) == ["timestamp", "timestamp_local", "power"]
+
+
+def test_errors_map_to_the_clients_exceptions(
+    client: sweatstack.Client, shared_mock: SweatStackMock, shared_server: MockServer
+) -> None:
+    with pytest.raises(SweatStackNotFoundError) as missing:
+        client.activities.retrieve("act_00000000000000000000000000")
+    assert missing.value.request_id
+
+    with pytest.raises(SweatStackBadRequestError):
+        client.activities.list(start=date(2026, 1, 1), limit=5, offset=-1)
+
+    other = sweatstack.Client(
+        api_key=shared_mock.tokens.issue(shared_mock.default_user, ttl_s=3600) + "tampered",
+        url=shared_server.url,
+        ambient_credentials=False,
+        max_retries=0,
+        skip_token_expiry_check=True,
+    )
+    with pytest.raises(SweatStackAuthError):
+        other.activities.list(limit=1)
+
+
+def test_server_faults_surface_after_the_clients_retries(
+    fresh_server: tuple[SweatStackMock, str],
+) -> None:
+    mock, url = fresh_server
+    client = sweatstack.Client(
+        api_key=mock.token_for(), url=url, ambient_credentials=False, max_retries=1
+    )
+    mock.faults.fail_next(502, times=2)
+    with pytest.raises(SweatStackServerError):
+        client.activities.latest()
+    assert client.activities.latest() is not None
+
+
+def test_environment_configures_the_client(
+    monkeypatch: pytest.MonkeyPatch, shared_mock: SweatStackMock, shared_server: MockServer
+) -> None:
+    monkeypatch.setenv("SWEATSTACK_URL", shared_server.url)
+    monkeypatch.setenv("SWEATSTACK_API_KEY", shared_mock.token_for(shared_mock.other_user))
+    monkeypatch.delenv("SWEATSTACK_REFRESH_TOKEN", raising=False)
+
+    client = sweatstack.Client(max_retries=0)
+    theirs = client.activities.list(limit=1000)
+
+    assert theirs
+    owned = {s.id for s in shared_mock.activities.values() if s.user_id == shared_mock.other_user}
+    assert {activity.id for activity in theirs} == owned
