@@ -16,6 +16,8 @@ from models.activity import Activity, ActivityDraft, ActivityStatus
 if TYPE_CHECKING:
     from litestar.types import ASGIApp
 
+    from adapters._mock.faults import FaultInjector
+
 ENTRY_POINT_GROUP = "training_gateway.adapters"
 
 
@@ -82,9 +84,10 @@ class ProviderInfo(Struct, kw_only=True):
 
 @runtime_checkable
 class MockProvider(Protocol):
-    """A stateful mock of a provider's API, served over real HTTP."""
+    """A stateful mock of a provider's API, served over real HTTP, with fault injection."""
 
     name: str
+    faults: FaultInjector
 
     def asgi_app(self) -> ASGIApp:
         """The mock's ASGI application."""
@@ -126,7 +129,8 @@ class Adapter(Protocol):
     async def create_activity(self, creds: Credentials, draft: ActivityDraft) -> Activity: ...
 
     async def replace_activity(
-        self, creds: Credentials, native_id: str, draft: ActivityDraft) -> Activity: ...
+        self, creds: Credentials, native_id: str, draft: ActivityDraft
+    ) -> Activity: ...
 
     async def delete_activity(self, creds: Credentials, native_id: str) -> None: ...
 

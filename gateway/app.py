@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import msgspec
 from litestar import Litestar, get
+from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
@@ -82,7 +83,9 @@ def create_app(
             max_keepalive_connections=settings.max_connections_per_provider,
         )
         timeout = httpx.Timeout(settings.http_timeout_s, connect=settings.http_connect_timeout_s)
-        async with httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=False) as http:
+        async with httpx.AsyncClient(
+            limits=limits, timeout=timeout, follow_redirects=False
+        ) as http:
             state = GatewayState(
                 store=store,
                 http=http,
@@ -102,7 +105,21 @@ def create_app(
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
+        logging_config=logging_config(),
         debug=False,
+    )
+
+
+def logging_config() -> LoggingConfig:
+    """Gateway logs at INFO; HTTP client libraries only warn (their request lines add noise)."""
+    return LoggingConfig(
+        root={"level": "WARNING", "handlers": ["queue_listener"]},
+        loggers={
+            "gateway": {"level": "INFO", "propagate": True},
+            "httpx": {"level": "WARNING", "propagate": True},
+            "httpcore": {"level": "WARNING", "propagate": True},
+        },
+        log_exceptions="never",
     )
 
 
@@ -117,7 +134,9 @@ def openapi_config() -> OpenAPIConfig:
         path="/schema",
         components=Components(
             security_schemes={
-                "gatewayKey": SecurityScheme(type="http", scheme="bearer", description="A gateway API key")
+                "gatewayKey": SecurityScheme(
+                    type="http", scheme="bearer", description="A gateway API key"
+                )
             }
         ),
         security=[{"gatewayKey": []}],

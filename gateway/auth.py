@@ -16,7 +16,9 @@ async def resolve_caller(request: Request[Any, Any, Any]) -> User:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise NotAuthorizedException(detail="send your gateway API key as 'Authorization: Bearer <key>'")
+        raise NotAuthorizedException(
+            detail="send your gateway API key as 'Authorization: Bearer <key>'"
+        )
     state: GatewayState = request.app.state.gateway
     user = await state.store.user_for_api_key(key.strip())
     if user is None:

@@ -28,7 +28,9 @@ def _serve(args: argparse.Namespace) -> int:
     demo = None
     bootstrap = None
     if args.demo:
-        demo = start_demo(classes, seed=args.seed, key=settings.demo_key)
+        demo = start_demo(
+            classes, seed=args.seed, key=settings.demo_key, latency_s=args.mock_latency_ms / 1000
+        )
         settings.provider_urls = {**settings.provider_urls, **demo.provider_urls}
         bootstrap = demo.bootstrap
     app = create_app(settings, adapter_classes=classes, bootstrap=bootstrap)
@@ -56,6 +58,7 @@ def _mock(args: argparse.Namespace) -> int:
         print(f"unknown provider {args.provider!r}; known: {', '.join(classes)}", file=sys.stderr)
         return 2
     mock = classes[args.provider].create_mock(args.seed)
+    mock.faults.latency_s = args.latency_ms / 1000
     print(f"{args.provider} mock: http://127.0.0.1:{args.port}")
     print(f"token: {mock.token_for()}", flush=True)
     uvicorn.run(mock.asgi_app(), host="127.0.0.1", port=args.port, log_level="warning")
@@ -110,21 +113,64 @@ def _users(args: argparse.Namespace) -> int:
         return 1
 
 
+def _connections(args: argparse.Namespace) -> int:
+    """Store a user's provider token given on standard input (never on the command line)."""
+    from gateway.app import vault_for
+    from gateway.demo import credentials_from_token
+    from gateway.settings import load_settings
+    from gateway.storage import Store
+    from models.errors import GatewayError
+
+    token = sys.stdin.readline().strip()
+    if not token:
+        print("error: pass the provider access token on standard input", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        settings = load_settings()
+        store = Store.open(settings.database_url, vault_for(settings))
+        await store.create_schema()
+        try:
+            user = await store.user_by_name(args.name)
+            await store.save_connection(user, args.provider, credentials_from_token(token))
+            print(f"connected {user.name} to {args.provider}")
+        finally:
+            await store.close()
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the gateway")
-    serve.add_argument("--demo", action="store_true", help="start the provider mocks and a connected demo user")
+    serve.add_argument(
+        "--demo", action="store_true", help="start the provider mocks and a connected demo user"
+    )
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
     serve.add_argument("--seed", type=int, default=0, help="seed of the demo mocks' data")
+    serve.add_argument(
+        "--mock-latency-ms",
+        type=float,
+        default=0.0,
+        help="latency the demo mocks add to every request",
+    )
     serve.set_defaults(run=_serve)
 
     mock = commands.add_parser("mock", help="run one provider's mock on 127.0.0.1")
     mock.add_argument("provider")
     mock.add_argument("--port", type=int, required=True)
     mock.add_argument("--seed", type=int, default=0)
+    mock.add_argument(
+        "--latency-ms", type=float, default=0.0, help="latency added to every request"
+    )
     mock.set_defaults(run=_mock)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document")
@@ -137,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_argument("action", choices=["create", "key", "revoke"])
     users.add_argument("name")
     users.set_defaults(run=_users)
+
+    conns = commands.add_parser("connections", help="set a user's provider token (read from stdin)")
+    conns.add_argument("action", choices=["set"])
+    conns.add_argument("name", help="gateway user")
+    conns.add_argument("provider")
+    conns.set_defaults(run=_connections)
     return parser
 
 

@@ -32,16 +32,15 @@ class Demo:
         await state.store.revoke_api_keys(user)
         await state.store.issue_api_key(user, self.key)
         for name, mock in self.mocks.items():
-            token = mock.token_for()
-            await state.store.save_connection(user, name, mock_credentials(mock, token))
+            await state.store.save_connection(user, name, credentials_from_token(mock.token_for()))
 
     def stop(self) -> None:
         for server in self.servers.values():
             server.stop()
 
 
-def mock_credentials(mock: MockProvider, token: str) -> Credentials:
-    """Credentials for a mock's seeded user, with the identity its token carries."""
+def credentials_from_token(token: str) -> Credentials:
+    """Credentials for a token, with the identity (sub, email, name) a JWT carries, if any."""
     claims = _unverified_claims(token)
     return Credentials(
         access_token=token,
@@ -52,7 +51,7 @@ def mock_credentials(mock: MockProvider, token: str) -> Credentials:
 
 
 def _unverified_claims(token: str) -> dict[str, object]:
-    """The payload of a JWT our own mock just signed (read, not trusted for anything else)."""
+    """The payload of a JWT, read only for identity hints: the provider verifies the token."""
     import base64
 
     try:
@@ -63,12 +62,19 @@ def _unverified_claims(token: str) -> dict[str, object]:
     return claims if isinstance(claims, dict) else {}
 
 
-def start_demo(adapter_classes: dict[str, type[Adapter]], *, seed: int = 0, key: str | None = None) -> Demo:
-    """Start every provider's mock on a free loopback port."""
+def start_demo(
+    adapter_classes: dict[str, type[Adapter]],
+    *,
+    seed: int = 0,
+    key: str | None = None,
+    latency_s: float = 0.0,
+) -> Demo:
+    """Start every provider's mock on a free loopback port (each adding `latency_s`)."""
     demo = Demo(key=key or API_KEY_PREFIX + "demo_" + secrets.token_urlsafe(24))
     try:
         for name, adapter_class in sorted(adapter_classes.items()):
             mock = adapter_class.create_mock(seed)
+            mock.faults.latency_s = latency_s
             demo.mocks[name] = mock
             demo.servers[name] = MockServer(mock.asgi_app()).start()
     except BaseException:

@@ -106,10 +106,14 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     errors = [dict(e) for e in extra if isinstance(e, dict)]
     for error in errors:
         if error.get("source") == "body" or error.get("key") in (None, "data"):
-            error["key"] = field_from_message(str(error.get("message", "")), default=str(error.get("key") or "body"))
+            error["key"] = field_from_message(
+                str(error.get("message", "")), default=str(error.get("key") or "body")
+            )
     fields = [str(e.get("key")) for e in errors if e.get("key")]
     in_body = any(e.get("source") == "body" for e in errors)
-    messages = "; ".join(f"{e.get('key') or 'body'}: {e.get('message')}" for e in errors) or exc.detail
+    messages = (
+        "; ".join(f"{e.get('key') or 'body'}: {e.get('message')}" for e in errors) or exc.detail
+    )
     problem = Problem(
         type="https://training-gateway.dev/problems/invalidinput",
         title="Invalid input",
@@ -117,7 +121,10 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         detail=messages,
         instance=request.url.path,
         field=fields[0] if fields else ("body" if in_body else None),
-        errors=[{"field": e.get("key"), "source": e.get("source"), "message": e.get("message")} for e in errors]
+        errors=[
+            {"field": e.get("key"), "source": e.get("source"), "message": e.get("message")}
+            for e in errors
+        ]
         or None,
     )
     return problem_response(problem)
@@ -157,11 +164,18 @@ def _title_for(status: int) -> str:
         return "Error"
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     GatewayError: _gateway_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
     Exception: _unexpected_error,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "MediaType", "NotConnected", "Problem", "status_for"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_MEDIA_TYPE",
+    "MediaType",
+    "NotConnected",
+    "Problem",
+    "status_for",
+]

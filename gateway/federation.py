@@ -69,9 +69,13 @@ class ActivityFilter(msgspec.Struct, frozen=True, kw_only=True):
             return False
         if self.tags and not set(self.tags).issubset(activity.tags):
             return False
-        if self.sports and not sport_matches(activity.sport, [parse_sport_filter(s) for s in self.sports]):
+        if self.sports and not sport_matches(
+            activity.sport, [parse_sport_filter(s) for s in self.sports]
+        ):
             return False
-        return _within(activity, self.start, lower=True) and _within(activity, self.end, lower=False)
+        return _within(activity, self.start, lower=True) and _within(
+            activity, self.end, lower=False
+        )
 
     def pushdown(self) -> ActivityQuery:
         """Provider-side filters: a superset, with dates widened a day for time zones."""
@@ -117,9 +121,13 @@ def decode_cursor(token: str, filter_: ActivityFilter) -> dict[str, int]:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         cursor = msgspec.json.decode(raw, type=_Cursor)
     except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise InvalidInput("cursor", "the cursor is malformed; use next_cursor as returned", status=400) from None
+        raise InvalidInput(
+            "cursor", "the cursor is malformed; use next_cursor as returned", status=400
+        ) from None
     if cursor.v != _CURSOR_VERSION or any(offset < _EXHAUSTED for offset in cursor.o.values()):
-        raise InvalidInput("cursor", "the cursor is malformed; use next_cursor as returned", status=400)
+        raise InvalidInput(
+            "cursor", "the cursor is malformed; use next_cursor as returned", status=400
+        )
     if cursor.f != filter_.fingerprint():
         raise InvalidInput("cursor", "the cursor belongs to a query with other filters", status=400)
     return dict(cursor.o)
@@ -160,7 +168,9 @@ class _Stream:
                 self.next_raw += len(items)
                 self.exhausted = len(items) < chunk
         except GatewayError as exc:
-            self.failure = ProviderFailure(provider=self.source.name, status=status_for(exc), detail=exc.detail)
+            self.failure = ProviderFailure(
+                provider=self.source.name, status=status_for(exc), detail=exc.detail
+            )
 
 
 def _sort_key(activity: Activity) -> tuple[float, str]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import dataclasses
 
 import platformdirs
 
@@ -65,7 +64,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     provider_urls = {
         key[len("GATEWAY_") : -len("_URL")].lower(): value.rstrip("/")
         for key, value in env.items()
-        if key.startswith("GATEWAY_") and key.endswith("_URL") and key != "GATEWAY_DATABASE_URL" and value
+        if key.startswith("GATEWAY_")
+        and key.endswith("_URL")
+        and key != "GATEWAY_DATABASE_URL"
+        and value
     }
     secret = env.get("GATEWAY_SECRET_KEY", "")
     values: dict[str, Any] = {
@@ -80,6 +82,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     }
     values.update(overrides)
     values["data_dir"] = Path(values["data_dir"])
-    if "database_url" not in overrides and "data_dir" in overrides and not env.get("GATEWAY_DATABASE_URL"):
+    if (
+        "database_url" not in overrides
+        and "data_dir" in overrides
+        and not env.get("GATEWAY_DATABASE_URL")
+    ):
         values["database_url"] = sqlite_url(values["data_dir"])
     return Settings(**values)

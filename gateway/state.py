@@ -33,7 +33,9 @@ class GatewayState:
         return [
             Source(name=name, adapter=self.adapters[name], credentials=conn.credentials)
             for name, conn in sorted(connections.items())
-            if conn.status == "active" and name in self.adapters and (not providers or name in providers)
+            if conn.status == "active"
+            and name in self.adapters
+            and (not providers or name in providers)
         ]
 
     async def source(self, user: User, provider: str) -> Source:

@@ -123,7 +123,9 @@ def split_federated_id(activity_id: str) -> tuple[str, str]:
     """Split `<provider>:<native id>`; anything else is refused naming the id."""
     provider, sep, native = activity_id.partition(":")
     if not sep or not provider or not native:
-        raise InvalidInput("id", f"{activity_id!r} is not a federated id of the form <provider>:<id>")
+        raise InvalidInput(
+            "id", f"{activity_id!r} is not a federated id of the form <provider>:<id>"
+        )
     return provider, native
 
 

@@ -23,7 +23,7 @@ def _postgres_reachable() -> bool:
     async def probe() -> bool:
         try:
             conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""), timeout=3)
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError):
             return False
         await conn.close()
         return True

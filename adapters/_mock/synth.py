@@ -7,6 +7,7 @@ lazily from a per-session seed, so starting a mock is cheap.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -97,8 +98,8 @@ class SyntheticSession:
     def lap_bounds(self) -> list[tuple[int, int]]:
         """Half-open sample index ranges of the laps."""
         n = self.duration_s
-        edges = list(range(0, n, self.lap_every_s)) + [n]
-        return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+        edges = [*range(0, n, self.lap_every_s), n]
+        return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def _base_speed_mps(sport: str) -> float:
@@ -145,25 +146,27 @@ def _generate_streams(session: SyntheticSession) -> dict[str, np.ndarray]:
         "distance": np.round(distance, 1),
     }
     if session.family == "cycling":
-        streams["power"] = np.round(np.clip(205.0 * intensity * ramp + rng.normal(0, 12, n), 0, None)).astype(
-            np.int64
-        )
-        streams["cadence"] = np.round(np.clip(88 + 6 * (intensity - 1) + rng.normal(0, 2, n), 0, None)).astype(
-            np.int64
-        )
+        streams["power"] = np.round(
+            np.clip(205.0 * intensity * ramp + rng.normal(0, 12, n), 0, None)
+        ).astype(np.int64)
+        streams["cadence"] = np.round(
+            np.clip(88 + 6 * (intensity - 1) + rng.normal(0, 2, n), 0, None)
+        ).astype(np.int64)
     elif session.family == "swimming":
         streams["cadence"] = np.round(np.clip(30 + rng.normal(0, 1.5, n), 0, None)).astype(np.int64)
     else:
-        streams["cadence"] = np.round(np.clip(84 + 5 * (intensity - 1) + rng.normal(0, 1.5, n), 0, None)).astype(
-            np.int64
-        )
+        streams["cadence"] = np.round(
+            np.clip(84 + 5 * (intensity - 1) + rng.normal(0, 1.5, n), 0, None)
+        ).astype(np.int64)
     if session.has_position:
         streams["altitude"] = np.round(altitude, 1)
         heading = np.cumsum(rng.normal(0.0, 0.02, n)) + rng.uniform(0, math.tau)
         north_m = np.cumsum(speed * np.cos(heading))
         east_m = np.cumsum(speed * np.sin(heading))
         streams["latitude"] = np.round(ORIGIN_LAT + north_m / 111_320.0, 6)
-        streams["longitude"] = np.round(ORIGIN_LON + east_m / (111_320.0 * math.cos(math.radians(ORIGIN_LAT))), 6)
+        streams["longitude"] = np.round(
+            ORIGIN_LON + east_m / (111_320.0 * math.cos(math.radians(ORIGIN_LAT))), 6
+        )
     return streams
 
 

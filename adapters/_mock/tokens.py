@@ -21,7 +21,9 @@ class TokenIssuer:
     def __init__(self, issuer: str, *, audience: str = "api") -> None:
         self.issuer = issuer
         self.audience = audience
-        self._key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "alg": "RS256"})
+        self._key = RSAKey.generate_key(
+            2048, parameters={"kid": secrets.token_hex(8), "alg": "RS256"}
+        )
         self._keys = KeySet([self._key])
 
     def issue(self, sub: str, *, ttl_s: int = 3600, scope: str = "", **claims: Any) -> str:

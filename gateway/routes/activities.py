@@ -13,7 +13,14 @@ from litestar.params import Body, Parameter
 from adapters.base import Capability, require
 from gateway.auth import provide_state, resolve_caller
 from gateway.errors import NotConnected, field_from_message
-from gateway.federation import DEFAULT_LIMIT, MAX_LIMIT, ActivityFilter, ActivityPage, Source, list_merged
+from gateway.federation import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    ActivityFilter,
+    ActivityPage,
+    Source,
+    list_merged,
+)
 from gateway.routes.params import (
     check_order,
     parse_bound,
@@ -67,7 +74,9 @@ async def _source_for(gw: GatewayState, caller: User, activity_id: str) -> tuple
     try:
         return await gw.source(caller, provider), native_id
     except NotConnected:
-        raise NotFound(f"no activity {activity_id!r}: you have not connected {provider!r}") from None
+        raise NotFound(
+            f"no activity {activity_id!r}: you have not connected {provider!r}"
+        ) from None
 
 
 class ActivityController(Controller):
@@ -89,22 +98,35 @@ class ActivityController(Controller):
         caller: NamedDependency[User],
         gw: NamedDependency[GatewayState],
         start: Annotated[
-            str | None, Parameter(description="Date (local calendar day, inclusive) or ISO 8601 datetime")
+            str | None,
+            Parameter(description="Date (local calendar day, inclusive) or ISO 8601 datetime"),
         ] = None,
         end: Annotated[
-            str | None, Parameter(description="Date (local calendar day, inclusive) or ISO 8601 datetime")
+            str | None,
+            Parameter(description="Date (local calendar day, inclusive) or ISO 8601 datetime"),
         ] = None,
         sport: Annotated[
             list[str] | None,
-            Parameter(description="Open Sport Taxonomy code, repeatable; a parent matches its sub-sports"),
+            Parameter(
+                description="Open Sport Taxonomy code, repeatable; a parent matches its sub-sports"
+            ),
         ] = None,
         status: Annotated[
-            list[str] | None, Parameter(description="completed, scheduled, skipped or cancelled; repeatable")
+            list[str] | None,
+            Parameter(description="completed, scheduled, skipped or cancelled; repeatable"),
         ] = None,
-        provider: Annotated[list[str] | None, Parameter(description="Provider name, repeatable")] = None,
-        tags: Annotated[list[str] | None, Parameter(description="Tag, repeatable; all must be present")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
-        cursor: Annotated[str | None, Parameter(description="`next_cursor` of the previous page")] = None,
+        provider: Annotated[
+            list[str] | None, Parameter(description="Provider name, repeatable")
+        ] = None,
+        tags: Annotated[
+            list[str] | None, Parameter(description="Tag, repeatable; all must be present")
+        ] = None,
+        limit: Annotated[
+            int, Parameter(ge=1, le=MAX_LIMIT, description="Page size")
+        ] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None, Parameter(description="`next_cursor` of the previous page")
+        ] = None,
     ) -> ActivityPage:
         start_bound, end_bound = parse_bound(start, "start"), parse_bound(end, "end")
         check_order(start_bound, end_bound)
@@ -121,7 +143,9 @@ class ActivityController(Controller):
         return await list_merged(sources, filter_, limit=limit, cursor=cursor)
 
     @get("/{activity_id:str}", summary="Get one activity by its federated id")
-    async def get_activity(self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str) -> Activity:
+    async def get_activity(
+        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str
+    ) -> Activity:
         source, native_id = await _source_for(gw, caller, activity_id)
         require(source.adapter, Capability.GET_ACTIVITY)
         return await source.adapter.get_activity(source.credentials, native_id)
@@ -137,22 +161,31 @@ class ActivityController(Controller):
     ) -> Response[Activity]:
         if data.provider not in gw.adapters:
             raise InvalidInput(
-                "provider", f"unknown provider {data.provider!r}; known: {', '.join(sorted(gw.adapters))}"
+                "provider",
+                f"unknown provider {data.provider!r}; known: {', '.join(sorted(gw.adapters))}",
             )
         source = await gw.source(caller, data.provider)
         require(source.adapter, Capability.CREATE_ACTIVITY)
         fields = {f: getattr(data, f) for f in ActivityDraft.__struct_fields__}
         draft = _canonical_draft(ActivityDraft(**fields))
         created = await source.adapter.create_activity(source.credentials, draft)
-        return Response(created, status_code=201, headers={"Location": f"/v1/activities/{created.id}"})
+        return Response(
+            created, status_code=201, headers={"Location": f"/v1/activities/{created.id}"}
+        )
 
     @put("/{activity_id:str}", summary="Replace an activity (omitted optional fields become empty)")
     async def replace_activity(
-        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str, data: ActivityDraft
+        self,
+        caller: NamedDependency[User],
+        gw: NamedDependency[GatewayState],
+        activity_id: str,
+        data: ActivityDraft,
     ) -> Activity:
         source, native_id = await _source_for(gw, caller, activity_id)
         require(source.adapter, Capability.UPDATE_ACTIVITY)
-        return await source.adapter.replace_activity(source.credentials, native_id, _canonical_draft(data))
+        return await source.adapter.replace_activity(
+            source.credentials, native_id, _canonical_draft(data)
+        )
 
     @patch(
         "/{activity_id:str}",
@@ -166,7 +199,10 @@ class ActivityController(Controller):
         request: Request[Any, Any, Any],
         data: Annotated[
             dict[str, Any],
-            Body(media_type=MERGE_PATCH, description="A JSON merge patch of the writable activity fields"),
+            Body(
+                media_type=MERGE_PATCH,
+                description="A JSON merge patch of the writable activity fields",
+            ),
         ],
     ) -> Activity:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -181,10 +217,14 @@ class ActivityController(Controller):
         except msgspec.ValidationError as exc:
             field = field_from_message(str(exc))
             raise InvalidInput(field, f"the patched activity is invalid: {exc}") from None
-        return await source.adapter.replace_activity(source.credentials, native_id, _canonical_draft(draft))
+        return await source.adapter.replace_activity(
+            source.credentials, native_id, _canonical_draft(draft)
+        )
 
     @delete("/{activity_id:str}", summary="Delete an activity", status_code=204)
-    async def delete_activity(self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str) -> None:
+    async def delete_activity(
+        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str
+    ) -> None:
         source, native_id = await _source_for(gw, caller, activity_id)
         require(source.adapter, Capability.DELETE_ACTIVITY)
         await source.adapter.delete_activity(source.credentials, native_id)

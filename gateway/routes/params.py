@@ -61,7 +61,9 @@ def parse_statuses(values: list[str] | None) -> tuple[ActivityStatus, ...]:
             statuses.append(ActivityStatus(raw))
         except ValueError:
             allowed = ", ".join(s.value for s in ActivityStatus)
-            raise InvalidInput("status", f"unknown status {raw!r}; one of {allowed}", status=400) from None
+            raise InvalidInput(
+                "status", f"unknown status {raw!r}; one of {allowed}", status=400
+            ) from None
     return tuple(statuses)
 
 
@@ -70,6 +72,8 @@ def parse_providers(values: list[str] | None, known: set[str]) -> tuple[str, ...
     for name in providers:
         if name not in known:
             raise InvalidInput(
-                "provider", f"unknown provider {name!r}; known: {', '.join(sorted(known))}", status=400
+                "provider",
+                f"unknown provider {name!r}; known: {', '.join(sorted(known))}",
+                status=400,
             )
     return tuple(sorted(set(providers)))

@@ -17,6 +17,11 @@ class ProviderController(Controller):
     dependencies = {"caller": Provide(resolve_caller), "gw": Provide(provide_state)}
 
     @get("/", summary="Providers: name, capabilities, auth kind, and whether you are connected")
-    async def list_providers(self, caller: NamedDependency[User], gw: NamedDependency[GatewayState]) -> list[ProviderInfo]:
+    async def list_providers(
+        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState]
+    ) -> list[ProviderInfo]:
         connected = {s.name for s in await gw.sources(caller)}
-        return [provider_info(adapter, connected=name in connected) for name, adapter in sorted(gw.adapters.items())]
+        return [
+            provider_info(adapter, connected=name in connected)
+            for name, adapter in sorted(gw.adapters.items())
+        ]

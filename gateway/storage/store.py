@@ -73,7 +73,9 @@ class Store:
             engine = create_async_engine(database_url, connect_args={"timeout": 30})
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_async_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            engine = create_async_engine(
+                database_url, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
         return cls(engine, vault)
 
     async def create_schema(self) -> None:
@@ -89,14 +91,18 @@ class Store:
         user = User(id=_new_id(), name=name)
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(tables.users).values(id=user.id, name=name, created_at=_now()))
+                await conn.execute(
+                    insert(tables.users).values(id=user.id, name=name, created_at=_now())
+                )
         except IntegrityError:
             raise InvalidInput("name", f"a user named {name!r} already exists") from None
         return user
 
     async def user_by_name(self, name: str) -> User:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(tables.users).where(tables.users.c.name == name))).first()
+            row = (
+                await conn.execute(select(tables.users).where(tables.users.c.name == name))
+            ).first()
         if row is None:
             raise NotFound(f"no user named {name!r}")
         return User(id=row.id, name=row.name)
@@ -113,17 +119,23 @@ class Store:
         digest = hash_api_key(key)
         async with self.engine.begin() as conn:
             existing = (
-                await conn.execute(select(tables.api_keys).where(tables.api_keys.c.key_hash == digest))
+                await conn.execute(
+                    select(tables.api_keys).where(tables.api_keys.c.key_hash == digest)
+                )
             ).first()
             if existing is not None:
                 if existing.user_id != user.id:
                     raise InvalidInput("key", "this API key belongs to another user")
                 await conn.execute(
-                    update(tables.api_keys).where(tables.api_keys.c.id == existing.id).values(revoked_at=None)
+                    update(tables.api_keys)
+                    .where(tables.api_keys.c.id == existing.id)
+                    .values(revoked_at=None)
                 )
                 return key
             await conn.execute(
-                insert(tables.api_keys).values(id=_new_id(), user_id=user.id, key_hash=digest, created_at=_now())
+                insert(tables.api_keys).values(
+                    id=_new_id(), user_id=user.id, key_hash=digest, created_at=_now()
+                )
             )
         return key
 
@@ -172,12 +184,16 @@ class Store:
             "scopes": " ".join(scopes),
             "connected_at": _now(),
         }
-        where = (tables.connections.c.user_id == user.id) & (tables.connections.c.provider == provider)
+        where = (tables.connections.c.user_id == user.id) & (
+            tables.connections.c.provider == provider
+        )
         async with self.engine.begin() as conn:
             result = await conn.execute(update(tables.connections).where(where).values(**values))
             if not result.rowcount:
                 await conn.execute(
-                    insert(tables.connections).values(id=_new_id(), user_id=user.id, provider=provider, **values)
+                    insert(tables.connections).values(
+                        id=_new_id(), user_id=user.id, provider=provider, **values
+                    )
                 )
 
     async def connections(self, user: User) -> dict[str, Connection]:

@@ -33,7 +33,9 @@ class TokenVault:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
-            raise VaultError("a stored secret cannot be decrypted with the configured keys") from None
+            raise VaultError(
+                "a stored secret cannot be decrypted with the configured keys"
+            ) from None
 
     def rotate(self, token: str) -> str:
         """Re-encrypt under the newest key."""

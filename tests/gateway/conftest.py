@@ -30,7 +30,9 @@ class RunningGateway:
         )
 
 
-def serve_gateway(tmp_path: Path, *, http_timeout_s: float = 5.0, seed: int = 0) -> tuple[RunningGateway, MockServer]:
+def serve_gateway(
+    tmp_path: Path, *, http_timeout_s: float = 5.0, seed: int = 0
+) -> tuple[RunningGateway, MockServer]:
     classes = load_adapters()
     demo = start_demo(classes, seed=seed)
     settings = load_settings(

@@ -31,7 +31,9 @@ class FakeAdapter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LIST_ACTIVITIES})
     auth_kind: ClassVar[AuthKind] = AuthKind.NONE
 
-    def __init__(self, provider: str, activities: list[Activity], *, page_cap: int | None = None) -> None:
+    def __init__(
+        self, provider: str, activities: list[Activity], *, page_cap: int | None = None
+    ) -> None:
         self.provider = provider
         self.activities = sorted(activities, key=lambda a: (-a.start.timestamp(), a.id))
         self.page_cap = page_cap
@@ -43,7 +45,9 @@ class FakeAdapter:
     ) -> list[Activity]:
         self.calls.append((offset, limit))
         if self.fail:
-            raise ProviderError(self.provider, f"{self.provider} answered 500: boom", upstream_status=500)
+            raise ProviderError(
+                self.provider, f"{self.provider} answered 500: boom", upstream_status=500
+            )
         return self.activities[offset : offset + limit]
 
 

@@ -21,7 +21,9 @@ def provider_ids(gateway: RunningGateway, name: str) -> set[str]:
     url = gateway.demo.provider_urls[name]
     path = "/api/v1/activities/" if name == "sweatstack" else "/api/v1/activities"
     response = httpx.get(
-        url + path, params={"limit": 100_000}, headers={"Authorization": f"Bearer {mock.token_for()}"}
+        url + path,
+        params={"limit": 100_000},
+        headers={"Authorization": f"Bearer {mock.token_for()}"},
     )
     response.raise_for_status()
     body = response.json()
@@ -34,7 +36,9 @@ def walk(api: httpx.Client, **params: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     cursor = None
     while True:
-        response = api.get("/v1/activities", params={**params, **({"cursor": cursor} if cursor else {})})
+        response = api.get(
+            "/v1/activities", params={**params, **({"cursor": cursor} if cursor else {})}
+        )
         assert response.status_code == 200, response.text
         page = response.json()
         assert page["errors"] == []
@@ -102,7 +106,9 @@ def test_cursor_walk_returns_every_activity_of_every_provider_once(
 
 def test_filters_by_parent_sport_status_provider_and_dates(api: httpx.Client) -> None:
     running = walk(api, sport="running", limit=500)
-    assert running and all(Sport.parse(i["sport"]).is_subsport_of(Sport("running")) for i in running)
+    assert running and all(
+        Sport.parse(i["sport"]).is_subsport_of(Sport("running")) for i in running
+    )
     assert {i["sport"] for i in running} > {"running"} or len({i["sport"] for i in running}) > 1
     scheduled = walk(api, status="scheduled", limit=500)
     assert scheduled and all(i["status"] == "scheduled" for i in scheduled)
@@ -127,7 +133,9 @@ def test_tags_filter_requires_every_tag(api: httpx.Client) -> None:
 
 def test_get_returns_the_same_activity_as_the_list(api: httpx.Client) -> None:
     for provider in ("sweatstack", "astral"):
-        listed = api.get("/v1/activities", params={"provider": provider, "limit": 1}).json()["items"][0]
+        listed = api.get("/v1/activities", params={"provider": provider, "limit": 1}).json()[
+            "items"
+        ][0]
         got = api.get(f"/v1/activities/{listed['id']}")
         assert got.status_code == 200
         assert got.json()["id"] == listed["id"]
@@ -153,7 +161,12 @@ def test_create_replace_patch_delete_on_astral(api: httpx.Client) -> None:
 
     replaced = api.put(
         f"/v1/activities/{activity['id']}",
-        json={"sport": "cycling", "start": "2026-05-18T18:00:00+02:00", "duration_s": 3600, "name": "Ride"},
+        json={
+            "sport": "cycling",
+            "start": "2026-05-18T18:00:00+02:00",
+            "duration_s": 3600,
+            "name": "Ride",
+        },
     )
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["sport"] == "cycling" and replaced.json()["name"] == "Ride"
@@ -178,17 +191,31 @@ def test_create_replace_patch_delete_on_astral(api: httpx.Client) -> None:
     assert_problem(api.get(f"/v1/activities/{activity['id']}"), 404)
 
 
-def test_unsupported_operations_answer_405_naming_provider_and_capability(api: httpx.Client) -> None:
-    ride = api.get("/v1/activities", params={"provider": "sweatstack", "limit": 1}).json()["items"][0]
+def test_unsupported_operations_answer_405_naming_provider_and_capability(
+    api: httpx.Client,
+) -> None:
+    ride = api.get("/v1/activities", params={"provider": "sweatstack", "limit": 1}).json()["items"][
+        0
+    ]
     body = {"sport": "cycling", "start": "2026-05-18T17:32:00+02:00", "duration_s": 60}
-    assert_problem(api.put(f"/v1/activities/{ride['id']}", json=body), 405, provider="sweatstack",
-                   capability="activities:update")
+    assert_problem(
+        api.put(f"/v1/activities/{ride['id']}", json=body),
+        405,
+        provider="sweatstack",
+        capability="activities:update",
+    )
     assert_problem(api.delete(f"/v1/activities/{ride['id']}"), 405, capability="activities:delete")
-    assert_problem(api.post("/v1/activities", json={**body, "provider": "sweatstack"}), 405,
-                   provider="sweatstack", capability="activities:create")
+    assert_problem(
+        api.post("/v1/activities", json={**body, "provider": "sweatstack"}),
+        405,
+        provider="sweatstack",
+        capability="activities:create",
+    )
 
 
-def test_failing_provider_is_reported_and_the_other_still_answers(gateway: RunningGateway, api: httpx.Client) -> None:
+def test_failing_provider_is_reported_and_the_other_still_answers(
+    gateway: RunningGateway, api: httpx.Client
+) -> None:
     gateway.demo.mocks["astral"].faults.fail_next(500, times=5)  # type: ignore[attr-defined]
     page = api.get("/v1/activities", params={"limit": 20}).json()
     assert [e["provider"] for e in page["errors"]] == ["astral"]
@@ -196,13 +223,19 @@ def test_failing_provider_is_reported_and_the_other_still_answers(gateway: Runni
     assert page["items"] and {i["provider"] for i in page["items"]} == {"sweatstack"}
 
 
-def test_undecodable_provider_json_is_a_502_naming_the_provider(gateway: RunningGateway, api: httpx.Client) -> None:
-    ride = api.get("/v1/activities", params={"provider": "sweatstack", "limit": 1}).json()["items"][0]
+def test_undecodable_provider_json_is_a_502_naming_the_provider(
+    gateway: RunningGateway, api: httpx.Client
+) -> None:
+    ride = api.get("/v1/activities", params={"provider": "sweatstack", "limit": 1}).json()["items"][
+        0
+    ]
     gateway.demo.mocks["sweatstack"].faults.garble_next()  # type: ignore[attr-defined]
     assert_problem(api.get(f"/v1/activities/{ride['id']}"), 502, provider="sweatstack")
 
 
-def test_slow_provider_is_a_504_naming_the_provider(gateway: RunningGateway, api: httpx.Client) -> None:
+def test_slow_provider_is_a_504_naming_the_provider(
+    gateway: RunningGateway, api: httpx.Client
+) -> None:
     run = api.get("/v1/activities", params={"provider": "astral", "limit": 1}).json()["items"][0]
     gateway.demo.mocks["astral"].faults.latency_s = 2.5  # type: ignore[attr-defined]
     try:
@@ -225,19 +258,31 @@ def test_bad_query_input_is_a_400_naming_the_parameter(api: httpx.Client) -> Non
         assert_problem(api.get("/v1/activities", params=params), 400, field=field)
     for bad_limit in ("0", "-3", "ten"):
         assert_problem(api.get("/v1/activities", params={"limit": bad_limit}), 400, field="limit")
-    assert_problem(api.get("/v1/activities", params={"start": "2026-05-02", "end": "2026-05-01"}), 400, field="end")
+    assert_problem(
+        api.get("/v1/activities", params={"start": "2026-05-02", "end": "2026-05-01"}),
+        400,
+        field="end",
+    )
 
 
 def test_cursor_of_other_filters_is_refused(api: httpx.Client) -> None:
     cursor = api.get("/v1/activities", params={"limit": 2}).json()["next_cursor"]
     assert cursor
-    assert_problem(api.get("/v1/activities", params={"limit": 2, "sport": "cycling", "cursor": cursor}), 400,
-                   field="cursor")
+    assert_problem(
+        api.get("/v1/activities", params={"limit": 2, "sport": "cycling", "cursor": cursor}),
+        400,
+        field="cursor",
+    )
 
 
 def test_bad_bodies_are_a_422_naming_the_field(api: httpx.Client) -> None:
-    good = {"provider": "astral", "sport": "running", "start": "2026-05-18T17:32:00+02:00", "duration_s": 600,
-            "name": "Run"}
+    good = {
+        "provider": "astral",
+        "sport": "running",
+        "start": "2026-05-18T17:32:00+02:00",
+        "duration_s": 600,
+        "name": "Run",
+    }
     cases = {
         "duration_s": {**good, "duration_s": "long"},
         "start": {**good, "start": "2026-05-18T17:32:00"},
@@ -251,7 +296,9 @@ def test_bad_bodies_are_a_422_naming_the_field(api: httpx.Client) -> None:
     assert_problem(too_long, 422, provider="astral")
     missing = {k: v for k, v in good.items() if k != "start"}
     assert_problem(api.post("/v1/activities", json=missing), 422, field="start")
-    not_json = api.post("/v1/activities", content=b"{", headers={"content-type": "application/json"})
+    not_json = api.post(
+        "/v1/activities", content=b"{", headers={"content-type": "application/json"}
+    )
     assert not_json.status_code in (400, 422)
     assert not_json.headers["content-type"].startswith(PROBLEM)
 
@@ -266,7 +313,9 @@ def test_unknown_ids_and_prefixes_are_404(api: httpx.Client) -> None:
 query_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     params=st.dictionaries(
         st.sampled_from(["start", "end", "sport", "status", "provider", "tags", "limit", "cursor"]),

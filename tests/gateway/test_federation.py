@@ -46,14 +46,23 @@ provider_lists = st.dictionaries(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(lists=provider_lists, limit=st.integers(min_value=1, max_value=17), tagged_every=st.integers(1, 4))
+@given(
+    lists=provider_lists,
+    limit=st.integers(min_value=1, max_value=17),
+    tagged_every=st.integers(1, 4),
+)
 async def test_cursor_walk_yields_every_activity_exactly_once_in_order(
     lists: dict[str, list[int]], limit: int, tagged_every: int
 ) -> None:
     adapters, everything = {}, []
     for name, minutes in lists.items():
         acts = [
-            make_activity(name, f"n{i:03d}", BASE + timedelta(minutes=m), tags=["x"] if i % tagged_every == 0 else [])
+            make_activity(
+                name,
+                f"n{i:03d}",
+                BASE + timedelta(minutes=m),
+                tags=["x"] if i % tagged_every == 0 else [],
+            )
             for i, m in enumerate(minutes)
         ]
         adapters[name] = FakeAdapter(name, acts)
@@ -70,9 +79,17 @@ async def test_cursor_walk_yields_every_activity_exactly_once_in_order(
 
 
 async def test_list_merges_providers_by_start_desc_with_ties_by_id() -> None:
-    a = FakeAdapter("alpha", [make_activity("alpha", "2", BASE), make_activity("alpha", "1", BASE - timedelta(hours=1))])
-    b = FakeAdapter("beta", [make_activity("beta", "1", BASE), make_activity("beta", "0", BASE + timedelta(hours=1))])
-    page = await list_merged(sources_of({"alpha": a, "beta": b}), ActivityFilter(), limit=10, cursor=None)
+    a = FakeAdapter(
+        "alpha",
+        [make_activity("alpha", "2", BASE), make_activity("alpha", "1", BASE - timedelta(hours=1))],
+    )
+    b = FakeAdapter(
+        "beta",
+        [make_activity("beta", "1", BASE), make_activity("beta", "0", BASE + timedelta(hours=1))],
+    )
+    page = await list_merged(
+        sources_of({"alpha": a, "beta": b}), ActivityFilter(), limit=10, cursor=None
+    )
     assert [x.id for x in page.items] == ["beta:0", "alpha:2", "beta:1", "alpha:1"]
     assert page.next_cursor is None
 
@@ -81,7 +98,9 @@ async def test_failing_provider_is_named_and_the_others_still_answer() -> None:
     good = FakeAdapter("alpha", [make_activity("alpha", "1", BASE)])
     bad = FakeAdapter("beta", [make_activity("beta", "1", BASE)])
     bad.fail = True
-    page = await list_merged(sources_of({"alpha": good, "beta": bad}), ActivityFilter(), limit=10, cursor=None)
+    page = await list_merged(
+        sources_of({"alpha": good, "beta": bad}), ActivityFilter(), limit=10, cursor=None
+    )
     assert [x.id for x in page.items] == ["alpha:1"]
     assert [(e.provider, e.status) for e in page.errors] == [("beta", 502)]
     assert "boom" in page.errors[0].detail
@@ -97,7 +116,9 @@ async def test_filters_are_applied_exactly_whatever_the_provider_returns() -> No
     src = sources_of({"alpha": FakeAdapter("alpha", acts)})
     run = await list_merged(src, ActivityFilter(sports=("running",)), limit=10, cursor=None)
     assert {a.id for a in run.items} == {"alpha:run", "alpha:plan", "alpha:old"}
-    planned = await list_merged(src, ActivityFilter(statuses=(ActivityStatus.SCHEDULED,)), limit=10, cursor=None)
+    planned = await list_merged(
+        src, ActivityFilter(statuses=(ActivityStatus.SCHEDULED,)), limit=10, cursor=None
+    )
     assert [a.id for a in planned.items] == ["alpha:plan"]
     window = ActivityFilter(start=date(2026, 5, 30), end=BASE.date())
     dated = await list_merged(src, window, limit=10, cursor=None)
