@@ -49,7 +49,9 @@ async def call_provider(
     except httpx.TimeoutException:
         raise ProviderTimeout(provider, f"{provider} did not answer in time") from None
     except httpx.HTTPError as exc:
-        raise ProviderError(provider, f"{provider} could not be reached: {type(exc).__name__}") from None
+        raise ProviderError(
+            provider, f"{provider} could not be reached: {type(exc).__name__}"
+        ) from None
     status = response.status_code
     if status < 400:
         return response
@@ -58,11 +60,16 @@ async def call_provider(
         raise NotFound(not_found or f"{provider}: {detail}")
     if status in (401, 403):
         raise ProviderError(
-            provider, f"{provider} refused the credentials ({status}): {detail}", upstream_status=status
+            provider,
+            f"{provider} refused the credentials ({status}): {detail}",
+            upstream_status=status,
         )
     if 400 <= status < 500 and method.upper() != "GET":
-        raise ProviderRejected(provider, f"{provider} rejected the request ({status}): {detail}",
-                               upstream_status=status)
+        raise ProviderRejected(
+            provider,
+            f"{provider} rejected the request ({status}): {detail}",
+            upstream_status=status,
+        )
     raise ProviderError(provider, f"{provider} answered {status}: {detail}", upstream_status=status)
 
 
@@ -71,4 +78,6 @@ def decode_provider(provider: str, payload: bytes, type_: type[T]) -> T:
     try:
         return msgspec.json.decode(payload, type=type_, strict=True)
     except msgspec.DecodeError as exc:
-        raise ProviderError(provider, f"{provider} sent a response that does not decode: {exc}") from None
+        raise ProviderError(
+            provider, f"{provider} sent a response that does not decode: {exc}"
+        ) from None

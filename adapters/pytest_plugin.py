@@ -42,7 +42,9 @@ def provider_mock() -> Iterator[StartMock]:
         mock = adapters[name].create_mock(seed)
         server = MockServer(mock.asgi_app()).start()
         started.append(server)
-        return RunningMock(name=name, url=server.url, token=mock.token_for(), mock=mock, server=server)
+        return RunningMock(
+            name=name, url=server.url, token=mock.token_for(), mock=mock, server=server
+        )
 
     yield start
     for server in started:

@@ -1,0 +1,41 @@
+"""The pytest plugin other projects use: its fixtures start real mocks on loopback."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from adapters.pytest_plugin import RunningMock, StartMock
+
+
+def test_sweatstack_fixture_serves_the_official_client(sweatstack_mock: RunningMock) -> None:
+    import sweatstack
+
+    assert sweatstack_mock.url.startswith("http://127.0.0.1:")
+    client = sweatstack.Client(api_key=sweatstack_mock.token, url=sweatstack_mock.url)
+    activities = client.activities.list(limit=3)
+    assert len(activities) == 3
+    assert client.activities.retrieve(activities[0].id).id == activities[0].id
+
+
+def test_astral_fixture_gives_url_and_token(astral_mock: RunningMock) -> None:
+    response = httpx.get(
+        astral_mock.url + "/api/v1/activities",
+        headers={"Authorization": f"Bearer {astral_mock.token}"},
+    )
+    assert response.status_code == 200 and response.json()
+    assert httpx.get(astral_mock.url + "/api/v1/activities").status_code == 401
+
+
+def test_factory_seeds_and_injects_faults(provider_mock: StartMock) -> None:
+    first, second = provider_mock("astral", seed=7), provider_mock("astral", seed=7)
+    get = lambda m: httpx.get(  # noqa: E731
+        m.url + "/api/v1/activities", headers={"Authorization": f"Bearer {m.token}"}
+    )
+    assert [a["activity_id"] for a in get(first).json()] == [
+        a["activity_id"] for a in get(second).json()
+    ]
+    first.mock.faults.fail_next(503)
+    assert get(first).status_code == 503
+    with pytest.raises(LookupError):
+        provider_mock("strava")
