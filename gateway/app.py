@@ -8,16 +8,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
-import msgspec
-from litestar import Litestar, get
+from litestar import Litestar
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.base import Adapter, load_adapters
 from gateway.errors import EXCEPTION_HANDLERS
-from gateway.routes.activities import ActivityController
-from gateway.routes.providers import ProviderController
+from gateway.routes import route_handlers
 from gateway.settings import Settings
 from gateway.state import GatewayState
 from gateway.storage import Store, TokenVault, development_key
@@ -26,19 +24,6 @@ API_VERSION = "0.1.0"
 _log = logging.getLogger("gateway")
 
 Bootstrap = Callable[[GatewayState], Awaitable[None]]
-
-
-class Health(msgspec.Struct):
-    status: str
-    providers: list[str]
-
-
-@get("/health", tags=["health"], summary="Liveness and storage check")
-async def health(request: Any) -> Health:
-    gw: GatewayState = request.app.state.gateway
-    async with gw.store.engine.connect():
-        pass
-    return Health(status="ok", providers=sorted(gw.adapters))
 
 
 def vault_for(settings: Settings) -> TokenVault:
@@ -101,7 +86,7 @@ def create_app(
                 await store.close()
 
     return Litestar(
-        route_handlers=[health, ActivityController, ProviderController],
+        route_handlers=route_handlers(),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),

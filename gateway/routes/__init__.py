@@ -1,0 +1,14 @@
+"""The gateway's route handlers, one module per resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.routes.activities import ActivityController
+from gateway.routes.health import health
+from gateway.routes.providers import ProviderController
+
+
+def route_handlers() -> list[Any]:
+    """Every controller and handler the app mounts."""
+    return [health, ActivityController, ProviderController]
