@@ -110,6 +110,8 @@ class Adapter(Protocol):
     display_name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
     auth_kind: ClassVar[AuthKind]
+    # Extensions a merge patch carries over from the stored activity unless it changes them.
+    patch_preserved_extensions: ClassVar[frozenset[str]]
 
     def __init__(self, base_url: str, http: httpx.AsyncClient) -> None: ...
 

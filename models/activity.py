@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -129,8 +130,14 @@ def split_federated_id(activity_id: str) -> tuple[str, str]:
     return provider, native
 
 
-def draft_from_activity(activity: Activity) -> ActivityDraft:
-    """The writable part of an activity, e.g. to apply a merge patch and write it back."""
+def draft_from_activity(
+    activity: Activity, *, keep_extensions: Iterable[str] = ()
+) -> ActivityDraft:
+    """The writable part of an activity, e.g. to apply a merge patch and write it back.
+
+    `keep_extensions` names the provider fields a write carries over (the adapter says which).
+    """
+    kept = set(keep_extensions)
     return ActivityDraft(
         sport=activity.sport,
         start=activity.start,
@@ -139,7 +146,7 @@ def draft_from_activity(activity: Activity) -> ActivityDraft:
         name=activity.name,
         distance_m=activity.distance_m,
         tags=list(activity.tags),
-        extensions={},
+        extensions={k: v for k, v in activity.extensions.items() if k in kept and v is not None},
     )
 
 

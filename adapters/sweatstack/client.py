@@ -43,6 +43,7 @@ class SweatStackAdapter:
         {Capability.LIST_ACTIVITIES, Capability.GET_ACTIVITY}
     )
     auth_kind: ClassVar[AuthKind] = AuthKind.OAUTH2_PKCE_OIDC
+    patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset()
     #: The most activities asked for in one request; larger limits are paged.
     page_size: int = 100
 

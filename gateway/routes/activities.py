@@ -211,7 +211,10 @@ class ActivityController(Controller):
         source, native_id = await _source_for(gw, caller, activity_id)
         require(source.adapter, Capability.UPDATE_ACTIVITY)
         current = await source.adapter.get_activity(source.credentials, native_id)
-        patched = apply_merge_patch(draft_to_builtins(draft_from_activity(current)), data)
+        preserved = source.adapter.patch_preserved_extensions
+        patched = apply_merge_patch(
+            draft_to_builtins(draft_from_activity(current, keep_extensions=preserved)), data
+        )
         try:
             draft = msgspec.convert(patched, ActivityDraft, strict=False)
         except msgspec.ValidationError as exc:

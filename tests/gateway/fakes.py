@@ -30,6 +30,7 @@ class FakeAdapter:
     display_name: ClassVar[str] = "Fake"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LIST_ACTIVITIES})
     auth_kind: ClassVar[AuthKind] = AuthKind.NONE
+    patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self, provider: str, activities: list[Activity], *, page_cap: int | None = None

@@ -328,3 +328,34 @@ def test_no_query_input_produces_a_server_error(api: httpx.Client, params: dict[
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith(PROBLEM)
+
+
+def test_patch_keeps_the_providers_own_fields_it_does_not_touch(api: httpx.Client) -> None:
+    items = walk(api, provider="astral", status="completed", limit=200)
+    seeded = next(i for i in items if i["extensions"].get("zones") and i["name"])
+    patched = api.patch(
+        f"/v1/activities/{seeded['id']}",
+        content=b'{"name": "Renamed"}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.status_code == 200, patched.text
+    after = api.get(f"/v1/activities/{seeded['id']}").json()
+    assert after["name"] == "Renamed"
+    for key in ("zones", "splits", "map", "data_source"):
+        assert after["extensions"].get(key) == seeded["extensions"].get(key), key
+    assert after["start"] == seeded["start"] and after["distance_m"] == seeded["distance_m"]
+
+
+def test_patch_needs_the_merge_patch_media_type(api: httpx.Client) -> None:
+    run = api.get("/v1/activities", params={"provider": "astral", "limit": 1}).json()["items"][0]
+    wrong = api.patch(
+        f"/v1/activities/{run['id']}", content=b"name=x", headers={"Content-Type": "text/plain"}
+    )
+    assert wrong.status_code in (400, 415)
+    assert wrong.headers["content-type"].startswith(PROBLEM)
+    bad = api.patch(
+        f"/v1/activities/{run['id']}",
+        content=b'{"duration_s": "long"}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert_problem(bad, 422, field="duration_s")
