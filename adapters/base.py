@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import date, datetime
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
+import pyarrow as pa
 from msgspec import Struct, field
 
 from models.activity import Activity, ActivityDraft, ActivityStatus
@@ -29,6 +30,10 @@ class Capability(enum.StrEnum):
     CREATE_ACTIVITY = "activities:create"
     UPDATE_ACTIVITY = "activities:update"
     DELETE_ACTIVITY = "activities:delete"
+    ACTIVITY_DATA = "activities:data"
+    MEAN_MAX = "activities:mean-max"
+    UPLOAD = "activities:upload"
+    BACKFILL_STATUS = "activities:backfill-status"
 
 
 class AuthKind(enum.StrEnum):
@@ -69,6 +74,22 @@ class Credentials(Struct, kw_only=True, frozen=True):
 
     def __repr__(self) -> str:  # never let a token reach a log line
         return f"Credentials(subject={self.subject!r}, access_token=<redacted>)"
+
+
+class MeanMaxPoint(Struct, kw_only=True, frozen=True):
+    """One point of a mean-max curve: the best mean over `duration_s` and where it started."""
+
+    duration_s: int
+    value: float
+    start: datetime
+
+
+class UploadedFile(Struct, kw_only=True, frozen=True):
+    """A file a caller uploaded, as the gateway forwards it."""
+
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
 
 
 class ProviderInfo(Struct, kw_only=True):
@@ -135,6 +156,27 @@ class Adapter(Protocol):
     ) -> Activity: ...
 
     async def delete_activity(self, creds: Credentials, native_id: str) -> None: ...
+
+    async def activity_data(
+        self, creds: Credentials, native_id: str, metrics: Sequence[str]
+    ) -> pa.Table:
+        """The activity's samples in the unified schema (`models.timeseries.conform`), with only
+        the requested metrics it has; NotFound when the activity has no streams."""
+        ...
+
+    async def mean_max(
+        self, creds: Credentials, native_id: str, metric: str, durations_s: Sequence[int]
+    ) -> list[MeanMaxPoint]:
+        """The provider's own mean-max curve (providers with Capability.MEAN_MAX)."""
+        ...
+
+    async def upload_files(self, creds: Credentials, files: Sequence[UploadedFile]) -> list[str]:
+        """Forward activity files; the provider's source ids (providers with Capability.UPLOAD)."""
+        ...
+
+    def backfill_status(self, creds: Credentials) -> AsyncIterator[datetime | None]:
+        """The provider's backfill progress: `backfill_loaded_until` values as they come."""
+        ...
 
 
 def load_adapters() -> dict[str, type[Adapter]]:
