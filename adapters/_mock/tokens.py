@@ -18,17 +18,19 @@ class TokenRejected(Exception):
 class TokenIssuer:
     """Signs and verifies a mock provider's JWTs with its own RSA key."""
 
-    def __init__(self, issuer: str, *, audience: str = "api") -> None:
+    def __init__(self, issuer: str, *, audience: str = "api", default_ttl_s: int = 3600) -> None:
         self.issuer = issuer
+        self.default_ttl_s = default_ttl_s
         self.audience = audience
         self._key = RSAKey.generate_key(
             2048, parameters={"kid": secrets.token_hex(8), "alg": "RS256"}
         )
         self._keys = KeySet([self._key])
 
-    def issue(self, sub: str, *, ttl_s: int = 3600, scope: str = "", **claims: Any) -> str:
-        """A signed access token for `sub`, valid for `ttl_s` seconds."""
+    def issue(self, sub: str, *, ttl_s: int | None = None, scope: str = "", **claims: Any) -> str:
+        """A signed access token for `sub`, valid for `ttl_s` seconds (default `default_ttl_s`)."""
         now = int(time.time())
+        ttl_s = self.default_ttl_s if ttl_s is None else ttl_s
         payload = {
             "iss": self.issuer,
             "aud": self.audience,
