@@ -157,6 +157,11 @@ class Adapter(Protocol):
 
     async def delete_activity(self, creds: Credentials, native_id: str) -> None: ...
 
+
+@runtime_checkable
+class SupportsActivityData(Protocol):
+    """An adapter declaring Capability.ACTIVITY_DATA."""
+
     async def activity_data(
         self, creds: Credentials, native_id: str, metrics: Sequence[str]
     ) -> pa.Table:
@@ -164,15 +169,30 @@ class Adapter(Protocol):
         the requested metrics it has; NotFound when the activity has no streams."""
         ...
 
+
+@runtime_checkable
+class SupportsMeanMax(Protocol):
+    """An adapter declaring Capability.MEAN_MAX."""
+
     async def mean_max(
         self, creds: Credentials, native_id: str, metric: str, durations_s: Sequence[int]
     ) -> list[MeanMaxPoint]:
-        """The provider's own mean-max curve (providers with Capability.MEAN_MAX)."""
+        """The provider's own mean-max curve."""
         ...
 
+
+@runtime_checkable
+class SupportsUpload(Protocol):
+    """An adapter declaring Capability.UPLOAD."""
+
     async def upload_files(self, creds: Credentials, files: Sequence[UploadedFile]) -> list[str]:
-        """Forward activity files; the provider's source ids (providers with Capability.UPLOAD)."""
+        """Forward activity files; the provider's source ids."""
         ...
+
+
+@runtime_checkable
+class SupportsBackfillStatus(Protocol):
+    """An adapter declaring Capability.BACKFILL_STATUS."""
 
     def backfill_status(self, creds: Credentials) -> AsyncIterator[datetime | None]:
         """The provider's backfill progress: `backfill_loaded_until` values as they come."""
@@ -200,11 +220,22 @@ def provider_info(adapter: type[Adapter] | Adapter, *, connected: bool = False) 
     )
 
 
+_OPERATIONS: dict[Capability, type] = {
+    Capability.ACTIVITY_DATA: SupportsActivityData,
+    Capability.MEAN_MAX: SupportsMeanMax,
+    Capability.UPLOAD: SupportsUpload,
+    Capability.BACKFILL_STATUS: SupportsBackfillStatus,
+}
+
+
 def require(adapter: type[Adapter] | Adapter, capability: Capability) -> None:
-    """Raise Unsupported when the adapter does not declare `capability`."""
+    """Raise Unsupported when the adapter does not declare `capability` (or lacks its method)."""
     from models.errors import Unsupported
 
     if capability not in adapter.capabilities:
+        raise Unsupported(adapter.name, capability.value)
+    operation = _OPERATIONS.get(capability)
+    if operation is not None and not isinstance(adapter, operation):
         raise Unsupported(adapter.name, capability.value)
 
 

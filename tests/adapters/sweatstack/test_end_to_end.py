@@ -113,7 +113,7 @@ async def test_injected_faults_become_named_errors(
 ) -> None:
     mock, url = fresh_server
     creds = Credentials(access_token=mock.token_for())
-    async with httpx.AsyncClient(timeout=0.1) as http:
+    async with httpx.AsyncClient(timeout=1.0) as http:
         adapter = SweatStackAdapter(url, http)
 
         mock.faults.fail_next(500)
@@ -125,7 +125,7 @@ async def test_injected_faults_become_named_errors(
         with pytest.raises(ProviderError, match="does not decode"):
             await adapter.list_activities(creds, ActivityQuery(), offset=0, limit=5)
 
-        mock.faults.latency_s = 0.3
+        mock.faults.latency_s = 1.5
         with pytest.raises(ProviderError, match="in time"):
             await adapter.list_activities(creds, ActivityQuery(), offset=0, limit=5)
         mock.faults.reset()

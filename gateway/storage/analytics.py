@@ -1,0 +1,167 @@
+"""Per-user analytics state: streams the gateway keeps (FIT uploads to providers that store no
+streams) and cached per-activity mean-max curves."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Table,
+    and_,
+    delete,
+    insert,
+    select,
+    update,
+)
+
+from gateway.storage.store import Store, User
+from gateway.storage.tables import metadata
+
+activity_streams = Table(
+    "activity_streams",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("activity_id", String(300), primary_key=True),
+    Column("parquet", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+mean_max_curves = Table(
+    "mean_max_curves",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("activity_id", String(300), primary_key=True),
+    Column("metric", String(32), primary_key=True),
+    # -1 when the curve is over the whole activity, else the `after` work (kJ or m).
+    Column("after", Float, primary_key=True),
+    # A fingerprint of the activity version the curve was computed from (its start and end).
+    Column("version", String(100), nullable=False),
+    Column("points", LargeBinary, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class CachedPoint(msgspec.Struct, array_like=True, frozen=True):
+    """One cached curve point: duration, best mean, offset of the window start in seconds."""
+
+    duration_s: int
+    value: float
+    start_offset_s: int
+
+
+_points_encoder = msgspec.msgpack.Encoder()
+_points_decoder = msgspec.msgpack.Decoder(list[CachedPoint])
+
+
+class AnalyticsRepository:
+    """Kept streams and cached curves, always scoped to one user."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def save_streams(self, user: User, activity_id: str, table: pa.Table) -> None:
+        sink = io.BytesIO()
+        pq.write_table(table, sink, compression="zstd")
+        values = {"parquet": sink.getvalue(), "created_at": datetime.now(UTC)}
+        key = and_(
+            activity_streams.c.user_id == user.id, activity_streams.c.activity_id == activity_id
+        )
+        async with self.store.engine.begin() as conn:
+            result = await conn.execute(update(activity_streams).where(key).values(**values))
+            if not result.rowcount:
+                await conn.execute(
+                    insert(activity_streams).values(
+                        user_id=user.id, activity_id=activity_id, **values
+                    )
+                )
+
+    async def load_streams(self, user: User, activity_id: str) -> pa.Table | None:
+        query = select(activity_streams.c.parquet).where(
+            activity_streams.c.user_id == user.id, activity_streams.c.activity_id == activity_id
+        )
+        async with self.store.engine.connect() as conn:
+            blob = (await conn.execute(query)).scalar_one_or_none()
+        return None if blob is None else pq.read_table(io.BytesIO(blob))
+
+    async def delete_activity(self, user: User, activity_id: str) -> None:
+        """Forget what the gateway keeps of an activity (streams and curves)."""
+        async with self.store.engine.begin() as conn:
+            for table in (activity_streams, mean_max_curves):
+                await conn.execute(
+                    delete(table).where(
+                        table.c.user_id == user.id, table.c.activity_id == activity_id
+                    )
+                )
+
+    async def load_curve(
+        self, user: User, activity_id: str, metric: str, after: float | None, version: str
+    ) -> dict[int, CachedPoint] | None:
+        query = select(mean_max_curves.c.points, mean_max_curves.c.version).where(
+            mean_max_curves.c.user_id == user.id,
+            mean_max_curves.c.activity_id == activity_id,
+            mean_max_curves.c.metric == metric,
+            mean_max_curves.c.after == _after_key(after),
+        )
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None or row.version != version:
+            return None
+        return {p.duration_s: p for p in _points_decoder.decode(row.points)}
+
+    async def save_curve(
+        self,
+        user: User,
+        activity_id: str,
+        metric: str,
+        after: float | None,
+        version: str,
+        points: dict[int, CachedPoint],
+    ) -> None:
+        values = {
+            "version": version,
+            "points": _points_encoder.encode(sorted(points.values(), key=lambda p: p.duration_s)),
+            "computed_at": datetime.now(UTC),
+        }
+        key = and_(
+            mean_max_curves.c.user_id == user.id,
+            mean_max_curves.c.activity_id == activity_id,
+            mean_max_curves.c.metric == metric,
+            mean_max_curves.c.after == _after_key(after),
+        )
+        async with self.store.engine.begin() as conn:
+            result = await conn.execute(update(mean_max_curves).where(key).values(**values))
+            if not result.rowcount:
+                await conn.execute(
+                    insert(mean_max_curves).values(
+                        user_id=user.id,
+                        activity_id=activity_id,
+                        metric=metric,
+                        after=_after_key(after),
+                        **values,
+                    )
+                )
+
+    async def count_curves(self, user: User) -> int:
+        from sqlalchemy import func
+
+        query = (
+            select(func.count())
+            .select_from(mean_max_curves)
+            .where(mean_max_curves.c.user_id == user.id)
+        )
+        async with self.store.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+
+def _after_key(after: float | None) -> float:
+    return -1.0 if after is None else float(after)
