@@ -23,38 +23,24 @@ def _upstream_detail(response: httpx.Response) -> str:
     return text or response.reason_phrase
 
 
-async def call_provider(
-    http: httpx.AsyncClient,
-    provider: str,
-    method: str,
-    url: str,
-    *,
-    token: str,
-    params: Any = None,
-    json: Any = None,
-    not_found: str | None = None,
-) -> httpx.Response:
-    """Send one request to a provider and return its successful response.
+def transport_error(provider: str, exc: httpx.HTTPError) -> ProviderError:
+    """The named error for a request that got no answer."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeout(provider, f"{provider} did not answer in time")
+    return ProviderError(provider, f"{provider} could not be reached: {type(exc).__name__}")
 
-    404 becomes NotFound (with `not_found` as the detail when given), other 4xx on writes
-    become ProviderRejected, 5xx and transport failures ProviderError, timeouts
-    ProviderTimeout. Each names the provider.
+
+def raise_for_status(
+    provider: str, response: httpx.Response, method: str, *, not_found: str | None = None
+) -> None:
+    """Raise the named error a provider's error status means (a read body is needed).
+
+    404 becomes NotFound (with `not_found` as the detail when given), 401/403 and 5xx
+    ProviderError, other 4xx on writes ProviderRejected (the caller's input is at fault).
     """
-    content = msgspec.json.encode(json) if json is not None else None
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    if content is not None:
-        headers["Content-Type"] = "application/json"
-    try:
-        response = await http.request(method, url, params=params, content=content, headers=headers)
-    except httpx.TimeoutException:
-        raise ProviderTimeout(provider, f"{provider} did not answer in time") from None
-    except httpx.HTTPError as exc:
-        raise ProviderError(
-            provider, f"{provider} could not be reached: {type(exc).__name__}"
-        ) from None
     status = response.status_code
     if status < 400:
-        return response
+        return
     detail = _upstream_detail(response)
     if status == 404:
         raise NotFound(not_found or f"{provider}: {detail}")
@@ -64,13 +50,42 @@ async def call_provider(
             f"{provider} refused the credentials ({status}): {detail}",
             upstream_status=status,
         )
-    if 400 <= status < 500 and method.upper() != "GET":
+    if status < 500 and method.upper() != "GET":
         raise ProviderRejected(
             provider,
             f"{provider} rejected the request ({status}): {detail}",
             upstream_status=status,
         )
     raise ProviderError(provider, f"{provider} answered {status}: {detail}", upstream_status=status)
+
+
+async def call_provider(
+    http: httpx.AsyncClient,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    token: str,
+    params: Any = None,
+    json: Any = None,
+    files: Any = None,
+    headers: dict[str, str] | None = None,
+    not_found: str | None = None,
+) -> httpx.Response:
+    """Send one request to a provider and return its successful response; every failure is
+    raised as a named error (see `raise_for_status` and `transport_error`)."""
+    content = msgspec.json.encode(json) if json is not None else None
+    sent = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
+    if content is not None:
+        sent["Content-Type"] = "application/json"
+    try:
+        response = await http.request(
+            method, url, params=params, content=content, files=files, headers=sent
+        )
+    except httpx.HTTPError as exc:
+        raise transport_error(provider, exc) from None
+    raise_for_status(provider, response, method, not_found=not_found)
+    return response
 
 
 def decode_provider(provider: str, payload: bytes, type_: type[T]) -> T:

@@ -56,7 +56,7 @@ def conform(table: pa.Table, metrics: Sequence[str] = METRICS) -> pa.Table:
     """The table in the unified schema: time columns, then the requested metrics it has, each
     cast to its documented type, in the documented order. Missing metrics are left out."""
     columns, fields = [], []
-    for name in (*TIME_COLUMNS, *metrics):
+    for name in (*TIME_COLUMNS, *(m for m in METRICS if m in metrics)):
         if name not in table.column_names:
             continue
         column = table.column(name)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote
 
 import httpx
+import pyarrow as pa
 
-from adapters.astral.mapping import PROVIDER, create_body, list_params, replace_body, to_unified
+from adapters.astral.mapping import (
+    PROVIDER,
+    create_body,
+    list_params,
+    replace_body,
+    requested_metrics,
+    streams_to_unified,
+    to_unified,
+)
 from adapters.astral.wire import (
     AstralActivity,
     AstralActivityEnvelope,
@@ -15,10 +25,15 @@ from adapters.astral.wire import (
     AstralActivityListEnvelope,
     AstralDeleted,
 )
-from adapters.base import ActivityQuery, AuthKind, Capability, Credentials
+from adapters.base import (
+    ActivityQuery,
+    AuthKind,
+    Capability,
+    Credentials,
+)
 from adapters.http import call_provider, decode_provider
 from models.activity import Activity, ActivityDraft
-from models.errors import ProviderError
+from models.errors import NotFound, ProviderError
 
 if TYPE_CHECKING:
     from adapters.astral.mock import AstralMock
@@ -27,7 +42,8 @@ ACTIVITIES_PATH = "/api/v1/activities"
 
 
 class AstralAdapter:
-    """Astral (nexrex): list, get, create, replace and delete activities."""
+    """Astral (nexrex): list, get, create, replace and delete activities, and read their
+    1 Hz samples. Astral has no mean-max, upload or backfill API."""
 
     name: ClassVar[str] = PROVIDER
     display_name: ClassVar[str] = "Astral (nexrex)"
@@ -38,6 +54,7 @@ class AstralAdapter:
             Capability.CREATE_ACTIVITY,
             Capability.UPDATE_ACTIVITY,
             Capability.DELETE_ACTIVITY,
+            Capability.ACTIVITY_DATA,
         }
     )
     auth_kind: ClassVar[AuthKind] = AuthKind.OAUTH2_PKCE_OR_BEARER
@@ -134,6 +151,30 @@ class AstralAdapter:
             not_found=_not_found(native_id),
         )
         decode_provider(PROVIDER, response.content, AstralDeleted)
+
+    async def activity_data(
+        self, creds: Credentials, native_id: str, metrics: Sequence[str]
+    ) -> pa.Table:
+        """The activity's raw 1 Hz streams in the unified schema, with the requested metrics
+        they carry; NotFound when the activity does not exist or has no streams."""
+        wanted = requested_metrics(metrics)  # refuse an unknown metric before asking Astral
+        response = await call_provider(
+            self.http,
+            PROVIDER,
+            "GET",
+            self._url(native_id),
+            token=creds.access_token,
+            params=[("detail", "true"), ("include_streams", "true")],
+            not_found=_not_found(native_id),
+        )
+        activity = decode_provider(PROVIDER, response.content, AstralActivityEnvelope).data
+        table = streams_to_unified(activity, wanted)
+        if table.num_rows == 0:
+            raise NotFound(
+                f"astral activity {native_id!r} has no streams "
+                f"(a {activity.status} activity without recorded samples)"
+            )
+        return table
 
     def _url(self, native_id: str | None = None) -> str:
         if native_id is None:

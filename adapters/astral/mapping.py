@@ -8,14 +8,24 @@ the field, because a write must never lose data silently.
 
 Local times come from `complete_date_str` when it carries a numeric offset (`+02:00`); a `Z`
 suffix is read as a UTC timestamp rather than the athlete's wall clock, so it gives none.
+
+Samples come from `raw_streams` (`detail=true&include_streams=true`): series aligned sample by
+sample, `elapsed_in_seconds` since `summary.start_time_in_seconds`. `streams_to_unified` maps
+them onto the unified timeseries schema (`RAW_SERIES_OF_METRIC` says which series feeds which
+metric); speed is taken from whatever the streams carry: `speed_in_meters_per_second`, else the
+pace, else the distance covered between samples.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Final
 
 import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from msgspec import UNSET
 
 from adapters.astral.wire import (
@@ -26,11 +36,14 @@ from adapters.astral.wire import (
     AstralSummaryBody,
     AstralWritableStatus,
     AstralWritableType,
+    StreamsView,
+    view,
 )
 from adapters.base import ActivityQuery, Credentials
 from models.activity import Activity, ActivityDraft, ActivityStatus, federated_id
-from models.errors import InvalidInput
+from models.errors import InvalidInput, ProviderError
 from models.sport import canonical_sport
+from models.timeseries import METRICS, TIMESERIES_COLUMNS, conform
 
 PROVIDER: Final = "astral"
 
@@ -103,6 +116,22 @@ _WRITABLE_EXTENSIONS: Final[dict[str, Any]] = {
 }
 _CLEARABLE_EXTENSIONS: Final = ("zones", "splits", "map")
 
+#: Unified metric -> the raw stream series that carry it, the first present one is used.
+#: Speed is derived when no series carries it (see `streams_to_unified`).
+RAW_SERIES_OF_METRIC: Final[dict[str, tuple[str, ...]]] = {
+    "heart_rate": ("heart_rate",),
+    "power": ("power",),
+    "speed": ("speed_in_meters_per_second",),
+    "cadence": ("cadence",),
+    "altitude": ("altitude_in_meters", "elevation_in_meters"),
+    "distance": ("distance_in_meters",),
+    "latitude": ("latitude",),
+    "longitude": ("longitude",),
+}
+ELAPSED_SERIES: Final = "elapsed_in_seconds"
+PACE_SERIES: Final = "pace_in_seconds_per_km"
+_INTEGER_METRICS: Final = frozenset({"heart_rate", "power", "cadence"})
+
 
 def local_offset(complete_date_str: str | None) -> tzinfo | None:
     """The athlete's UTC offset as `complete_date_str` carries it, or None."""
@@ -146,6 +175,91 @@ def to_unified(wire: AstralActivity) -> Activity:
         ai_agent_name=wire.agent_name,
         extensions=extensions,
     )
+
+
+def requested_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
+    """The requested metrics in the unified schema's order (`schema_for`'s); one it does not
+    know is refused."""
+    unknown = [name for name in metrics if name not in METRICS]
+    if unknown:
+        raise InvalidInput("metrics", f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
+    return tuple(name for name in METRICS if name in metrics)
+
+
+def _series(values: list[float | None]) -> np.ndarray:
+    """A raw series as float64, NaN where a sample has no value."""
+    return np.array([np.nan if value is None else value for value in values], dtype=np.float64)
+
+
+def _derived_speed(series: dict[str, list[float | None]], elapsed: np.ndarray) -> np.ndarray | None:
+    """Speed (m/s) from the pace or from the distance covered between samples, when the raw
+    streams carry no speed; None when they carry neither."""
+    if PACE_SERIES in series:
+        pace = _series(series[PACE_SERIES])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(pace > 0, 1000.0 / pace, np.nan)
+    if "distance_in_meters" in series and elapsed.size:
+        distance = _series(series["distance_in_meters"])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.diff(distance) / np.diff(elapsed)
+        return np.concatenate(([np.nan], np.where(np.isfinite(step), step, np.nan)))
+    return None
+
+
+def streams_to_unified(activity: AstralActivity, metrics: Sequence[str]) -> pa.Table:
+    """An activity's raw 1 Hz streams in the unified timeseries schema, with the requested
+    metrics the streams carry; no rows when it has no streams.
+
+    Timestamps are the start plus `elapsed_in_seconds` (the sample index times the resolution
+    when absent); `timestamp_local` applies the athlete's offset, null when it is unknown.
+    Streams that do not have the documented shape are a ProviderError naming astral.
+    """
+    wanted = requested_metrics(metrics)
+    if not activity.raw_streams:
+        return conform(pa.table({}), wanted)
+    try:
+        streams = view(activity.raw_streams, StreamsView)
+    except msgspec.ValidationError as exc:
+        raise ProviderError(
+            PROVIDER, f"{PROVIDER} sent raw streams that do not decode: {exc}"
+        ) from None
+    series = streams.series
+    lengths = {len(values) for values in series.values()}
+    if len(lengths) > 1:
+        raise ProviderError(
+            PROVIDER, f"{PROVIDER} sent raw streams of unequal lengths {sorted(lengths)}"
+        )
+    count = lengths.pop() if lengths else 0
+    if ELAPSED_SERIES in series:
+        elapsed = _series(series[ELAPSED_SERIES])
+    else:
+        elapsed = np.arange(count, dtype=np.float64) * streams.resolution_in_seconds
+    keep = np.isfinite(elapsed)  # a sample that is nowhere in time cannot be placed
+    moments_ms = activity.summary.start_time_in_seconds * 1000 + np.rint(
+        elapsed[keep] * 1000
+    ).astype(np.int64)
+    offset = local_offset(activity.complete_date_str)
+    shift = offset.utcoffset(None) if offset is not None else None
+    local_type = TIMESERIES_COLUMNS["timestamp_local"]
+    columns: dict[str, pa.Array] = {
+        "timestamp": pa.array(moments_ms).cast(TIMESERIES_COLUMNS["timestamp"]),
+        "timestamp_local": pa.nulls(len(moments_ms), local_type)
+        if shift is None
+        else pa.array(moments_ms + shift // timedelta(milliseconds=1)).cast(local_type),
+        "duration": pa.array(elapsed[keep], type=pa.float64()),
+    }
+    for metric in wanted:
+        name = next((key for key in RAW_SERIES_OF_METRIC[metric] if key in series), None)
+        values = _series(series[name]) if name is not None else None
+        if values is None and metric == "speed":
+            values = _derived_speed(series, elapsed)
+        if values is None:
+            continue
+        values = values[keep]
+        missing = np.isnan(values)
+        column = pa.array(np.where(missing, 0.0, values), type=pa.float64(), mask=missing)
+        columns[metric] = pc.round(column) if metric in _INTEGER_METRICS else column
+    return conform(pa.table(columns), wanted)
 
 
 def to_wire(activity: Activity) -> AstralActivity:

@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 import httpx
 import msgspec
+import pyarrow as pa
 
-from adapters.base import ActivityQuery, AuthKind, Capability, Credentials
-from adapters.http import call_provider, decode_provider
-from adapters.sweatstack import mapping, wire
+from adapters.base import (
+    ActivityQuery,
+    AuthKind,
+    Capability,
+    Credentials,
+    MeanMaxPoint,
+    UploadedFile,
+)
+from adapters.http import call_provider, decode_provider, raise_for_status, transport_error
+from adapters.sweatstack import mapping, timeseries, wire
 from models.activity import Activity, ActivityDraft, ActivityStatus
-from models.errors import NotFound, Unsupported
+from models.errors import (
+    InvalidInput,
+    NotFound,
+    ProviderError,
+    Unsupported,
+)
+from models.timeseries import METRICS
 
 if TYPE_CHECKING:
     from adapters.sweatstack.mock import SweatStackMock
 
 PROVIDER = mapping.PROVIDER
 ACTIVITIES_PATH = "/api/v1/activities/"
+UPLOAD_PATH = ACTIVITIES_PATH + "upload"
+BACKFILL_STATUS_PATH = ACTIVITIES_PATH + "backfill-status"
 
 # Path segments under /activities/ that are endpoints, not activity ids: asking for an
 # activity called "latest" must not silently return the latest activity.
@@ -35,12 +53,20 @@ _RESERVED_IDS = frozenset(
 
 
 class SweatStackAdapter:
-    """SweatStack (app.sweatstack.no): recorded activities, read only."""
+    """SweatStack (app.sweatstack.no): recorded activities, their data and mean-max curves,
+    FIT uploads and the backfill progress. Activities themselves are read only."""
 
     name: ClassVar[str] = PROVIDER
     display_name: ClassVar[str] = "SweatStack"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.LIST_ACTIVITIES, Capability.GET_ACTIVITY}
+        {
+            Capability.LIST_ACTIVITIES,
+            Capability.GET_ACTIVITY,
+            Capability.ACTIVITY_DATA,
+            Capability.MEAN_MAX,
+            Capability.UPLOAD,
+            Capability.BACKFILL_STATUS,
+        }
     )
     auth_kind: ClassVar[AuthKind] = AuthKind.OAUTH2_PKCE_OIDC
     patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset()
@@ -89,18 +115,126 @@ class SweatStackAdapter:
 
     async def get_activity(self, creds: Credentials, native_id: str) -> Activity:
         """One activity with its summary, laps and devices; NotFound naming the id otherwise."""
-        missing = f"sweatstack activity {native_id!r} not found"
-        if not native_id or native_id in _RESERVED_IDS:
-            raise NotFound(missing)
         response = await call_provider(
             self.http,
             self.name,
             "GET",
-            f"{self.base_url}{ACTIVITIES_PATH}{quote(native_id, safe='')}",
+            self._activity_url(native_id),
             token=creds.access_token,
-            not_found=missing,
+            not_found=_missing(native_id),
         )
         return mapping.to_unified(decode_details(response.content))
+
+    async def activity_data(
+        self, creds: Credentials, native_id: str, metrics: Sequence[str]
+    ) -> pa.Table:
+        """The activity's samples in the unified schema, with the requested metrics it recorded.
+
+        `duration` is always asked for, as the unified schema always carries it. NotFound when
+        the activity does not exist or has no samples.
+        """
+        wanted = _unified_metrics(metrics)
+        params = [("metrics", name) for name in ("duration", *wanted)]
+        response = await call_provider(
+            self.http,
+            self.name,
+            "GET",
+            self._activity_url(native_id) + "/data",
+            token=creds.access_token,
+            params=params,
+            not_found=_missing(native_id),
+        )
+        what = f"data of activity {native_id!r}"
+        table = timeseries.read_parquet(response.content, what)
+        if table.num_rows == 0:
+            raise NotFound(f"sweatstack activity {native_id!r} has no streams (no samples)")
+        return timeseries.data_to_unified(table, wanted, what=what)
+
+    async def mean_max(
+        self, creds: Credentials, native_id: str, metric: str, durations_s: Sequence[int]
+    ) -> list[MeanMaxPoint]:
+        """SweatStack's mean-max curve of power or speed at `durations_s` (its default grid when
+        empty); durations longer than the activity are left out, as SweatStack leaves them out."""
+        if metric not in timeseries.MEAN_MAX_METRICS:
+            raise InvalidInput(
+                "metric",
+                f"sweatstack computes mean-max curves of power or speed only, not {metric!r}",
+            )
+        durations = [int(duration) for duration in durations_s]
+        if any(duration < 1 for duration in durations):
+            raise InvalidInput("durations", "every mean-max duration must be at least 1 s")
+        params = [("metric", metric)]
+        if durations:
+            params.append(("durations", ",".join(str(duration) for duration in durations)))
+        response = await call_provider(
+            self.http,
+            self.name,
+            "GET",
+            self._activity_url(native_id) + "/mean-max",
+            token=creds.access_token,
+            params=params,
+            not_found=_missing(native_id),
+        )
+        what = f"the {metric} mean-max of activity {native_id!r}"
+        table = timeseries.read_parquet(response.content, what)
+        return timeseries.mean_max_points(table, metric, what=what)
+
+    async def upload_files(self, creds: Credentials, files: Sequence[UploadedFile]) -> list[str]:
+        """Upload activity files (SweatStack takes FIT, up to 10 at once) in one multipart
+        request; the ids of the sources SweatStack processes them as, in the files' order."""
+        if not files:
+            raise InvalidInput("files", "there are no files to upload")
+        parts = [("files", (file.filename, file.content, file.content_type)) for file in files]
+        response = await call_provider(
+            self.http,
+            self.name,
+            "POST",
+            self.base_url + UPLOAD_PATH,
+            token=creds.access_token,
+            files=parts,
+        )
+        if response.status_code != httpx.codes.ACCEPTED:
+            raise ProviderError(
+                PROVIDER,
+                f"{PROVIDER} answered {response.status_code} to an upload instead of 202",
+                upstream_status=response.status_code,
+            )
+        sources = decode_provider(PROVIDER, response.content, wire.UploadResponse).sources
+        if len(sources) != len(files):
+            raise ProviderError(
+                PROVIDER, f"{PROVIDER} answered {len(sources)} sources for {len(files)} files"
+            )
+        return [source.id for source in sources]
+
+    async def backfill_status(self, creds: Credentials) -> AsyncIterator[datetime | None]:
+        """`backfill_loaded_until` as SweatStack streams it (every few seconds, for up to a
+        minute): how far back the user's history is loaded, None before anything is.
+
+        The stream has no read timeout, since the wait between lines is SweatStack's to choose.
+        """
+        limits = self.http.timeout
+        timeout = httpx.Timeout(
+            connect=limits.connect, read=None, write=limits.write, pool=limits.pool
+        )
+        headers = {**_headers(creds), "Accept": "application/x-ndjson"}
+        try:
+            async with self.http.stream(
+                "GET", self.base_url + BACKFILL_STATUS_PATH, headers=headers, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise_for_status(PROVIDER, response, "GET")
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        yield decode_backfill_line(line)
+        except httpx.HTTPError as exc:
+            raise transport_error(PROVIDER, exc) from None
+
+    def _activity_url(self, native_id: str) -> str:
+        """The URL of one activity; NotFound for an id that names an endpoint instead."""
+        if not native_id or native_id in _RESERVED_IDS:
+            raise NotFound(_missing(native_id))
+        return f"{self.base_url}{ACTIVITIES_PATH}{quote(native_id, safe='')}"
 
     async def create_activity(self, creds: Credentials, draft: ActivityDraft) -> Activity:
         raise Unsupported(self.name, Capability.CREATE_ACTIVITY.value)
@@ -112,6 +246,36 @@ class SweatStackAdapter:
 
     async def delete_activity(self, creds: Credentials, native_id: str) -> None:
         raise Unsupported(self.name, Capability.DELETE_ACTIVITY.value)
+
+
+def _missing(native_id: str) -> str:
+    return f"sweatstack activity {native_id!r} not found"
+
+
+def _unified_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
+    """The requested metrics in the unified schema's order (`schema_for`'s); one it does not
+    know is refused."""
+    unknown = [name for name in metrics if name not in METRICS]
+    if unknown:
+        raise InvalidInput("metrics", f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
+    return tuple(name for name in METRICS if name in metrics)
+
+
+def _headers(creds: Credentials) -> dict[str, str]:
+    return {"Authorization": f"Bearer {creds.access_token}", "Accept": "application/json"}
+
+
+def decode_backfill_line(line: str | bytes) -> datetime | None:
+    """One line of the backfill stream: its `backfill_loaded_until`, or ProviderError naming
+    sweatstack for an `{"error": ...}` line or a line that does not decode."""
+    payload = line.encode() if isinstance(line, str) else line
+    fields: dict[str, Any] = decode_provider(PROVIDER, payload, dict[str, msgspec.Raw])
+    if "error" in fields:
+        failure = decode_provider(PROVIDER, payload, wire.BackfillError)
+        raise ProviderError(
+            PROVIDER, f"{PROVIDER} could not report the backfill status: {failure.error}"
+        )
+    return decode_provider(PROVIDER, payload, wire.BackfillStatus).backfill_loaded_until
 
 
 def list_params(query: ActivityQuery) -> list[tuple[str, str]]:

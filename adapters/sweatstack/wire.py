@@ -228,3 +228,55 @@ def to_json_object(activity: ActivitySummary) -> dict[str, Any]:
         lap_obj["duration"] = format_duration(lap.duration)
     obj.update(unknown)
     return obj
+
+
+# --- uploads and backfill -----------------------------------------------------------------
+
+SourceStatus = Literal["processing", "processed", "failed"]
+
+
+class SourceError(Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """Why processing an uploaded file failed: a machine code and a message for people."""
+
+    code: str
+    message: str | None = None
+
+
+class SourceResponse(Struct, kw_only=True):
+    """An uploaded file as SweatStack tracks it (`SourceResponse`).
+
+    `type` and `filename` are nullable but always sent; `error` is set once processing failed,
+    `activity_ids` once it succeeded. `created_at` carries an offset. `status` is one of
+    `SourceStatus` today but an open string, as in the official client: a status added later
+    must not turn an accepted upload into an error.
+    """
+
+    id: str
+    type: str | None
+    origin: str
+    filename: str | None
+    status: str
+    activity_ids: list[str]
+    created_at: AwareDatetime
+    error: SourceError | None = None
+
+
+class UploadResponse(Struct, forbid_unknown_fields=True):
+    """The 202 answer of `POST /api/v1/activities/upload`: one source per uploaded file."""
+
+    sources: list[SourceResponse]
+
+
+class BackfillStatus(Struct, forbid_unknown_fields=True):
+    """One line of the backfill stream: the earliest moment loaded so far (None: nothing yet).
+
+    A naive timestamp does not decode, as the official client rejects it too.
+    """
+
+    backfill_loaded_until: AwareDatetime | None
+
+
+class BackfillError(Struct, forbid_unknown_fields=True):
+    """The line the backfill stream sends instead when the status cannot be read."""
+
+    error: str

@@ -10,9 +10,11 @@ import httpx
 import pytest
 
 from adapters.astral import AstralAdapter, AstralMock
+from adapters.astral.mock import StoredActivity
 from adapters.base import ActivityQuery, Credentials
 from models.activity import Activity, ActivityDraft, ActivityStatus
 from models.errors import InvalidInput, NotFound, ProviderError, ProviderRejected, ProviderTimeout
+from models.timeseries import DEFAULT_METRICS, schema_for
 from tests.adapters.astral.conftest import Served
 
 CET = timezone(timedelta(hours=1))
@@ -276,3 +278,90 @@ async def test_a_slow_astral_is_a_provider_timeout(fresh: Served) -> None:
                 credentials(fresh.mock), ActivityQuery(), offset=0, limit=5
             )
     assert late.value.provider == "astral"
+
+
+# --- activity data ----------------------------------------------------------------------
+
+
+def recorded_activity(mock: AstralMock, *needed: str) -> StoredActivity:
+    """The athlete's first stored activity whose samples include `needed`."""
+    return next(
+        stored
+        for stored in mock.store.activities.values()
+        if stored.activity.user_id == mock.athlete_id
+        and stored.samples is not None
+        and set(needed) <= set(stored.samples)
+    )
+
+
+async def test_activity_data_is_the_recorded_1_hz_samples_in_the_unified_schema(
+    shared: Served, connect: Callable[[Served], AstralAdapter]
+) -> None:
+    adapter = connect(shared)
+    ride = recorded_activity(shared.mock, "power", "latitude")
+    assert ride.samples is not None
+    samples = ride.samples
+
+    table = await adapter.activity_data(
+        credentials(shared.mock), ride.activity.activity_id, DEFAULT_METRICS
+    )
+
+    assert table.schema == schema_for(DEFAULT_METRICS)
+    start = datetime.fromtimestamp(ride.activity.summary.start_time_in_seconds, UTC)
+    assert ride.activity.complete_date_str is not None
+    offset = datetime.fromisoformat(ride.activity.complete_date_str).utcoffset()
+    assert offset is not None and offset != timedelta(0)
+    stamps = [start + timedelta(seconds=int(s)) for s in samples["elapsed_s"]]
+    columns = table.to_pydict()
+    assert columns["timestamp"] == stamps
+    assert columns["timestamp_local"] == [(s + offset).replace(tzinfo=None) for s in stamps]
+    assert columns["duration"] == [float(s) for s in samples["elapsed_s"]]
+    for metric in DEFAULT_METRICS:
+        assert columns[metric] == samples[metric].tolist(), metric
+
+
+async def test_activity_data_of_a_run_has_no_power_and_a_coach_may_read_it(
+    shared: Served, connect: Callable[[Served], AstralAdapter]
+) -> None:
+    adapter = connect(shared)
+    run = next(
+        stored
+        for stored in shared.mock.store.activities.values()
+        if stored.activity.user_id == shared.mock.athlete_id
+        and stored.samples is not None
+        and stored.activity.summary.activity_type == "RUNNING"
+    )
+    coach = credentials(shared.mock, shared.mock.coach_id)
+
+    table = await adapter.activity_data(coach, run.activity.activity_id, ["power", "heart_rate"])
+
+    assert table.schema == schema_for(["heart_rate"])
+    assert run.samples is not None
+    assert table.column("heart_rate").to_pylist() == run.samples["heart_rate"].tolist()
+
+
+async def test_activity_data_of_an_activity_without_streams_is_not_found(
+    shared: Served, connect: Callable[[Served], AstralAdapter]
+) -> None:
+    adapter = connect(shared)
+    planned = next(
+        stored
+        for stored in shared.mock.store.activities.values()
+        if stored.activity.user_id == shared.mock.athlete_id and stored.samples is None
+    )
+
+    with pytest.raises(NotFound, match="has no streams"):
+        await adapter.activity_data(
+            credentials(shared.mock), planned.activity.activity_id, DEFAULT_METRICS
+        )
+
+
+async def test_activity_data_of_another_users_activity_is_not_found(
+    shared: Served, connect: Callable[[Served], AstralAdapter]
+) -> None:
+    adapter = connect(shared)
+    ride = recorded_activity(shared.mock, "heart_rate")
+    stranger = credentials(shared.mock, shared.mock.second_athlete_id)
+
+    with pytest.raises(NotFound, match=ride.activity.activity_id):
+        await adapter.activity_data(stranger, ride.activity.activity_id, ["heart_rate"])

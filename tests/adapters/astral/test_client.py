@@ -13,9 +13,25 @@ import pytest
 import respx
 
 from adapters.astral import AstralAdapter, AstralMock
-from adapters.base import ActivityQuery, Adapter, AuthKind, Capability, Credentials, provider_info
+from adapters.base import (
+    ActivityQuery,
+    Adapter,
+    AuthKind,
+    Capability,
+    Credentials,
+    provider_info,
+    require,
+)
 from models.activity import ActivityDraft, ActivityStatus
-from models.errors import InvalidInput, NotFound, ProviderError, ProviderRejected, ProviderTimeout
+from models.errors import (
+    InvalidInput,
+    NotFound,
+    ProviderError,
+    ProviderRejected,
+    ProviderTimeout,
+    Unsupported,
+)
+from models.timeseries import DEFAULT_METRICS, schema_for
 from tests.adapters.astral.examples import (
     SPEC_ACTIVITY,
     SPEC_CREATE_BODY,
@@ -69,7 +85,14 @@ async def test_adapter_declares_itself_as_the_protocol_asks(adapter: AstralAdapt
         "Astral (nexrex)",
         AuthKind.OAUTH2_PKCE_OR_BEARER,
     )
-    assert set(info.capabilities) == set(Capability)
+    assert set(info.capabilities) == {
+        Capability.LIST_ACTIVITIES,
+        Capability.GET_ACTIVITY,
+        Capability.CREATE_ACTIVITY,
+        Capability.UPDATE_ACTIVITY,
+        Capability.DELETE_ACTIVITY,
+        Capability.ACTIVITY_DATA,
+    }  # Astral has no mean-max, upload or backfill API
 
 
 def test_the_entry_point_names_the_adapter() -> None:
@@ -387,3 +410,155 @@ async def test_delete_answered_without_the_confirmation_is_a_provider_error(
 
     with pytest.raises(ProviderError, match="astral"):
         await adapter.delete_activity(CREDS, "act_xyz789")
+
+
+# --- activity data ----------------------------------------------------------------------
+
+
+def recorded(series: dict[str, list[Any]], **changes: Any) -> dict[str, Any]:
+    """The spec's activity (07:00Z, complete_date_str at +01:00) carrying raw 1 Hz streams."""
+    return SPEC_ACTIVITY | {"raw_streams": {"resolution_in_seconds": 1, "series": series}} | changes
+
+
+RAW_SERIES: dict[str, list[Any]] = {
+    "elapsed_in_seconds": [0, 1, 2, 4],
+    "heart_rate": [140, 141.6, None, 143],
+    "speed_in_meters_per_second": [3.1, 3.2, 3.3, 3.4],
+    "distance_in_meters": [3.1, 6.3, 9.6, 16.4],
+    "cadence": [170, 171, 172, 173],
+    "power": [250, 251, 252, 253],
+    "altitude_in_meters": [100.0, 100.5, 101.0, 101.5],
+    "latitude": [59.91, 59.9101, 59.9102, 59.9103],
+    "longitude": [10.75, 10.7501, 10.7502, 10.7503],
+}
+START = datetime(2025, 1, 1, 7, 0, tzinfo=UTC)
+
+
+async def test_data_asks_for_detail_with_streams_and_maps_them_to_the_unified_schema(
+    router: respx.MockRouter, adapter: AstralAdapter
+) -> None:
+    route = router.get(f"{ACTIVITIES}/act_xyz789").respond(json=envelope(recorded(RAW_SERIES)))
+
+    table = await adapter.activity_data(CREDS, "act_xyz789", DEFAULT_METRICS)
+
+    request = route.calls.last.request
+    assert request.url.params.multi_items() == [("detail", "true"), ("include_streams", "true")]
+    assert request.headers["Authorization"] == "Bearer tok-123"
+    assert table.schema == schema_for(DEFAULT_METRICS)
+    columns = table.to_pydict()
+    assert columns["timestamp"] == [START + timedelta(seconds=s) for s in (0, 1, 2, 4)]
+    assert columns["timestamp_local"] == [datetime(2025, 1, 1, 8, 0, s) for s in (0, 1, 2, 4)]
+    assert columns["duration"] == [0.0, 1.0, 2.0, 4.0]
+    assert columns["heart_rate"] == [140, 142, None, 143]  # rounded; a missing sample stays null
+    assert columns["speed"] == [3.1, 3.2, 3.3, 3.4]
+    assert columns["power"] == [250, 251, 252, 253]
+    assert columns["altitude"] == [100.0, 100.5, 101.0, 101.5]
+    assert columns["distance"] == [3.1, 6.3, 9.6, 16.4]
+    assert columns["latitude"][3] == 59.9103 and columns["longitude"][3] == 10.7503
+
+
+async def test_data_has_only_the_requested_metrics_the_streams_carry(
+    router: respx.MockRouter, adapter: AstralAdapter
+) -> None:
+    series = {key: RAW_SERIES[key] for key in ("elapsed_in_seconds", "heart_rate", "cadence")}
+    router.get(f"{ACTIVITIES}/act_xyz789").respond(json=envelope(recorded(series)))
+
+    table = await adapter.activity_data(CREDS, "act_xyz789", ["power", "heart_rate"])
+
+    assert table.schema == schema_for(["heart_rate"])
+
+
+@pytest.mark.parametrize(
+    ("series", "speeds"),
+    [
+        ({"pace_in_seconds_per_km": [300.0, None, 250.0, 0]}, [1000 / 300, None, 4.0, None]),
+        ({"distance_in_meters": [0.0, 3.0, 7.0, 15.0]}, [None, 3.0, 4.0, 4.0]),
+    ],
+    ids=["from pace", "from distance"],
+)
+async def test_speed_comes_from_whatever_the_streams_carry(
+    router: respx.MockRouter,
+    adapter: AstralAdapter,
+    series: dict[str, list[Any]],
+    speeds: list[float | None],
+) -> None:
+    raw = {"elapsed_in_seconds": [0, 1, 2, 4], **series}
+    router.get(f"{ACTIVITIES}/act_xyz789").respond(json=envelope(recorded(raw)))
+
+    table = await adapter.activity_data(CREDS, "act_xyz789", ["speed"])
+
+    assert table.column("speed").to_pylist() == pytest.approx(speeds)
+
+
+async def test_data_without_elapsed_uses_the_resolution_and_an_unknown_offset_gives_null_local(
+    router: respx.MockRouter, adapter: AstralAdapter
+) -> None:
+    activity = recorded({"heart_rate": [120, 121, 122]}, complete_date_str="2025-01-01T07:52:00Z")
+    activity["raw_streams"]["resolution_in_seconds"] = 5
+    router.get(f"{ACTIVITIES}/act_xyz789").respond(json=envelope(activity))
+
+    table = await adapter.activity_data(CREDS, "act_xyz789", ["heart_rate"])
+
+    assert table.column("duration").to_pylist() == [0.0, 5.0, 10.0]
+    assert table.column("timestamp").to_pylist()[2] == START + timedelta(seconds=10)
+    assert table.column("timestamp_local").null_count == 3
+    assert table.schema == schema_for(["heart_rate"])
+
+
+@pytest.mark.parametrize(
+    "activity",
+    [SPEC_ACTIVITY, SPEC_SKIPPED_RIDE, recorded({"heart_rate": []})],
+    ids=["no streams", "skipped", "empty streams"],
+)
+async def test_an_activity_without_streams_is_not_found(
+    router: respx.MockRouter, adapter: AstralAdapter, activity: dict[str, Any]
+) -> None:
+    router.get(url__startswith=ACTIVITIES).respond(json=envelope(activity))
+
+    with pytest.raises(NotFound, match="has no streams") as missing:
+        await adapter.activity_data(CREDS, activity["activity_id"], ["heart_rate"])
+    assert activity["activity_id"] in missing.value.detail
+
+
+@pytest.mark.parametrize(
+    ("raw_streams", "match"),
+    [
+        ({"series": {"heart_rate": [1]}}, "do not decode"),
+        ({"resolution_in_seconds": 1, "series": {"heart_rate": ["fast"]}}, "do not decode"),
+        (
+            {"resolution_in_seconds": 1, "series": {"heart_rate": [1, 2], "power": [3]}},
+            "unequal lengths",
+        ),
+    ],
+)
+async def test_streams_of_another_shape_are_a_provider_error_naming_astral(
+    router: respx.MockRouter, adapter: AstralAdapter, raw_streams: dict[str, Any], match: str
+) -> None:
+    router.get(f"{ACTIVITIES}/act_xyz789").respond(
+        json=envelope(SPEC_ACTIVITY | {"raw_streams": raw_streams})
+    )
+
+    with pytest.raises(ProviderError, match=match) as failed:
+        await adapter.activity_data(CREDS, "act_xyz789", ["heart_rate"])
+    assert failed.value.provider == "astral"
+
+
+async def test_data_errors_are_named(router: respx.MockRouter, adapter: AstralAdapter) -> None:
+    router.get(f"{ACTIVITIES}/act_gone").respond(
+        404, json={"status": "error", "message": "Activity not found"}
+    )
+    route = router.get(f"{ACTIVITIES}/act_xyz789").respond(json=envelope(recorded(RAW_SERIES)))
+
+    with pytest.raises(NotFound, match="act_gone"):
+        await adapter.activity_data(CREDS, "act_gone", ["heart_rate"])
+    with pytest.raises(InvalidInput) as unknown:
+        await adapter.activity_data(CREDS, "act_xyz789", ["heart_rate", "smo2"])
+    assert unknown.value.field == "metrics" and not route.called
+
+
+def test_mean_max_upload_and_backfill_are_refused_as_unsupported(adapter: AstralAdapter) -> None:
+    for capability in (Capability.MEAN_MAX, Capability.UPLOAD, Capability.BACKFILL_STATUS):
+        with pytest.raises(Unsupported) as refused:
+            require(adapter, capability)
+        assert refused.value.capability == capability.value
+        assert refused.value.provider == "astral"

@@ -37,7 +37,14 @@ def test_adapter_declares_what_sweatstack_offers(adapter: SweatStackAdapter) -> 
     assert adapter.base_url == BASE_URL
     assert SweatStackAdapter.name == "sweatstack"
     assert SweatStackAdapter.display_name == "SweatStack"
-    assert SweatStackAdapter.capabilities == {Capability.LIST_ACTIVITIES, Capability.GET_ACTIVITY}
+    assert SweatStackAdapter.capabilities == {
+        Capability.LIST_ACTIVITIES,
+        Capability.GET_ACTIVITY,
+        Capability.ACTIVITY_DATA,
+        Capability.MEAN_MAX,
+        Capability.UPLOAD,
+        Capability.BACKFILL_STATUS,
+    }
     assert SweatStackAdapter.auth_kind is AuthKind.OAUTH2_PKCE_OIDC
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 import sweatstack
@@ -20,6 +22,8 @@ from sweatstack.schemas import ActivityDetails, ActivitySummary
 
 from adapters._mock import MockServer
 from adapters.sweatstack import SweatStackMock
+from adapters.sweatstack.mock import StoredActivity
+from models.mean_max import DEFAULT_DURATIONS_S, all_durations_s, mean_max_reference, on_one_hz_grid
 
 from .conftest import TODAY
 
@@ -167,3 +171,69 @@ def test_environment_configures_the_client(
     assert theirs
     owned = {s.id for s in shared_mock.activities.values() if s.user_id == shared_mock.other_user}
     assert {activity.id for activity in theirs} == owned
+
+
+def _reference_curve(
+    stored: StoredActivity, metric: str, durations: list[int]
+) -> dict[str, list[Any]]:
+    """The curve the mock must serve: `mean_max_reference` on the activity's 1 s grid."""
+    streams = stored.session.streams
+    grid = on_one_hz_grid(streams["elapsed_s"], streams[metric], metric)
+    best, where = mean_max_reference(grid, np.array(durations))
+    return {
+        "duration": [timedelta(seconds=d) for d in durations],
+        metric: best.tolist(),
+        "start": [stored.start + timedelta(seconds=int(index)) for index in where],
+    }
+
+
+def test_mean_max_as_arrow_equals_the_reference_curve(
+    client: sweatstack.Client, shared_mock: SweatStackMock
+) -> None:
+    ride = shared_mock.activities_of(shared_mock.default_user, sports=[Sport("cycling")])[0]
+    run = shared_mock.activities_of(shared_mock.default_user, sports=[Sport("running")])[0]
+
+    chosen = client.activities.mean_max(
+        ride.id, metric="power", durations=[5, 60, 300, 100_000], output="arrow"
+    )
+    default = client.activities.mean_max(ride.id, metric="power", output="arrow")
+    every = client.activities.mean_max(run.id, metric="speed", durations="all", output="arrow")
+
+    assert chosen.to_pydict() == _reference_curve(ride, "power", [5, 60, 300])
+    lasted = [d for d in DEFAULT_DURATIONS_S if d <= ride.session.duration_s]
+    assert default.to_pydict() == _reference_curve(ride, "power", lasted)
+    assert every.to_pydict() == _reference_curve(
+        run, "speed", all_durations_s(run.session.duration_s)
+    )
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas is not installed")
+def test_mean_max_as_pandas_has_one_row_per_duration(
+    client: sweatstack.Client, shared_mock: SweatStackMock
+) -> None:
+    ride = shared_mock.activities_of(shared_mock.default_user, sports=[Sport("cycling")])[0]
+
+    frame = client.activities.mean_max(ride.id, metric="power", durations=[1, 20, 1200])
+
+    assert list(frame.columns) == ["duration", "power", "start"]
+    assert [value.total_seconds() for value in frame["duration"]] == [1, 20, 1200]
+    assert str(frame["start"].dt.tz) == "UTC"
+    assert frame["power"].is_monotonic_decreasing
+
+
+def test_data_values_are_the_recorded_samples(
+    client: sweatstack.Client, shared_mock: SweatStackMock
+) -> None:
+    ride = shared_mock.activities_of(shared_mock.default_user, sports=[Sport("cycling")])[0]
+    streams = ride.session.streams
+
+    table = client.activities.data(
+        ride.id, metrics=["duration", "power", "heart_rate", "latitude"], output="arrow"
+    )
+
+    assert table.column("power").to_pylist() == streams["power"].tolist()
+    assert table.column("heart_rate").to_pylist() == streams["heart_rate"].tolist()
+    assert table.column("latitude").to_pylist() == streams["latitude"].tolist()
+    assert [d.total_seconds() for d in table.column("duration").to_pylist()] == list(
+        range(ride.session.duration_s)
+    )
