@@ -76,6 +76,7 @@ def create_app(
                 http=http,
                 adapters=build_adapters(settings, http, classes),
                 adapter_classes=classes,
+                settings=settings,
             )
             app.state.gateway = state
             if bootstrap is not None:

@@ -26,6 +26,8 @@ class Settings:
     http_timeout_s: float = 10.0
     http_connect_timeout_s: float = 3.0
     max_connections_per_provider: int = 50
+    # SweatStack closes its backfill stream after 60 s; the merged stream does the same.
+    backfill_window_s: float = 60.0
 
     def __repr__(self) -> str:
         return (

@@ -9,8 +9,10 @@ import httpx
 from adapters.base import Adapter
 from gateway.errors import NotConnected
 from gateway.federation import Source
+from gateway.settings import Settings
 from gateway.storage import Store, User
-from models.errors import NotFound
+from models.activity import split_federated_id
+from models.errors import InvalidInput, NotFound
 
 
 @dataclass
@@ -19,6 +21,7 @@ class GatewayState:
     http: httpx.AsyncClient
     adapters: dict[str, Adapter]
     adapter_classes: dict[str, type[Adapter]]
+    settings: Settings
 
     def adapter(self, provider: str) -> Adapter:
         """The adapter of a provider this gateway serves; 404 for an unknown provider."""
@@ -44,3 +47,18 @@ class GatewayState:
         for source in await self.sources(user, (provider,)):
             return source
         raise NotConnected(provider)
+
+    async def source_for_activity(self, user: User, activity_id: str) -> tuple[Source, str]:
+        """The source and native id behind a federated id; 404 when the caller has none."""
+        try:
+            provider, native_id = split_federated_id(activity_id)
+        except InvalidInput:
+            raise NotFound(f"no activity {activity_id!r}: ids look like <provider>:<id>") from None
+        if provider not in self.adapters:
+            raise NotFound(f"no activity {activity_id!r}: unknown provider prefix {provider!r}")
+        try:
+            return await self.source(user, provider), native_id
+        except NotConnected:
+            raise NotFound(
+                f"no activity {activity_id!r}: you have not connected {provider!r}"
+            ) from None

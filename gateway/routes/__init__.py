@@ -7,8 +7,17 @@ from typing import Any
 from gateway.routes.activities import ActivityController
 from gateway.routes.health import health
 from gateway.routes.providers import ProviderController
+from gateway.routes.timeseries import TimeseriesController, backfill_status
+from gateway.routes.uploads import upload_files
 
 
 def route_handlers() -> list[Any]:
     """Every controller and handler the app mounts."""
-    return [health, ActivityController, ProviderController]
+    return [
+        health,
+        ActivityController,
+        ProviderController,
+        TimeseriesController,
+        backfill_status,
+        upload_files,
+    ]

@@ -12,13 +12,12 @@ from litestar.params import Body, Parameter
 
 from adapters.base import Capability, require
 from gateway.auth import provide_state, resolve_caller
-from gateway.errors import NotConnected, field_from_message
+from gateway.errors import field_from_message
 from gateway.federation import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     ActivityFilter,
     ActivityPage,
-    Source,
     list_merged,
 )
 from gateway.routes.params import (
@@ -30,16 +29,15 @@ from gateway.routes.params import (
     split_repeated,
 )
 from gateway.state import GatewayState
-from gateway.storage import User
+from gateway.storage import AnalyticsRepository, User
 from models.activity import (
     Activity,
     ActivityCreate,
     ActivityDraft,
     draft_from_activity,
     draft_to_builtins,
-    split_federated_id,
 )
-from models.errors import InvalidInput, NotFound
+from models.errors import InvalidInput
 from models.sport import canonical_sport
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -61,22 +59,6 @@ def apply_merge_patch(target: Any, patch_doc: Any) -> Any:
 def _canonical_draft(draft: ActivityDraft) -> ActivityDraft:
     """The draft with its sport in canonical form; an unknown sport is refused naming `sport`."""
     return msgspec.structs.replace(draft, sport=canonical_sport(draft.sport))
-
-
-async def _source_for(gw: GatewayState, caller: User, activity_id: str) -> tuple[Source, str]:
-    """The provider source and native id behind a federated id; 404 when the caller has none."""
-    try:
-        provider, native_id = split_federated_id(activity_id)
-    except InvalidInput:
-        raise NotFound(f"no activity {activity_id!r}: ids look like <provider>:<id>") from None
-    if provider not in gw.adapters:
-        raise NotFound(f"no activity {activity_id!r}: unknown provider prefix {provider!r}")
-    try:
-        return await gw.source(caller, provider), native_id
-    except NotConnected:
-        raise NotFound(
-            f"no activity {activity_id!r}: you have not connected {provider!r}"
-        ) from None
 
 
 class ActivityController(Controller):
@@ -146,7 +128,7 @@ class ActivityController(Controller):
     async def get_activity(
         self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str
     ) -> Activity:
-        source, native_id = await _source_for(gw, caller, activity_id)
+        source, native_id = await gw.source_for_activity(caller, activity_id)
         require(source.adapter, Capability.GET_ACTIVITY)
         return await source.adapter.get_activity(source.credentials, native_id)
 
@@ -181,7 +163,7 @@ class ActivityController(Controller):
         activity_id: str,
         data: ActivityDraft,
     ) -> Activity:
-        source, native_id = await _source_for(gw, caller, activity_id)
+        source, native_id = await gw.source_for_activity(caller, activity_id)
         require(source.adapter, Capability.UPDATE_ACTIVITY)
         return await source.adapter.replace_activity(
             source.credentials, native_id, _canonical_draft(data)
@@ -208,7 +190,7 @@ class ActivityController(Controller):
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (MERGE_PATCH, "application/json"):
             raise HTTPException(status_code=415, detail=f"send the patch as {MERGE_PATCH}")
-        source, native_id = await _source_for(gw, caller, activity_id)
+        source, native_id = await gw.source_for_activity(caller, activity_id)
         require(source.adapter, Capability.UPDATE_ACTIVITY)
         current = await source.adapter.get_activity(source.credentials, native_id)
         preserved = source.adapter.patch_preserved_extensions
@@ -228,6 +210,7 @@ class ActivityController(Controller):
     async def delete_activity(
         self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str
     ) -> None:
-        source, native_id = await _source_for(gw, caller, activity_id)
+        source, native_id = await gw.source_for_activity(caller, activity_id)
         require(source.adapter, Capability.DELETE_ACTIVITY)
         await source.adapter.delete_activity(source.credentials, native_id)
+        await AnalyticsRepository(gw.store).delete_activity(caller, activity_id)

@@ -52,11 +52,11 @@ mean_max_curves = Table(
 
 
 class CachedPoint(msgspec.Struct, array_like=True, frozen=True):
-    """One cached curve point: duration, best mean, offset of the window start in seconds."""
+    """One cached curve point: duration, best mean (NaN: no valid window), window start (epoch ms)."""
 
     duration_s: int
     value: float
-    start_offset_s: int
+    start_epoch_ms: int
 
 
 _points_encoder = msgspec.msgpack.Encoder()

@@ -41,6 +41,7 @@ def serve_gateway(
         secret_keys=(Fernet.generate_key().decode(),),
         provider_urls=demo.provider_urls,
         http_timeout_s=http_timeout_s,
+        backfill_window_s=1.0,
     )
     app = create_app(settings, adapter_classes=classes, bootstrap=demo.bootstrap)
     server = MockServer(app).start(timeout_s=30)

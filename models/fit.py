@@ -1,0 +1,280 @@
+"""FIT activity files: a session summary and the records in the unified timeseries schema.
+
+Decoding uses Garmin's FIT SDK (`garmin-fit-sdk`), the fastest maintained Python decoder we
+measured (see benchmarks/analytics.py). The file CRCs are checked here with `anycrc` (C) before
+decoding, which is ~300x faster than the SDK's pure-Python CRC and lets errors say what is wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, cast
+
+import anycrc
+import numpy as np
+import pyarrow as pa
+from garmin_fit_sdk import Decoder, Stream
+from msgspec import Struct, field
+from open_sport_taxonomy.platforms import garmin_fit
+
+from models.activity import AwareDatetime, Lap, MetricStats, NaiveDatetime, Summary
+from models.errors import InvalidInput
+from models.timeseries import TIMESERIES_COLUMNS, conform
+
+# 25 MiB. A 24 h recording at 1 Hz with every common sensor is about 5 MB, so a larger upload
+# is almost certainly not a single activity; the limit also caps decoding time and memory.
+MAX_FIT_BYTES = 25 * 1024 * 1024
+FIT_EPOCH_S = 631065600  # 1989-12-31T00:00:00Z, where FIT timestamps count from
+SEMICIRCLE_DEG = 180.0 / 2**31
+FIT_FILE_TYPE_ACTIVITY = 4
+# A local clock more than this far from UTC is not a time zone: ignore it.
+_MAX_UTC_OFFSET_S = 15 * 3600
+_CRC16 = anycrc.Model("CRC16-ARC")  # FIT's CRC: poly 0x8005 reflected, init 0
+_HEADER = b".FIT"
+
+
+class FitSummary(Struct, kw_only=True, forbid_unknown_fields=True):
+    """What an activity file says about the whole activity (all its sessions)."""
+
+    sport: str  # Open Sport Taxonomy string, from the first session's FIT sport/sub_sport
+    start: AwareDatetime  # UTC
+    start_local: NaiveDatetime | None = None  # when the file records the local clock
+    elapsed_s: float | None = None
+    timer_s: float | None = None
+    distance_m: float | None = None
+    name: str | None = None
+    laps: list[Lap] = field(default_factory=list)
+    # FIT fields the summary has no place for: raw sport codes, device, sport profile name.
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+class FitActivity(NamedTuple):
+    """A decoded activity file."""
+
+    summary: FitSummary
+    records: pa.Table  # unified timeseries schema (models.timeseries), one row per record
+
+
+def decode_fit(data: bytes, *, filename: str) -> FitActivity:
+    """Decode an activity FIT file; anything unusable raises InvalidInput naming `filename`."""
+    _check_container(data, filename)
+    decoded, errors = Decoder(Stream.from_byte_array(bytearray(data))).read(
+        enable_crc_check=False,  # checked above, faster and with a clearer error
+        convert_types_to_strings=False,
+        convert_datetimes_to_dates=False,
+    )
+    if errors:
+        raise InvalidInput(filename, f"corrupt FIT file: {errors[0]}")
+    # Plain dicts keyed by message type ("record_mesgs", ...; unknown types by number).
+    messages = cast(dict[str, Any], decoded)
+    file_ids = messages.get("file_id_mesgs", [])
+    if file_ids and file_ids[0].get("type", FIT_FILE_TYPE_ACTIVITY) != FIT_FILE_TYPE_ACTIVITY:
+        raise InvalidInput(
+            filename, f"not an activity file (FIT file type {file_ids[0].get('type')})"
+        )
+    records = [r for r in messages.get("record_mesgs", []) if r.get("timestamp") is not None]
+    sessions = messages.get("session_mesgs", [])
+    start = _start_time(sessions, records, messages)
+    if start is None:
+        raise InvalidInput(filename, "no activity in the file: no session and no records")
+    offset = _utc_offset_s(messages.get("activity_mesgs", []))
+    summary = _summary(messages, sessions, start, offset)
+    return FitActivity(summary, _records_table(records, start, offset))
+
+
+def _check_container(data: bytes, filename: str) -> None:
+    """Size, signature and CRCs of each FIT file in `data` (FIT files may be chained)."""
+    size = len(data)
+    if size == 0:
+        raise InvalidInput(filename, "the file is empty")
+    if size > MAX_FIT_BYTES:
+        raise InvalidInput(
+            filename, f"the file is {size} bytes, over the {MAX_FIT_BYTES} byte (25 MiB) limit"
+        )
+    position = 0
+    while position < size:
+        header_size = data[position]
+        if header_size not in (12, 14) or data[position + 8 : position + 12] != _HEADER:
+            if position == 0:
+                raise InvalidInput(filename, "not a FIT file (no .FIT header)")
+            raise InvalidInput(
+                filename, f"corrupt FIT file: {size - position} stray bytes at the end"
+            )
+        data_size = int.from_bytes(data[position + 4 : position + 8], "little")
+        end = position + header_size + data_size + 2
+        if end > size:
+            raise InvalidInput(
+                filename,
+                f"corrupt FIT file: truncated, the header announces {end - position} bytes "
+                f"and {size - position} are there",
+            )
+        if header_size == 14:
+            header_crc = int.from_bytes(data[position + 12 : position + 14], "little")
+            if header_crc and header_crc != _CRC16.calc(data[position : position + 12]):
+                raise InvalidInput(filename, "corrupt FIT file: header CRC mismatch")
+        if int.from_bytes(data[end - 2 : end], "little") != _CRC16.calc(data[position : end - 2]):
+            raise InvalidInput(filename, "corrupt FIT file: CRC mismatch")
+        position = end
+
+
+def _start_time(
+    sessions: list[dict[str, Any]], records: list[dict[str, Any]], messages: dict[str, Any]
+) -> int | None:
+    """The activity's start in FIT seconds: the first session's, else the first record's."""
+    starts = [s["start_time"] for s in sessions if s.get("start_time") is not None]
+    if starts:
+        return int(min(starts))
+    if records:
+        return int(records[0]["timestamp"])
+    for activity in messages.get("activity_mesgs", []):
+        if activity.get("timestamp") is not None and activity.get("total_timer_time") is not None:
+            return int(activity["timestamp"] - activity["total_timer_time"])
+    return None
+
+
+def _utc_offset_s(activities: list[dict[str, Any]]) -> int | None:
+    """Local minus UTC clock, from the activity message's `local_timestamp`."""
+    for activity in activities:
+        local, utc = activity.get("local_timestamp"), activity.get("timestamp")
+        if local is not None and utc is not None and abs(local - utc) <= _MAX_UTC_OFFSET_S:
+            return int(local - utc)
+    return None
+
+
+def _utc(fit_s: float) -> datetime:
+    return datetime.fromtimestamp(fit_s + FIT_EPOCH_S, tz=UTC)
+
+
+def _local(fit_s: float, offset_s: int | None) -> datetime | None:
+    if offset_s is None:
+        return None
+    return (_utc(fit_s) + timedelta(seconds=offset_s)).replace(tzinfo=None)
+
+
+def _sport(sessions: list[dict[str, Any]], messages: dict[str, Any]) -> tuple[str, Any, Any]:
+    for source in (sessions, messages.get("sport_mesgs", [])):
+        for message in source:
+            if message.get("sport") is not None:
+                sport, sub_sport = message["sport"], message.get("sub_sport")
+                return str(garmin_fit.decode(sport, sub_sport)), sport, sub_sport
+    return str(garmin_fit.decode(None)), None, None
+
+
+def _total(sessions: list[dict[str, Any]], key: str) -> float | None:
+    values = [s[key] for s in sessions if s.get(key) is not None]
+    return float(sum(values)) if values else None
+
+
+def _summary(
+    messages: dict[str, Any], sessions: list[dict[str, Any]], start: int, offset_s: int | None
+) -> FitSummary:
+    sport, fit_sport, fit_sub_sport = _sport(sessions, messages)
+    extensions: dict[str, Any] = {"fit_sport": fit_sport, "fit_sub_sport": fit_sub_sport}
+    file_ids = messages.get("file_id_mesgs", [])
+    if file_ids:
+        for key in ("manufacturer", "product", "serial_number"):
+            extensions[key] = file_ids[0].get(key)
+    profile = next((s["sport_profile_name"] for s in sessions if s.get("sport_profile_name")), None)
+    if profile:
+        extensions["sport_profile_name"] = profile
+    if len(sessions) > 1:
+        extensions["sessions"] = len(sessions)
+    # Developer fields (CORE temperature, Stryd, ...) have no unified column: name them.
+    developer = sorted(
+        {
+            d["field_name"]
+            for d in messages.get("field_description_mesgs", [])
+            if d.get("field_name")
+        }
+    )
+    if developer:
+        extensions["developer_fields"] = developer
+    workout = next(
+        (w["wkt_name"] for w in messages.get("workout_mesgs", []) if w.get("wkt_name")), None
+    )
+    return FitSummary(
+        sport=sport,
+        start=_utc(start),
+        start_local=_local(start, offset_s),
+        elapsed_s=_total(sessions, "total_elapsed_time"),
+        timer_s=_total(sessions, "total_timer_time"),
+        distance_m=_total(sessions, "total_distance"),
+        name=workout,
+        laps=[_lap(lap, offset_s) for lap in messages.get("lap_mesgs", []) if _lap_ok(lap)],
+        extensions={k: v for k, v in extensions.items() if v is not None},
+    )
+
+
+def _lap_ok(lap: dict[str, Any]) -> bool:
+    return lap.get("start_time") is not None and lap.get("total_elapsed_time") is not None
+
+
+def _stats(lap: dict[str, Any], mean: str, top: str) -> MetricStats | None:
+    if lap.get(mean) is None and lap.get(top) is None:
+        return None
+    return MetricStats(mean=lap.get(mean), max=lap.get(top))
+
+
+def _lap(lap: dict[str, Any], offset_s: int | None) -> Lap:
+    start, elapsed = lap["start_time"], float(lap["total_elapsed_time"])
+    speed = _stats(lap, "enhanced_avg_speed", "enhanced_max_speed") or _stats(
+        lap, "avg_speed", "max_speed"
+    )
+    distance = lap.get("total_distance")
+    return Lap(
+        start=_utc(start),
+        end=_utc(start + elapsed),
+        start_local=_local(start, offset_s),
+        end_local=_local(start + elapsed, offset_s),
+        duration_s=elapsed,
+        summary=Summary(
+            power=_stats(lap, "avg_power", "max_power"),
+            heart_rate=_stats(lap, "avg_heart_rate", "max_heart_rate"),
+            speed=speed,
+            cadence=_stats(lap, "avg_cadence", "max_cadence"),
+            distance=None if distance is None else MetricStats(sum=distance),
+        ),
+    )
+
+
+# Unified column <- FIT record fields, most preferred first.
+_RECORD_FIELDS: dict[str, tuple[str, ...]] = {
+    "heart_rate": ("heart_rate",),
+    "power": ("power",),
+    "speed": ("enhanced_speed", "speed"),
+    "cadence": ("cadence",),
+    "altitude": ("enhanced_altitude", "altitude"),
+    "distance": ("distance",),
+    "latitude": ("position_lat",),
+    "longitude": ("position_long",),
+}
+
+
+def _column(records: list[dict[str, Any]], names: tuple[str, ...]) -> list[Any]:
+    first, *rest = names
+    values = [r.get(first) for r in records]
+    for other in rest:
+        if any(v is None for v in values):
+            values = [
+                v if v is not None else r.get(other) for v, r in zip(values, records, strict=True)
+            ]
+    # Array-valued fields (a few devices write several values per record) keep the first.
+    return [v[0] if isinstance(v, list) else v for v in values]
+
+
+def _records_table(records: list[dict[str, Any]], start: int, offset_s: int | None) -> pa.Table:
+    """Records in the unified schema: timestamps, duration since `start`, the metrics present."""
+    fit_s = np.fromiter((r["timestamp"] for r in records), dtype=np.int64, count=len(records))
+    utc_ms = (fit_s + FIT_EPOCH_S) * 1000
+    columns: dict[str, pa.Array] = {"timestamp": pa.array(utc_ms, TIMESERIES_COLUMNS["timestamp"])}
+    if offset_s is not None:
+        columns["timestamp_local"] = pa.array(utc_ms + offset_s * 1000, pa.timestamp("ms"))
+    columns["duration"] = pa.array((fit_s - start).astype(np.float64))
+    for name, fit_names in _RECORD_FIELDS.items():
+        values = _column(records, fit_names)
+        if all(v is None for v in values):
+            continue
+        if name in ("latitude", "longitude"):
+            values = [None if v is None else v * SEMICIRCLE_DEG for v in values]
+        columns[name] = pa.array(values)
+    return conform(pa.table(columns))

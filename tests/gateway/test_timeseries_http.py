@@ -1,0 +1,256 @@
+"""Timeseries, mean-max and longitudinal queries over real HTTP, across both providers."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gateway.timeseries import ERRORS_METADATA_KEY
+from models.mean_max import DEFAULT_DURATIONS_S, mean_max_reference, on_one_hz_grid
+from models.timeseries import TIMESERIES_COLUMNS, schema_for
+from tests.gateway.test_activities_http import assert_problem, walk
+
+PARQUET = "application/vnd.apache.parquet"
+ARROW = "application/vnd.apache.arrow.stream"
+
+
+def recorded(api: httpx.Client, provider: str, sport: str | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"provider": provider, "status": "completed", "limit": 50}
+    if sport:
+        params["sport"] = sport
+    return next(a for a in walk(api, **params) if a["distance_m"])
+
+
+def read_parquet(response: httpx.Response) -> pa.Table:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith(PARQUET)
+    return pq.read_table(io.BytesIO(response.content))
+
+
+def test_data_has_one_column_schema_whatever_the_provider(api: httpx.Client) -> None:
+    for provider in ("sweatstack", "astral"):
+        activity = recorded(api, provider, "cycling")
+        table = read_parquet(api.get(f"/v1/activities/{activity['id']}/data"))
+        assert table.num_rows > 600
+        assert table.column_names[:3] == ["timestamp", "timestamp_local", "duration"]
+        for field in table.schema:
+            assert field.type == TIMESERIES_COLUMNS[field.name], (provider, field)
+        assert {"heart_rate", "power", "speed"} <= set(table.column_names), provider
+        order = list(TIMESERIES_COLUMNS)
+        assert [order.index(c) for c in table.column_names] == sorted(
+            order.index(c) for c in table.column_names
+        )
+        stamps = table.column("timestamp").to_pylist()
+        assert stamps[0] == datetime.fromisoformat(activity["start"]).astimezone(UTC)
+        assert stamps == sorted(stamps)
+
+
+def test_data_content_negotiation_and_metric_selection(api: httpx.Client) -> None:
+    activity = recorded(api, "sweatstack", "cycling")
+    path = f"/v1/activities/{activity['id']}/data"
+    parquet = read_parquet(api.get(path, params={"metrics": "heart_rate,power"}))
+    assert parquet.column_names == [
+        "timestamp",
+        "timestamp_local",
+        "duration",
+        "heart_rate",
+        "power",
+    ]
+    arrow = api.get(path, params={"metrics": ["heart_rate", "power"]}, headers={"Accept": ARROW})
+    assert arrow.headers["content-type"].startswith(ARROW)
+    assert pa.ipc.open_stream(arrow.content).read_all().equals(parquet)
+    as_json = api.get(path, params={"metrics": "power"}, headers={"Accept": "application/json"})
+    body = as_json.json()
+    assert body["columns"] == ["timestamp", "timestamp_local", "duration", "power"]
+    assert body["data"]["power"] == parquet.column("power").to_pylist()
+    assert_problem(api.get(path, headers={"Accept": "text/csv"}), 406, field="Accept")
+
+
+def test_unknown_metric_is_422_and_no_streams_is_404(api: httpx.Client) -> None:
+    activity = recorded(api, "astral")
+    assert_problem(
+        api.get(f"/v1/activities/{activity['id']}/data", params={"metrics": "watts"}),
+        422,
+        field="metrics",
+    )
+    planned = walk(api, provider="astral", status="scheduled", limit=5)[0]
+    body = assert_problem(api.get(f"/v1/activities/{planned['id']}/data"), 404)
+    assert "stream" in body["detail"] or "sample" in body["detail"]
+
+
+def reference_curve(
+    table: pa.Table, metric: str, durations: list[int]
+) -> dict[int, tuple[float, datetime]]:
+    elapsed = table.column("duration").to_numpy().astype(float)
+    values = table.column(metric).to_numpy(zero_copy_only=False).astype(float)
+    grid = on_one_hz_grid(elapsed, values, metric)
+    best, where = mean_max_reference(grid, np.array(durations))
+    t0 = table.column("timestamp").to_pylist()[0]
+    return {
+        d: (float(v), t0 + timedelta(seconds=int(i)))
+        for d, v, i in zip(durations, best, where, strict=True)
+        if i >= 0
+    }
+
+
+def test_mean_max_matches_the_providers_answer_and_the_exact_reference(api: httpx.Client) -> None:
+    for provider in ("sweatstack", "astral"):
+        activity = recorded(api, provider, "cycling")
+        table = read_parquet(api.get(f"/v1/activities/{activity['id']}/data"))
+        durations = [1, 5, 30, 60, 300, 1200]
+        curve = api.get(
+            f"/v1/activities/{activity['id']}/mean-max",
+            params={"metric": "power", "durations": ",".join(map(str, durations))},
+        ).json()
+        assert curve["source"] == ("sweatstack" if provider == "sweatstack" else "gateway")
+        expected = reference_curve(table, "power", durations)
+        got = {
+            p["duration_s"]: (p["value"], datetime.fromisoformat(p["start"]))
+            for p in curve["points"]
+        }
+        assert set(got) == set(expected)
+        for d in durations:
+            assert abs(got[d][0] - expected[d][0]) < 1e-6, (provider, d)
+            assert got[d][1] == expected[d][1], (provider, d)
+
+
+def test_mean_max_default_grid_all_and_heart_rate(api: httpx.Client) -> None:
+    activity = recorded(api, "sweatstack", "cycling")
+    path = f"/v1/activities/{activity['id']}/mean-max"
+    default = api.get(path, params={"metric": "power"}).json()["points"]
+    assert [p["duration_s"] for p in default] == [
+        d for d in DEFAULT_DURATIONS_S if d <= activity["duration_s"]
+    ]
+    every = api.get(path, params={"metric": "power", "durations": "all"}).json()
+    assert every["source"] == "gateway" and len(every["points"]) > 180
+    by_duration = {p["duration_s"]: p["value"] for p in every["points"]}
+    for point in default:
+        if point["duration_s"] in by_duration:
+            assert abs(point["value"] - by_duration[point["duration_s"]]) < 1e-6
+    hr = api.get(path, params={"metric": "heart_rate", "durations": "60"}).json()
+    assert hr["source"] == "gateway" and 60 < hr["points"][0]["value"] < 220
+    assert_problem(api.get(path, params={"metric": "torque"}), 422, field="metric")
+    assert_problem(
+        api.get(path, params={"metric": "power", "durations": "5,abc"}), 422, field="durations"
+    )
+
+
+def test_longitudinal_data_streams_every_provider_in_one_schema(api: httpx.Client) -> None:
+    since = (datetime.now(UTC) - timedelta(days=12)).date().isoformat()
+    params = {"sport": "cycling", "start": since, "metrics": "heart_rate,power"}
+    expected = [a for a in walk(api, sport="cycling", start=since, status="completed", limit=200)]
+    response = api.get("/v1/activities/longitudinal-data", params=params)
+    table = read_parquet(response)
+    assert table.schema == schema_for(("heart_rate", "power"), longitudinal=True)
+    assert set(table.column("activity_id").to_pylist()) == {a["id"] for a in expected}
+    assert {"sweatstack", "astral"} <= set(table.column("provider").to_pylist()) or len(
+        {a["provider"] for a in expected}
+    ) < 2
+    footer = pq.ParquetFile(io.BytesIO(response.content)).metadata.metadata or {}
+    assert json.loads(footer[ERRORS_METADATA_KEY]) == []
+    one = expected[0]
+    rows = read_parquet(
+        api.get(f"/v1/activities/{one['id']}/data", params={"metrics": "heart_rate,power"})
+    )
+    mine = table.filter(pa.compute.equal(table.column("activity_id"), one["id"]))
+    assert mine.num_rows == rows.num_rows
+    assert mine.column("power").to_pylist() == rows.column("power").to_pylist()
+    arrow = api.get("/v1/activities/longitudinal-data", params=params, headers={"Accept": ARROW})
+    assert pa.ipc.open_stream(arrow.content).read_all().num_rows == table.num_rows
+
+
+def test_longitudinal_mean_max_is_the_attributed_envelope_and_is_cached(api: httpx.Client) -> None:
+    since = (datetime.now(UTC) - timedelta(days=21)).date().isoformat()
+    params = {"sport": "cycling", "metric": "power", "start": since, "durations": "5,60,300"}
+    first = api.get("/v1/activities/longitudinal-mean-max", params=params)
+    assert first.status_code == 200, first.text
+    envelope = first.json()
+    assert envelope["errors"] == [] and envelope["computed"] == envelope["activities"] > 0
+    rides = walk(api, sport="cycling", start=since, status="completed", limit=200)
+    curves = {
+        r["id"]: {
+            p["duration_s"]: p["value"]
+            for p in api.get(
+                f"/v1/activities/{r['id']}/mean-max",
+                params={"metric": "power", "durations": "5,60,300"},
+            ).json()["points"]
+        }
+        for r in rides
+    }
+    for point in envelope["points"]:
+        best = max(c.get(point["duration_s"], -1) for c in curves.values())
+        assert abs(point["value"] - best) < 1e-6
+        assert abs(curves[point["activity_id"]][point["duration_s"]] - best) < 1e-6
+        assert point["provider"] == point["activity_id"].split(":")[0]
+    again = api.get("/v1/activities/longitudinal-mean-max", params=params).json()
+    assert again["computed"] == 0 and again["points"] == envelope["points"]
+    with_after = api.get(
+        "/v1/activities/longitudinal-mean-max", params={**params, "after": ["0", "200"]}
+    ).json()
+    afters = {p["after"] for p in with_after["points"]}
+    assert afters == {0.0, 200.0}
+    fresh = {(p["duration_s"]): p["value"] for p in with_after["points"] if p["after"] == 200.0}
+    unfatigued = {(p["duration_s"]): p["value"] for p in with_after["points"] if p["after"] == 0.0}
+    assert all(fresh[d] <= unfatigued[d] + 1e-9 for d in fresh)
+
+
+def test_longitudinal_mean_max_refuses_bad_input(api: httpx.Client) -> None:
+    path = "/v1/activities/longitudinal-mean-max"
+    assert_problem(
+        api.get(path, params={"metric": "power", "after": ["1", "2", "3", "4", "5", "6"]}),
+        422,
+        field="after",
+    )
+    assert_problem(api.get(path, params={"metric": "power", "by": "intensity"}), 422, field="by")
+    assert_problem(
+        api.get(
+            path,
+            params={"metric": "power", "after": "10", "start": "2020-01-01", "end": "2026-01-01"},
+        ),
+        422,
+        field="start",
+    )
+    assert_problem(
+        api.get(path, params={"metric": "power", "sport": "kitesurfing"}), 400, field="sport"
+    )
+
+
+def test_backfill_status_merges_provider_progress_as_ndjson(
+    gateway: Any, api: httpx.Client
+) -> None:
+    mock = gateway.demo.mocks["sweatstack"]
+    mock.backfill_interval_s, mock.backfill_step = 0.01, 10
+    with api.stream("GET", "/v1/activities/backfill-status") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in response.iter_lines() if line.strip()]
+    assert lines and {line["provider"] for line in lines} == {"sweatstack"}
+    moments = [datetime.fromisoformat(line["backfill_loaded_until"]) for line in lines]
+    assert all(m.tzinfo is not None for m in moments)
+    assert moments == sorted(moments, reverse=True) and moments[0] > moments[-1]
+
+
+def test_backfill_status_closes_after_its_window(gateway: Any, api: httpx.Client) -> None:
+    mock = gateway.demo.mocks["sweatstack"]
+    mock.backfill_interval_s, mock.backfill_step = 0.05, 1
+    began = datetime.now(UTC)
+    with api.stream("GET", "/v1/activities/backfill-status") as response:
+        lines = [line for line in response.iter_lines() if line.strip()]
+    elapsed = (datetime.now(UTC) - began).total_seconds()
+    assert lines and elapsed < 5.0
+    assert elapsed >= 0.9  # the test gateway's window is 1 s (tests/gateway/conftest.py)
+
+
+def test_backfill_failure_is_a_named_line(gateway: Any, api: httpx.Client) -> None:
+    gateway.demo.mocks["sweatstack"].faults.fail_next(500)
+    with api.stream("GET", "/v1/activities/backfill-status") as response:
+        lines = [json.loads(line) for line in response.iter_lines() if line.strip()]
+    assert lines == [{"provider": "sweatstack", "error": lines[0]["error"]}]
+    assert "500" in lines[0]["error"]

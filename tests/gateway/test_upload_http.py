@@ -1,0 +1,114 @@
+"""FIT uploads over real HTTP: forwarded to SweatStack, decoded into Astral, all or nothing."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pyarrow.parquet as pq
+
+from models.fit import MAX_FIT_BYTES
+from models.fit_writer import encode_fit, synthetic_activity
+from tests.gateway.conftest import RunningGateway
+from tests.gateway.test_activities_http import assert_problem, walk
+
+
+def fit_file(
+    seed: int = 0, *, sport: str = "running", duration_s: int = 900, days_ago: int = 2
+) -> bytes:
+    start = (datetime.now(UTC) - timedelta(days=days_ago)).replace(microsecond=0)
+    return encode_fit(
+        synthetic_activity(duration_s, sport=sport, seed=seed, start=start, name=f"Upload {seed}")
+    )
+
+
+def upload(api: httpx.Client, provider: str, files: list[tuple[str, bytes]]) -> httpx.Response:
+    return api.post(
+        "/v1/activities/upload",
+        data={"provider": provider},
+        files=[("files", (name, content, "application/octet-stream")) for name, content in files],
+    )
+
+
+def astral_ids(api: httpx.Client) -> set[str]:
+    return {a["id"] for a in walk(api, provider="astral", limit=500)}
+
+
+def test_upload_to_sweatstack_is_forwarded_and_processed(
+    gateway: RunningGateway, api: httpx.Client
+) -> None:
+    response = upload(api, "sweatstack", [("ride.fit", fit_file(1, sport="cycling.road"))])
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["provider"] == "sweatstack" and len(body["sources"]) == 1
+    mock: Any = gateway.demo.mocks["sweatstack"]
+    deadline = time.monotonic() + 10
+    while mock.sources[body["sources"][0]].status == "processing" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    source = mock.sources[body["sources"][0]]
+    assert source.status == "processed"
+    activity_id = f"sweatstack:{source.activity_ids[0]}"
+    assert api.get(f"/v1/activities/{activity_id}").json()["sport"] == "cycling.road"
+
+
+def test_upload_to_astral_creates_activities_whose_data_and_mean_max_work(
+    api: httpx.Client,
+) -> None:
+    before = astral_ids(api)
+    files = [
+        ("run.fit", fit_file(2, sport="running.road")),
+        ("ride.fit", fit_file(3, sport="cycling")),
+    ]
+    response = upload(api, "astral", files)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert [i["sport"] for i in body["items"]] == ["running", "cycling"]
+    assert any("running.road" in note for note in body["notes"])
+    assert astral_ids(api) - before == {i["id"] for i in body["items"]}
+    ride = body["items"][1]
+    data = pq.read_table(io.BytesIO(api.get(f"/v1/activities/{ride['id']}/data").content))
+    assert data.num_rows == 900 and "power" in data.column_names
+    curve = api.get(
+        f"/v1/activities/{ride['id']}/mean-max", params={"metric": "power", "durations": "60"}
+    ).json()
+    assert curve["source"] == "gateway" and curve["points"][0]["value"] > 0
+    assert api.delete(f"/v1/activities/{ride['id']}").status_code == 204
+    assert_problem(api.get(f"/v1/activities/{ride['id']}/data"), 404)
+
+
+def test_bad_files_are_422_naming_the_file_and_nothing_is_created(
+    gateway: RunningGateway, api: httpx.Client
+) -> None:
+    good = fit_file(4)
+    corrupt = bytearray(good)
+    corrupt[len(corrupt) // 2] ^= 0xFF
+    cases = {
+        "empty.fit": b"",
+        "notes.fit": b"these are not the droids you are looking for" * 10,
+        "corrupt.fit": bytes(corrupt),
+        "huge.fit": good + b"\0" * (MAX_FIT_BYTES + 1 - len(good)),
+    }
+    before = astral_ids(api)
+    mock: Any = gateway.demo.mocks["sweatstack"]
+    sources_before = len(mock.sources)
+    for name, content in cases.items():
+        for provider in ("astral", "sweatstack"):
+            response = upload(api, provider, [("good.fit", good), (name, content)])
+            assert_problem(response, 422, field=name)
+    assert astral_ids(api) == before
+    assert len(mock.sources) == sources_before
+    eleven = [(f"f{i}.fit", good) for i in range(11)]
+    assert_problem(upload(api, "astral", eleven), 422, field="files")
+    assert_problem(upload(api, "strava", [("good.fit", good)]), 422, field="provider")
+    assert astral_ids(api) == before
+
+
+def test_astral_refusal_of_one_file_undoes_the_others(api: httpx.Client) -> None:
+    before = astral_ids(api)
+    hike = fit_file(5, sport="walking.hiking")  # Astral stores running, cycling, swimming only
+    response = upload(api, "astral", [("run.fit", fit_file(6)), ("hike.fit", hike)])
+    assert_problem(response, 422, field="hike.fit")
+    assert astral_ids(api) == before
