@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from litestar.types import ASGIApp
 
     from adapters._mock.faults import FaultInjector
+    from adapters._mock.tokens import TokenIssuer
 
 ENTRY_POINT_GROUP = "training_gateway.adapters"
 
@@ -109,6 +110,7 @@ class MockProvider(Protocol):
 
     name: str
     faults: FaultInjector
+    tokens: TokenIssuer
 
     def asgi_app(self) -> ASGIApp:
         """The mock's ASGI application."""
@@ -137,8 +139,9 @@ class Adapter(Protocol):
     def __init__(self, base_url: str, http: httpx.AsyncClient) -> None: ...
 
     @classmethod
-    def create_mock(cls, seed: int = 0) -> MockProvider:
-        """A fresh mock of this provider, seeded deterministically."""
+    def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> MockProvider:
+        """A fresh mock of this provider, seeded deterministically, with `history_days` of
+        training history."""
         ...
 
     async def list_activities(

@@ -57,7 +57,7 @@ def _mock(args: argparse.Namespace) -> int:
     if args.provider not in classes:
         print(f"unknown provider {args.provider!r}; known: {', '.join(classes)}", file=sys.stderr)
         return 2
-    mock = classes[args.provider].create_mock(args.seed)
+    mock = classes[args.provider].create_mock(args.seed, history_days=args.days)
     mock.faults.latency_s = args.latency_ms / 1000
     print(f"{args.provider} mock: http://127.0.0.1:{args.port}")
     print(f"token: {mock.token_for()}", flush=True)
@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument(
         "--latency-ms", type=float, default=0.0, help="latency added to every request"
     )
+    mock.add_argument("--days", type=int, default=90, help="days of seeded training history")
     mock.set_defaults(run=_mock)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document")

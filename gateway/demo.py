@@ -13,6 +13,7 @@ from gateway.state import GatewayState
 from gateway.storage.store import API_KEY_PREFIX
 
 DEMO_USER = "demo"
+DEMO_TOKEN_TTL_S = 7 * 86400
 
 
 @dataclass
@@ -75,6 +76,8 @@ def start_demo(
         for name, adapter_class in sorted(adapter_classes.items()):
             mock = adapter_class.create_mock(seed)
             mock.faults.latency_s = latency_s
+            # The demo's connections hold their tokens for a week (refresh comes with OAuth).
+            mock.tokens.default_ttl_s = DEMO_TOKEN_TTL_S
             demo.mocks[name] = mock
             demo.servers[name] = MockServer(mock.asgi_app()).start()
     except BaseException:

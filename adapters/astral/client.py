@@ -68,11 +68,11 @@ class AstralAdapter:
         self.http = http
 
     @classmethod
-    def create_mock(cls, seed: int = 0) -> AstralMock:
+    def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> AstralMock:
         """A fresh, deterministically seeded mock of Astral's API."""
         from adapters.astral.mock import AstralMock
 
-        return AstralMock(seed)
+        return AstralMock(seed, history_days=history_days)
 
     async def list_activities(
         self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int

@@ -154,7 +154,7 @@ def short_id(prefix: str, *parts: object) -> str:
 class AstralStore:
     """Astral's state and rules, without HTTP: users, activities, training plans."""
 
-    def __init__(self, seed: int, *, today: date | None = None) -> None:
+    def __init__(self, seed: int, *, today: date | None = None, history_days: int = 90) -> None:
         self.seed = seed
         self.today = today or datetime.now(UTC).date()
         self.athlete = _seeded_user(seed, "athlete", 0)
@@ -173,7 +173,7 @@ class AstralStore:
         self._created = 0
         self._lock = threading.RLock()
         histories = (
-            (self.athlete, seed + SEED_OFFSET, 90, "a"),
+            (self.athlete, seed + SEED_OFFSET, history_days, "a"),
             (self.second_athlete, seed + SECOND_ATHLETE_SEED_OFFSET, 30, "b"),
         )
         for user, history_seed, days, key_prefix in histories:
@@ -872,11 +872,17 @@ class AstralMock:
     name = "astral"
 
     def __init__(
-        self, seed: int = 0, *, today: date | None = None, tokens: TokenIssuer | None = None
+        self,
+        seed: int = 0,
+        *,
+        today: date | None = None,
+        tokens: TokenIssuer | None = None,
+        history_days: int = 90,
     ) -> None:
-        """`today` pins the seeded history's last day; `tokens` lets mocks share a signing key."""
+        """`today` pins the seeded history's last day; `tokens` lets mocks share a signing key;
+        `history_days` is how far back the athlete's history goes."""
         self.seed = seed
-        self.store = AstralStore(seed, today=today)
+        self.store = AstralStore(seed, today=today, history_days=history_days)
         self.tokens = tokens or TokenIssuer(ISSUER)
         self.app = create_app(self.store, self.tokens)
         self.faults = FaultInjector(self.app)

@@ -78,11 +78,11 @@ class SweatStackAdapter:
         self.http = http
 
     @classmethod
-    def create_mock(cls, seed: int = 0) -> SweatStackMock:
+    def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> SweatStackMock:
         """A fresh, deterministically seeded mock of SweatStack's API."""
         from adapters.sweatstack.mock import SweatStackMock
 
-        return SweatStackMock(seed)
+        return SweatStackMock(seed, history_days=history_days)
 
     async def list_activities(
         self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int

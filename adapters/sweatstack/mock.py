@@ -360,7 +360,12 @@ class SweatStackMock:
     name = "sweatstack"
 
     def __init__(
-        self, seed: int = 0, *, today: date | None = None, tokens: TokenIssuer | None = None
+        self,
+        seed: int = 0,
+        *,
+        today: date | None = None,
+        tokens: TokenIssuer | None = None,
+        history_days: int = 90,
     ) -> None:
         self.seed = seed
         self.tokens = tokens or TokenIssuer(ISSUER)
@@ -380,7 +385,8 @@ class SweatStackMock:
         self._lock = threading.RLock()
         self.user_ids: tuple[str, ...] = (seeded_user_id(seed), seeded_user_id(seed + 1))
         for offset, user_id in enumerate(self.user_ids):
-            for session in synthesize_history(seed + offset, today=today):
+            days = history_days if offset == 0 else 90
+            for session in synthesize_history(seed + offset, today=today, days=days):
                 if session.status == "completed":
                     self.add_session(session, user=user_id)
         self.faults = FaultInjector(create_app(self))
@@ -398,7 +404,7 @@ class SweatStackMock:
         """The ASGI app: request ids around fault injection around the Litestar app."""
         return self._app
 
-    def token_for(self, user: str | None = None, *, ttl_s: int = 3600) -> str:
+    def token_for(self, user: str | None = None, *, ttl_s: int | None = None) -> str:
         """A signed access token whose `sub` is `user` (the default athlete when None)."""
         subject = user or self.default_user
         if subject not in self.user_ids:
