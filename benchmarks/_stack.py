@@ -54,7 +54,7 @@ class Stack:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def start_stack(*, latency_ms: float = 0.0, seed: int = 0) -> Stack:
+def start_stack(*, latency_ms: float = 0.0, seed: int = 0, days: int = 90) -> Stack:
     """Both mocks (adding `latency_ms` to each request) and a gateway with one connected user."""
     data_dir = tempfile.mkdtemp(prefix="gateway-bench-")
     secret = subprocess.run(
@@ -76,6 +76,8 @@ def start_stack(*, latency_ms: float = 0.0, seed: int = 0) -> Stack:
                     str(seed),
                     "--latency-ms",
                     str(latency_ms),
+                    "--days",
+                    str(days),
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
