@@ -7,9 +7,13 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from adapters.base import load_adapters
+
+if TYPE_CHECKING:
+    from gateway.storage import Store
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -79,70 +83,61 @@ def _secret_key(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _users(args: argparse.Namespace) -> int:
+def _on_store(action: Callable[[Store], Awaitable[None]]) -> int:
+    """Run `action` on the store a running gateway uses (same settings); errors go to stderr."""
     from gateway.app import vault_for
     from gateway.settings import load_settings
     from gateway.storage import Store
+    from models.errors import GatewayError
 
-    async def run() -> int:
+    async def run() -> None:
         settings = load_settings()
         store = Store.open(settings.database_url, vault_for(settings))
         await store.create_schema()
         try:
-            if args.action == "create":
-                user = await store.create_user(args.name)
-                print(f"created user {user.name}")
-                print(await store.issue_api_key(user))
-            elif args.action == "key":
-                user = await store.user_by_name(args.name)
-                print(await store.issue_api_key(user))
-            else:
-                user = await store.user_by_name(args.name)
-                count = await store.revoke_api_keys(user)
-                print(f"revoked {count} key(s) of {user.name}")
+            await action(store)
         finally:
             await store.close()
-        return 0
-
-    from models.errors import GatewayError
 
     try:
-        return asyncio.run(run())
+        asyncio.run(run())
     except GatewayError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _users(args: argparse.Namespace) -> int:
+    async def action(store: Store) -> None:
+        if args.action == "create":
+            user = await store.create_user(args.name)
+            print(f"created user {user.name}")
+            print(await store.issue_api_key(user))
+        elif args.action == "key":
+            print(await store.issue_api_key(await store.user_by_name(args.name)))
+        else:
+            user = await store.user_by_name(args.name)
+            count = await store.revoke_api_keys(user)
+            print(f"revoked {count} key(s) of {user.name}")
+
+    return _on_store(action)
 
 
 def _connections(args: argparse.Namespace) -> int:
     """Store a user's provider token given on standard input (never on the command line)."""
-    from gateway.app import vault_for
     from gateway.demo import credentials_from_token
-    from gateway.settings import load_settings
-    from gateway.storage import Store
-    from models.errors import GatewayError
 
     token = sys.stdin.readline().strip()
     if not token:
         print("error: pass the provider access token on standard input", file=sys.stderr)
         return 2
 
-    async def run() -> int:
-        settings = load_settings()
-        store = Store.open(settings.database_url, vault_for(settings))
-        await store.create_schema()
-        try:
-            user = await store.user_by_name(args.name)
-            await store.save_connection(user, args.provider, credentials_from_token(token))
-            print(f"connected {user.name} to {args.provider}")
-        finally:
-            await store.close()
-        return 0
+    async def action(store: Store) -> None:
+        user = await store.user_by_name(args.name)
+        await store.save_connection(user, args.provider, credentials_from_token(token))
+        print(f"connected {user.name} to {args.provider}")
 
-    try:
-        return asyncio.run(run())
-    except GatewayError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 1
+    return _on_store(action)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -53,6 +53,24 @@ def _metric(raw: str, allowed: tuple[str, ...] = MEAN_MAX_METRICS) -> str:
     if raw not in allowed:
         raise InvalidInput("metric", f"unknown metric {raw!r}; one of {', '.join(allowed)}")
     return raw
+
+
+def _recorded(
+    gw: GatewayState,
+    sport: list[str] | None,
+    start: date | datetime | None,
+    end: date | datetime | None,
+    provider: list[str] | None,
+) -> ActivityFilter:
+    """The filter of a longitudinal query: only recorded activities have samples, so planned
+    and skipped ones are not asked for."""
+    return ActivityFilter(
+        start=start,
+        end=end,
+        sports=parse_sports(sport),
+        statuses=(ActivityStatus.COMPLETED,),
+        providers=parse_providers(provider, set(gw.adapters)),
+    )
 
 
 def _afters(raw: list[str] | None) -> list[float]:
@@ -150,14 +168,7 @@ class TimeseriesController(Controller):
         start_bound, end_bound = parse_bound(start, "start"), parse_bound(end, "end")
         check_order(start_bound, end_bound)
         wanted = parse_metrics(metrics)
-        filter_ = ActivityFilter(
-            start=start_bound,
-            end=end_bound,
-            sports=parse_sports(sport),
-            # Only recorded activities have samples; planned and skipped ones are not asked for.
-            statuses=(ActivityStatus.COMPLETED,),
-            providers=parse_providers(provider, set(gw.adapters)),
-        )
+        filter_ = _recorded(gw, sport, start_bound, end_bound, provider)
         run = LongitudinalRun(errors=[])
         schema = schema_for(wanted, longitudinal=True)
         tables = longitudinal_tables(gw, caller, filter_, wanted, run)
@@ -201,14 +212,7 @@ class TimeseriesController(Controller):
             raise InvalidInput("after", "after applies to power (kJ) and speed (m), not heart_rate")
         if afters:
             _check_after_range(start_bound, end_bound)
-        filter_ = ActivityFilter(
-            start=start_bound,
-            end=end_bound,
-            sports=parse_sports(sport),
-            # Only recorded activities have samples; planned and skipped ones are not asked for.
-            statuses=(ActivityStatus.COMPLETED,),
-            providers=parse_providers(provider, set(gw.adapters)),
-        )
+        filter_ = _recorded(gw, sport, start_bound, end_bound, provider)
         return await longitudinal_curve(
             gw, caller, filter_, chosen, parse_durations(durations), afters
         )
