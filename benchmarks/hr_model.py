@@ -46,7 +46,9 @@ def timed(call: Callable[[], object], runs: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="runs of the fast fit")
-    parser.add_argument("--brute-runs", type=int, default=3, help="runs of the brute force")
+    parser.add_argument(
+        "--brute-runs", type=int, default=3, help="runs of the brute force (at least 1)"
+    )
     parser.add_argument("--seconds", type=int, default=3600, help="session length at 1 Hz")
     args = parser.parse_args()
 
@@ -67,7 +69,7 @@ def main() -> None:
     fast = search_grid(session, grid)
     brute = None
     brute_ms = []
-    for _ in range(args.brute_runs):
+    for _ in range(max(1, args.brute_runs)):
         begin = time.perf_counter()
         brute = brute_force_search(session, grid)
         brute_ms.append((time.perf_counter() - begin) * 1000)

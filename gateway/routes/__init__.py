@@ -6,6 +6,7 @@ from typing import Any
 
 from gateway.routes.activities import ActivityController
 from gateway.routes.health import health
+from gateway.routes.hr_model import HrModelController, fit_activity
 from gateway.routes.providers import ProviderController
 from gateway.routes.timeseries import TimeseriesController, backfill_status
 from gateway.routes.uploads import upload_files
@@ -20,4 +21,6 @@ def route_handlers() -> list[Any]:
         TimeseriesController,
         backfill_status,
         upload_files,
+        HrModelController,
+        fit_activity,
     ]

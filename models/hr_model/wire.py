@@ -1,0 +1,356 @@
+"""The TrueZone wire format: settings, samples, memory and result, as msgspec Structs.
+
+Field names on the wire are TrueZone's (`fixedSpeed`, `Econstraints`, `errorsX1000`, ...);
+attribute names are Python's. Everything is decoded strictly (no type coercion), and a decoding
+failure becomes `InvalidInput` naming the field, e.g. `data[12].hr` or `settings.Pconstraints`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from models.errors import InvalidInput
+from models.hr_model.grid import (
+    DEFAULT_E_CONSTRAINTS,
+    DEFAULT_P_CONSTRAINTS,
+    DEFAULT_V5_CONSTRAINTS,
+)
+
+Sport = Literal["running", "cycling", "team_sports"]
+SPORTS: tuple[str, ...] = ("running", "cycling", "team_sports")
+
+
+class HrModelSettings(
+    msgspec.Struct,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    omit_defaults=True,
+    rename={
+        "fixed_speed": "fixedSpeed",
+        "speed_mps": "speed",
+        "return_prediction": "returnPrediction",
+        "return_stats": "returnStats",
+        "return_errors": "returnErrors",
+        "e_constraints": "Econstraints",
+        "v5_constraints": "V5constraints",
+        "p_constraints": "Pconstraints",
+        "endurance": "E",
+        "vmax_mps": "Vmax",
+        "hr_max_bpm": "P",
+        "weight_kg": "weight",
+        "height_cm": "height",
+        "age_years": "age",
+        "squad_mean_e": "squadMeanE",
+        "squad_mean_vmax_mps": "squadMeanVmax",
+        "measured_rest_hr_bpm": "measuredRHR",
+    },
+):
+    """The `settings` object. Speeds are m/s; in cycling, power / 100 stands for speed."""
+
+    fixed_speed: bool
+    speed_mps: float | None = None
+    fit: bool = False
+    return_prediction: bool = False
+    return_stats: bool = False
+    return_errors: bool = False
+    e_constraints: list[float] = msgspec.field(default_factory=lambda: list(DEFAULT_E_CONSTRAINTS))
+    v5_constraints: list[float] = msgspec.field(
+        default_factory=lambda: list(DEFAULT_V5_CONSTRAINTS)
+    )
+    p_constraints: list[float] = msgspec.field(default_factory=lambda: list(DEFAULT_P_CONSTRAINTS))
+    endurance: float = 0.5
+    vmax_mps: float = 6.2
+    hr_max_bpm: float = 180.0
+    weight_kg: float = 75.0
+    height_cm: float = 175.0
+    age_years: int = 30
+    gender: Literal["male", "female"] = "male"
+    sport: Sport = "running"
+    squad_mean_e: float | None = None
+    squad_mean_vmax_mps: float | None = None
+    measured_rest_hr_bpm: float | None = None
+
+
+class HrSample(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One `data` sample: seconds from the start, heart rate, and speed (m/s or W/100)."""
+
+    time: float
+    hr: float
+    speed: float | None = None
+
+
+class HrMemory(
+    msgspec.Struct,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    rename={
+        "secs_since_epoch": "secsSinceEpoch",
+        "min_key": "minKey",
+        "min_value": "minValue",
+        "cutoff_value": "cutoffValue",
+        "errors_x1000": "errorsX1000",
+    },
+):
+    """The Bayesian memory: a sparse error surface (RMSE in bpm x 1000) over parameter keys."""
+
+    secs_since_epoch: int
+    confidence: float
+    min_key: str
+    min_value: float
+    cutoff_value: float
+    keys: list[int]
+    errors_x1000: list[int]
+
+
+class ErrorSurface(
+    msgspec.Struct,
+    kw_only=True,
+    rename={
+        "min_key": "minKey",
+        "min_value": "minValue",
+        "cutoff_value": "cutoffValue",
+        "errors_x1000": "errorsX1000",
+    },
+):
+    """`errors`: this session's own error surface, in the memory's layout."""
+
+    min_key: str
+    min_value: float
+    cutoff_value: float
+    keys: list[int]
+    errors_x1000: list[int]
+
+
+class HrZone(msgspec.Struct, kw_only=True):
+    min_bpm: float
+    max_bpm: float
+    min_speed: float
+    max_speed: float | None
+
+
+class TrainingLoad(msgspec.Struct, kw_only=True):
+    time_in_zone_s: dict[str, float]
+    oxidative_min: float
+    glycolytic_min: float
+    glycolytic_ratio: float
+    load_tz: float
+
+
+class HrModelStats(msgspec.Struct, kw_only=True):
+    """`stats`: the derived metrics this implementation provides (docs/hr-model.md lists the rest)."""
+
+    thresholds: dict[str, float]
+    hr_zones: dict[str, HrZone]
+    training_load: TrainingLoad
+    resting_hr_bpm: float
+    basis: Literal["session", "memory"]
+
+
+class HrModelResult(
+    msgspec.Struct,
+    kw_only=True,
+    omit_defaults=True,
+    rename={
+        "endurance": "E",
+        "vmax": "Vmax",
+        "v5": "V5",
+        "hr_max_bpm": "P",
+        "data_quality": "dataQualityCriterion",
+        "fit_quality": "fitQualityCriterion",
+        "intensity": "intensityCriterion",
+        "rmse_bpm": "rmseBpm",
+        "true_endurance": "trueE",
+        "true_vmax": "trueVmax",
+        "true_v5": "trueV5",
+        "true_hr_max_bpm": "trueP",
+        "true_confidence": "trueConfidence",
+        "v_scale_position": "V",
+    },
+):
+    """`result`: the session's estimates, their confidence and the memory's estimates."""
+
+    endurance: float
+    vmax: float
+    v5: float
+    hr_max_bpm: float
+    confidence: float
+    data_quality: float
+    fit_quality: float
+    intensity: float
+    rmse_bpm: float
+    true_endurance: float | None = None
+    true_vmax: float | None = None
+    true_v5: float | None = None
+    true_hr_max_bpm: float | None = None
+    true_confidence: float | None = None
+    v_scale_position: float | None = None
+    prediction: list[float] | None = None
+    stats: HrModelStats | None = None
+    errors: ErrorSurface | None = None
+
+
+class HrModelFit(msgspec.Struct, kw_only=True):
+    """What fitting one session gives: the `result` and the memory to keep (None if unchanged)."""
+
+    result: HrModelResult
+    memory: HrMemory | None
+
+
+_PATH = re.compile(r"at `\$(?P<path>[^`]*)`")
+_NAMED = re.compile(r"field `(?P<name>[^`]+)`")
+
+
+def field_path(prefix: str, message: str) -> str:
+    """The field a msgspec error message points at, under `prefix`: `data[3].hr`."""
+    match = _PATH.search(message)
+    path = match.group("path") if match else ""
+    named = _NAMED.search(message)
+    if named and ("missing required field" in message or "unknown field" in message):
+        path += "." + named.group("name")
+    return prefix + path
+
+
+def _non_finite_path(value: Any, path: str) -> str | None:
+    """Where the first NaN or infinity sits in parsed JSON, as `[3].hr`; None if nowhere."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        items: list[tuple[str, Any]] = [(f"{path}.{k}", v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return None
+    for where, item in items:
+        found = _non_finite_path(item, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _decode(raw: Any, type_: Any, prefix: str) -> Any:
+    try:
+        if isinstance(raw, str | bytes):
+            return msgspec.json.decode(raw, type=type_, strict=True)
+        return msgspec.convert(raw, type_, strict=True)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(field_path(prefix, str(exc)), str(exc)) from None
+    except msgspec.DecodeError as exc:
+        try:  # Python's parser reads NaN and Infinity: name the field that holds one.
+            where = _non_finite_path(json.loads(raw), "")
+        except ValueError:
+            where = None
+        if where is not None:
+            raise InvalidInput(prefix + where, "NaN and Infinity are not JSON numbers") from None
+        raise InvalidInput(prefix, f"not valid JSON: {exc}") from None
+
+
+def decode_settings(raw: str | bytes | dict[str, Any] | HrModelSettings) -> HrModelSettings:
+    """Settings from their JSON string (the documented form) or an object."""
+    if isinstance(raw, HrModelSettings):
+        return raw
+    settings: HrModelSettings = _decode(raw, HrModelSettings, "settings")
+    return settings
+
+
+def decode_samples(raw: str | bytes | list[Any]) -> list[HrSample]:
+    """Samples from their JSON string (the documented form) or a list of objects."""
+    if isinstance(raw, list) and all(isinstance(s, HrSample) for s in raw):
+        return raw
+    samples: list[HrSample] = _decode(raw, list[HrSample], "data")
+    return samples
+
+
+def decode_memory(raw: str | bytes | dict[str, Any] | HrMemory | None) -> HrMemory | None:
+    """The memory from its JSON string or an object; None (or an empty string) when absent."""
+    if raw is None or isinstance(raw, HrMemory):
+        return raw
+    if isinstance(raw, str | bytes) and not raw.strip():
+        return None
+    memory: HrMemory = _decode(raw, HrMemory, "memory")
+    return memory
+
+
+class HrModelFitRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The documented request body: each field a JSON string, or the plain object/array."""
+
+    settings: str | HrModelSettings
+    data: str | list[HrSample]
+    memory: str | HrMemory | None = None
+
+
+class HrModelFitResponse(msgspec.Struct, kw_only=True):
+    """The request echoed with `result` added and the memory to keep for the next session.
+
+    Fields sent as JSON strings come back as JSON strings, `memory` included.
+    """
+
+    settings: str | HrModelSettings
+    data: str | list[HrSample]
+    memory: str | HrMemory | None
+    result: HrModelResult
+
+
+class HrModelEstimate(
+    msgspec.Struct,
+    kw_only=True,
+    rename={
+        "endurance": "E",
+        "vmax": "Vmax",
+        "v5": "V5",
+        "hr_max_bpm": "P",
+    },
+):
+    """The memory's current estimates; `confidence` is the accumulated one decayed to now."""
+
+    endurance: float
+    vmax: float
+    v5: float
+    hr_max_bpm: float
+    confidence: float
+    updated_at: datetime
+
+
+class HrModelHistoryEntry(
+    msgspec.Struct,
+    kw_only=True,
+    rename={
+        "endurance": "E",
+        "vmax": "Vmax",
+        "v5": "V5",
+        "hr_max_bpm": "P",
+        "true_endurance": "trueE",
+        "true_vmax": "trueVmax",
+        "true_v5": "trueV5",
+        "true_hr_max_bpm": "trueP",
+        "true_confidence": "trueConfidence",
+        "rmse_bpm": "rmseBpm",
+    },
+):
+    """One stored fit: the session's estimates and the memory's estimates after it."""
+
+    fitted_at: datetime
+    endurance: float
+    vmax: float
+    v5: float
+    hr_max_bpm: float
+    confidence: float
+    rmse_bpm: float
+    true_endurance: float
+    true_vmax: float
+    true_v5: float
+    true_hr_max_bpm: float
+    true_confidence: float
+
+
+class HrModelProfile(msgspec.Struct, kw_only=True):
+    """A user's current estimates for one sport and the fits behind them, newest first."""
+
+    sport: str
+    current: HrModelEstimate
+    history: list[HrModelHistoryEntry]
