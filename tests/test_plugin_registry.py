@@ -1,0 +1,74 @@
+"""Providers are plugins: an installed package's entry point adds one without touching the gateway."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from adapters._mock.server import MockServer
+from adapters.base import ENTRY_POINT_GROUP, load_adapters
+from gateway.app import create_app
+from gateway.settings import load_settings
+
+PLUGIN = """
+from typing import ClassVar
+
+from adapters.base import AuthKind, Capability
+
+
+class ThirdPartyAdapter:
+    name: ClassVar[str] = "thirdparty"
+    display_name: ClassVar[str] = "A third-party provider"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LIST_ACTIVITIES})
+    auth_kind: ClassVar[AuthKind] = AuthKind.BEARER
+    patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, base_url, http):
+        self.base_url = base_url
+"""
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path) -> Iterator[None]:
+    """A distribution on sys.path declaring an adapter under the gateway's entry-point group."""
+    (tmp_path / "thirdparty_gateway.py").write_text(PLUGIN)
+    info = tmp_path / "thirdparty_gateway-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: thirdparty-gateway\nVersion: 1.0\n"
+    )
+    (info / "entry_points.txt").write_text(
+        f"[{ENTRY_POINT_GROUP}]\nthirdparty = thirdparty_gateway:ThirdPartyAdapter\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("thirdparty_gateway", None)
+
+
+def test_built_in_providers_come_from_entry_points() -> None:
+    assert {"sweatstack", "astral"} <= set(load_adapters())
+
+
+def test_an_installed_package_adds_a_provider(installed_plugin: None, tmp_path: Path) -> None:
+    adapters = load_adapters()
+    assert adapters["thirdparty"].display_name == "A third-party provider"
+    settings = load_settings(
+        {},
+        data_dir=tmp_path / "data",
+        secret_keys=(Fernet.generate_key().decode(),),
+        provider_urls={"thirdparty": "http://127.0.0.1:9"},
+    )
+    server = MockServer(create_app(settings, adapter_classes=adapters)).start(timeout_s=30)
+    try:
+        health = httpx.get(server.url + "/health").json()
+        assert "thirdparty" in health["providers"]
+    finally:
+        server.stop()
