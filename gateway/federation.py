@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import heapq
 from collections import deque
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import msgspec
+from open_sport_taxonomy import Sport
 
 from adapters.base import ActivityQuery, Adapter, Credentials
 from gateway.errors import status_for
@@ -69,9 +71,7 @@ class ActivityFilter(msgspec.Struct, frozen=True, kw_only=True):
             return False
         if self.tags and not set(self.tags).issubset(activity.tags):
             return False
-        if self.sports and not sport_matches(
-            activity.sport, [parse_sport_filter(s) for s in self.sports]
-        ):
+        if self.sports and not sport_matches(activity.sport, _parsed_sports(self.sports)):
             return False
         return _within(activity, self.start, lower=True) and _within(
             activity, self.end, lower=False
@@ -89,6 +89,12 @@ class ActivityFilter(msgspec.Struct, frozen=True, kw_only=True):
 
     def fingerprint(self) -> str:
         return hashlib.sha256(msgspec.json.encode(self)).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_sports(sports: tuple[str, ...]) -> tuple[Sport, ...]:
+    """Filter sports parsed once per distinct filter, not once per activity."""
+    return tuple(parse_sport_filter(s) for s in sports)
 
 
 def _as_date(bound: date | datetime) -> date:
