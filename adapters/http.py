@@ -18,6 +18,13 @@ _MAX_DETAIL_CHARS = 300
 def _upstream_detail(response: httpx.Response) -> str:
     """A short, safe excerpt of what the provider said (never the request's credentials)."""
     text = response.text.strip().replace("\n", " ")
+    try:
+        header = response.request.headers.get("authorization", "")
+    except RuntimeError:  # a response built without a request (tests)
+        header = ""
+    token = header.partition(" ")[2].strip()
+    if len(token) >= 8:  # a provider that echoes the token must not pass it on to the caller
+        text = text.replace(token, "<redacted>")
     if len(text) > _MAX_DETAIL_CHARS:
         text = text[:_MAX_DETAIL_CHARS] + "..."
     return text or response.reason_phrase

@@ -62,29 +62,29 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         store = Store.open(settings.database_url, vault_for(settings))
-        await store.create_schema()
         limits = httpx.Limits(
             max_connections=settings.max_connections_per_provider * max(1, len(classes)),
             max_keepalive_connections=settings.max_connections_per_provider,
         )
         timeout = httpx.Timeout(settings.http_timeout_s, connect=settings.http_connect_timeout_s)
-        async with httpx.AsyncClient(
-            limits=limits, timeout=timeout, follow_redirects=False
-        ) as http:
-            state = GatewayState(
-                store=store,
-                http=http,
-                adapters=build_adapters(settings, http, classes),
-                adapter_classes=classes,
-                settings=settings,
-            )
-            app.state.gateway = state
-            if bootstrap is not None:
-                await bootstrap(state)
-            try:
+        try:
+            await store.create_schema()
+            async with httpx.AsyncClient(
+                limits=limits, timeout=timeout, follow_redirects=False
+            ) as http:
+                state = GatewayState(
+                    store=store,
+                    http=http,
+                    adapters=build_adapters(settings, http, classes),
+                    adapter_classes=classes,
+                    settings=settings,
+                )
+                app.state.gateway = state
+                if bootstrap is not None:
+                    await bootstrap(state)
                 yield
-            finally:
-                await store.close()
+        finally:
+            await store.close()
 
     return Litestar(
         route_handlers=route_handlers(),

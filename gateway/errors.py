@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
@@ -10,6 +11,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from gateway.storage.vault import VaultError
 from models.errors import (
     GatewayError,
     InvalidInput,
@@ -110,6 +112,9 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
                 str(error.get("message", "")), default=str(error.get("key") or "body")
             )
     fields = [str(e.get("key")) for e in errors if e.get("key")]
+    missing = _MISSING_PARAMETER.search(exc.detail or "")
+    if not fields and missing:
+        fields = [missing.group(1)]
     in_body = any(e.get("source") == "body" for e in errors)
     messages = (
         "; ".join(f"{e.get('key') or 'body'}: {e.get('message')}" for e in errors) or exc.detail
@@ -130,8 +135,22 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     return problem_response(problem)
 
 
+_MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
+
+
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     headers = dict(exc.headers or {})
+    if exc.status_code == 400 and request.method in ("POST", "PUT", "PATCH"):
+        # Litestar's own 400s on writes come from a body that is not JSON at all.
+        problem = Problem(
+            type="https://training-gateway.dev/problems/invalidinput",
+            title="Invalid input",
+            status=400,
+            detail=f"the body is not valid JSON: {exc.detail}",
+            instance=request.url.path,
+            field="body",
+        )
+        return problem_response(problem)
     if isinstance(exc, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="training-gateway"')
     problem = Problem(
@@ -141,6 +160,18 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         instance=request.url.path,
     )
     return problem_response(problem, headers=headers or None)
+
+
+def _vault_error(request: Request[Any, Any, Any], exc: VaultError) -> Response[Any]:
+    # The stored tokens cannot be decrypted: GATEWAY_SECRET_KEY lost an old key. Not a bug.
+    _log.error("stored provider tokens cannot be decrypted: check GATEWAY_SECRET_KEY")
+    problem = Problem(
+        title="Service unavailable",
+        status=503,
+        detail="stored provider credentials cannot be decrypted with the configured keys",
+        instance=request.url.path,
+    )
+    return problem_response(problem)
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -166,6 +197,7 @@ def _title_for(status: int) -> str:
 
 EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     GatewayError: _gateway_error,
+    VaultError: _vault_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
     Exception: _unexpected_error,

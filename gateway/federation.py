@@ -14,6 +14,7 @@ import binascii
 import functools
 import hashlib
 import heapq
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -27,6 +28,7 @@ from models.activity import Activity, ActivityStatus
 from models.errors import GatewayError, InvalidInput
 from models.sport import parse_sport_filter, sport_matches
 
+_log = logging.getLogger("gateway.federation")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 _CURSOR_VERSION = 1
@@ -177,6 +179,13 @@ class _Stream:
             self.failure = ProviderFailure(
                 provider=self.source.name, status=status_for(exc), detail=exc.detail
             )
+        except Exception as exc:  # an adapter bug must not take the other providers down
+            _log.error("adapter %s failed listing: %s", self.source.name, type(exc).__name__)
+            self.failure = ProviderFailure(
+                provider=self.source.name,
+                status=502,
+                detail=f"{self.source.name} adapter failed unexpectedly ({type(exc).__name__})",
+            )
 
 
 def _sort_key(activity: Activity) -> tuple[float, str]:
@@ -217,7 +226,9 @@ async def list_merged(
     for stream in streams:
         name = stream.source.name
         if stream.failure is not None:
+            # Keep its place, and a cursor to come back with: a retry may reach it.
             next_offsets[name] = offsets.get(name, 0)
+            more = True
             continue
         if stream.buffer:
             more = True

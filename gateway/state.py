@@ -54,6 +54,8 @@ class GatewayState:
             provider, native_id = split_federated_id(activity_id)
         except InvalidInput:
             raise NotFound(f"no activity {activity_id!r}: ids look like <provider>:<id>") from None
+        if native_id in (".", ".."):  # would address the collection, not an activity
+            raise NotFound(f"no activity {activity_id!r}")
         if provider not in self.adapters:
             raise NotFound(f"no activity {activity_id!r}: unknown provider prefix {provider!r}")
         try:

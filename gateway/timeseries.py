@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,10 +31,11 @@ from gateway.storage import AnalyticsRepository, User
 from gateway.storage.analytics import CachedPoint
 from models import mean_max
 from models.activity import Activity
-from models.errors import GatewayError, InvalidInput, NotFound
+from models.errors import GatewayError, InvalidInput, NotFound, ProviderError
 from models.mean_max import DEFAULT_DURATIONS_S, all_durations_s, on_one_hz_grid
 from models.timeseries import TIMESERIES_COLUMNS, conform, schema_for
 
+_log = logging.getLogger("gateway.timeseries")
 PARQUET = "application/vnd.apache.parquet"
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON = "application/json"
@@ -42,6 +44,8 @@ ERRORS_METADATA_KEY = b"gateway.errors"
 # Activities whose samples are fetched ahead while one is being written out.
 _PREFETCH = 2
 _CURVE_CONCURRENCY = 4
+# A 1 s grid longer than this is not one activity (and would not fit in memory sensibly).
+MAX_SERIES_S = 7 * 86400
 
 
 def negotiate(accept: str | None, offered: Sequence[str] = TABLE_MEDIA_TYPES) -> str:
@@ -61,7 +65,7 @@ def negotiate(accept: str | None, offered: Sequence[str] = TABLE_MEDIA_TYPES) ->
                     quality = 0.0
         ranked.append((-quality, position, media.lower()))
     for negative_quality, _, media in sorted(ranked):
-        if negative_quality == 0:
+        if not -negative_quality > 0:  # q=0, negative or NaN: not acceptable
             continue
         if media in offered:
             return media
@@ -108,6 +112,22 @@ async def load_activity_table(
     assert isinstance(source.adapter, SupportsActivityData)
     return conform(
         await source.adapter.activity_data(source.credentials, native_id, metrics), metrics
+    )
+
+
+def failure_of(activity: Activity, exc: Exception) -> ProviderFailure:
+    """What a failed activity contributes to a longitudinal answer's `errors`."""
+    if isinstance(exc, GatewayError):
+        return ProviderFailure(
+            provider=activity.provider,
+            status=status_for(exc),
+            detail=f"{activity.id}: {exc.detail}",
+        )
+    _log.error("activity %s failed unexpectedly: %s", activity.id, type(exc).__name__)
+    return ProviderFailure(
+        provider=activity.provider,
+        status=500,
+        detail=f"{activity.id}: failed unexpectedly ({type(exc).__name__})",
     )
 
 
@@ -183,14 +203,8 @@ async def longitudinal_tables(
                 table = await task
             except NotFound:
                 continue  # an activity without samples (e.g. a planned one) contributes nothing
-            except GatewayError as exc:
-                run.errors.append(
-                    ProviderFailure(
-                        provider=activity.provider,
-                        status=status_for(exc),
-                        detail=f"{activity.id}: {exc.detail}",
-                    )
-                )
+            except Exception as exc:
+                run.errors.append(failure_of(activity, exc))
                 continue
             yield with_activity_columns(table, activity, schema)
 
@@ -232,12 +246,40 @@ class _Chunks:
         return data
 
 
+async def _guarded_tables(
+    tables: AsyncIterator[pa.Table], run: LongitudinalRun
+) -> AsyncIterator[pa.Table]:
+    """The tables until one fails unexpectedly; the failure is recorded, so the stream still
+    ends as a readable file that says it is incomplete."""
+    try:
+        async for table in tables:
+            yield table
+    except GatewayError as exc:
+        run.errors.append(
+            ProviderFailure(
+                provider=getattr(exc, "provider", None) or "gateway",
+                status=status_for(exc),
+                detail=exc.detail,
+            )
+        )
+    except Exception as exc:
+        _log.error("longitudinal stream failed: %s", type(exc).__name__)
+        run.errors.append(
+            ProviderFailure(
+                provider="gateway",
+                status=500,
+                detail=f"the stream stopped early ({type(exc).__name__})",
+            )
+        )
+
+
 async def stream_longitudinal(
     tables: AsyncIterator[pa.Table], schema: pa.Schema, media_type: str, run: LongitudinalRun
 ) -> AsyncIterator[bytes]:
     """Encode tables as they come, never holding more than one activity's samples. Failures
     met on the way are written at the end: Parquet footer key `gateway.errors`, or the custom
     metadata of a last, empty Arrow batch."""
+    tables = _guarded_tables(tables, run)
     if media_type == PARQUET:
         chunks = _Chunks()
         writer = pq.ParquetWriter(pa.PythonFile(chunks, mode="w"), schema, compression="snappy")
@@ -283,6 +325,12 @@ def series_of(table: pa.Table, metric: str) -> tuple[np.ndarray, datetime | None
     if metric not in table.column_names or table.num_rows == 0:
         return np.empty(0), None
     elapsed = table.column("duration").to_numpy(zero_copy_only=False).astype(np.float64)
+    finite = elapsed[np.isfinite(elapsed)]
+    if finite.size and float(finite.max() - finite.min()) > MAX_SERIES_S:
+        raise InvalidInput(
+            "activity",
+            f"the samples span more than {MAX_SERIES_S // 86400} days; they cannot be one activity",
+        )
     values = pc.cast(table.column(metric), pa.float64()).to_numpy(zero_copy_only=False)
     keep = np.isfinite(elapsed)
     grid = on_one_hz_grid(elapsed, values, metric)
@@ -386,17 +434,25 @@ async def activity_curve(
         grid: list[int] = (
             list(DEFAULT_DURATIONS_S) if durations is None else [int(d) for d in durations]
         )
-        points: list[MeanMaxPoint] = await source.adapter.mean_max(
-            source.credentials, native_id, metric, grid
-        )
-        return ActivityCurve(
-            activity_id=activity_id,
-            metric=metric,
-            source=source.name,
-            points=[
-                CurvePoint(duration_s=p.duration_s, value=p.value, start=p.start) for p in points
-            ],
-        )
+        try:
+            points: list[MeanMaxPoint] = await source.adapter.mean_max(
+                source.credentials, native_id, metric, grid
+            )
+        except ProviderError as exc:
+            # The provider refuses a curve of a metric the activity lacks (its 422); computing
+            # from the samples then says so as a 404, as for every other provider.
+            if exc.upstream_status != 422:
+                raise
+        else:
+            return ActivityCurve(
+                activity_id=activity_id,
+                metric=metric,
+                source=source.name,
+                points=[
+                    CurvePoint(duration_s=p.duration_s, value=p.value, start=p.start)
+                    for p in points
+                ],
+            )
     table = await load_activity_table(gw, caller, source, activity_id, native_id, [metric])
     series, t0 = series_of(table, metric)
     if series.size == 0:
@@ -462,7 +518,7 @@ async def longitudinal_curve(
         for after in after_values:
             cached = await repo.load_curve(caller, activity.id, metric, after, version)
             have = cached or {}
-            if cached is None or any(d not in have and d <= longest for d in grid):
+            if cached is None or any(d not in have for d in grid):
                 missing[after] = have
             else:
                 result[after] = [have[d] for d in grid if d in have]
@@ -491,14 +547,8 @@ async def longitudinal_curve(
             return await curves_of(source, activity)
         except NotFound:
             return {}
-        except GatewayError as exc:
-            run.errors.append(
-                ProviderFailure(
-                    provider=activity.provider,
-                    status=status_for(exc),
-                    detail=f"{activity.id}: {exc.detail}",
-                )
-            )
+        except Exception as exc:  # one activity's failure must not sink the others
+            run.errors.append(failure_of(activity, exc))
             return {}
 
     all_curves = await asyncio.gather(*(guarded(s, a) for s, a in activities))

@@ -79,7 +79,30 @@ def decode_fit(data: bytes, *, filename: str) -> FitActivity:
         raise InvalidInput(filename, "no activity in the file: no session and no records")
     offset = _utc_offset_s(messages.get("activity_mesgs", []))
     summary = _summary(messages, sessions, start, offset)
-    return FitActivity(summary, _records_table(records, start, offset))
+    table = _records_table(records, start, offset)
+    _check_span(table, summary, filename)
+    return FitActivity(summary, table)
+
+
+# Records may trail a session a little (auto-pause, late sensor data), never by days.
+MAX_RECORD_SPAN_S = 7 * 86400
+_RECORD_SLACK_S = 3600
+
+
+def _check_span(table: pa.Table, summary: FitSummary, filename: str) -> None:
+    """Refuse records that start before the activity or run far beyond its session."""
+    if table.num_rows == 0:
+        return
+    elapsed = table.column("duration").to_numpy(zero_copy_only=False)
+    first, last = float(np.nanmin(elapsed)), float(np.nanmax(elapsed))
+    session_s = max(summary.elapsed_s or 0.0, summary.timer_s or 0.0)
+    limit = min(MAX_RECORD_SPAN_S, (session_s or last) + _RECORD_SLACK_S)
+    if first < -_RECORD_SLACK_S or last > limit:
+        raise InvalidInput(
+            filename,
+            f"records span {first:.0f} s to {last:.0f} s from the start, beyond the session's "
+            f"{session_s:.0f} s: the timestamps are corrupt",
+        )
 
 
 def _check_container(data: bytes, filename: str) -> None:

@@ -16,13 +16,28 @@ def parse_bound(raw: str | None, name: str) -> date | datetime | None:
     text = raw.strip()
     try:
         if len(text) == 10:
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
+            _check_year(day, name, raw)
+            return day
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise InvalidInput(
             name, f"{name}={raw!r} is not a date (YYYY-MM-DD) or an ISO 8601 datetime", status=400
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    _check_year(moment, name, raw)
+    return moment
+
+
+# Training data lies well inside these years; outside them date arithmetic would overflow.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def _check_year(bound: date, name: str, raw: str) -> None:
+    if not MIN_YEAR <= bound.year <= MAX_YEAR:
+        raise InvalidInput(
+            name, f"{name}={raw!r} lies outside the years {MIN_YEAR}-{MAX_YEAR}", status=400
+        )
 
 
 def check_order(start: date | datetime | None, end: date | datetime | None) -> None:

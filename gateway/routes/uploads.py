@@ -116,6 +116,20 @@ async def upload_files(
     )
 
 
+async def _undo(
+    source: Source, caller: User, repo: AnalyticsRepository, created: list[Activity]
+) -> list[str]:
+    """Delete every activity an upload created; the ids that could not be deleted."""
+    left = []
+    for activity in created:
+        try:
+            await source.adapter.delete_activity(source.credentials, activity.id.split(":", 1)[1])
+        except GatewayError:
+            left.append(activity.id)
+        await repo.delete_activity(caller, activity.id)
+    return left
+
+
 def _name_of(upload: UploadFile, index: int) -> str:
     name = PurePosixPath(upload.filename or "").name
     return name or f"file-{index + 1}.fit"
@@ -163,13 +177,9 @@ async def _create_from_files(
                 raise InvalidInput(name, f"{name}: {exc.detail} ({exc.field})") from None
             created.append(activity)
             await repo.save_streams(caller, activity.id, fit.records)
-    except (GatewayError, Exception):
-        for activity in created:
-            try:
-                await source.adapter.delete_activity(
-                    source.credentials, activity.id.split(":", 1)[1]
-                )
-            finally:
-                await repo.delete_activity(caller, activity.id)
+    except Exception as exc:
+        left = await _undo(source, caller, repo, created)
+        if left and isinstance(exc, GatewayError):
+            exc.detail += f"; these activities could not be removed again: {', '.join(left)}"
         raise
     return created, notes

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import (
     Column,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from gateway.storage.store import Store, User
 from gateway.storage.tables import metadata
@@ -76,14 +79,8 @@ class AnalyticsRepository:
         key = and_(
             activity_streams.c.user_id == user.id, activity_streams.c.activity_id == activity_id
         )
-        async with self.store.engine.begin() as conn:
-            result = await conn.execute(update(activity_streams).where(key).values(**values))
-            if not result.rowcount:
-                await conn.execute(
-                    insert(activity_streams).values(
-                        user_id=user.id, activity_id=activity_id, **values
-                    )
-                )
+        row = {"user_id": user.id, "activity_id": activity_id, **values}
+        await self._upsert(activity_streams, key, values, row)
 
     async def load_streams(self, user: User, activity_id: str) -> pa.Table | None:
         query = select(activity_streams.c.parquet).where(
@@ -138,18 +135,30 @@ class AnalyticsRepository:
             mean_max_curves.c.metric == metric,
             mean_max_curves.c.after == _after_key(after),
         )
-        async with self.store.engine.begin() as conn:
-            result = await conn.execute(update(mean_max_curves).where(key).values(**values))
-            if not result.rowcount:
-                await conn.execute(
-                    insert(mean_max_curves).values(
-                        user_id=user.id,
-                        activity_id=activity_id,
-                        metric=metric,
-                        after=_after_key(after),
-                        **values,
-                    )
-                )
+        row = {
+            "user_id": user.id,
+            "activity_id": activity_id,
+            "metric": metric,
+            "after": _after_key(after),
+            **values,
+        }
+        await self._upsert(mean_max_curves, key, values, row)
+
+    async def _upsert(
+        self, table: Table, key: ColumnElement[bool], values: dict[str, Any], row: dict[str, Any]
+    ) -> None:
+        """Update the keyed row, or insert it; a concurrent insert of the same key (two
+        replicas on PostgreSQL) turns into an update on the second try."""
+        for attempt in range(2):
+            try:
+                async with self.store.engine.begin() as conn:
+                    result = await conn.execute(update(table).where(key).values(**values))
+                    if not result.rowcount:
+                        await conn.execute(insert(table).values(**row))
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
 
     async def count_curves(self, user: User) -> int:
         from sqlalchemy import func

@@ -142,3 +142,35 @@ def test_cursor_from_other_filters_or_tampered_is_refused() -> None:
         with pytest.raises(InvalidInput) as exc:
             decode_cursor(bad, ActivityFilter())
         assert exc.value.field == "cursor" and exc.value.status == 400
+
+
+async def test_a_failed_provider_keeps_a_cursor_to_resume_from() -> None:
+    acts = [make_activity("alpha", f"{i:02d}", BASE - timedelta(minutes=i)) for i in range(6)]
+    fake = FakeAdapter("alpha", acts)
+    first = await list_merged(sources_of({"alpha": fake}), ActivityFilter(), limit=4, cursor=None)
+    fake.fail = True
+    failed = await list_merged(
+        sources_of({"alpha": fake}), ActivityFilter(), limit=4, cursor=first.next_cursor
+    )
+    assert failed.items == [] and failed.errors and failed.next_cursor is not None
+    fake.fail = False
+    resumed = await list_merged(
+        sources_of({"alpha": fake}), ActivityFilter(), limit=4, cursor=failed.next_cursor
+    )
+    assert [a.id for a in first.items + resumed.items] == [a.id for a in acts]
+
+
+async def test_an_adapter_bug_is_reported_as_that_providers_failure() -> None:
+    class Broken(FakeAdapter):
+        async def list_activities(self, *args: object, **kwargs: object) -> list[Activity]:
+            raise TypeError("bug")
+
+    good = FakeAdapter("alpha", [make_activity("alpha", "1", BASE)])
+    page = await list_merged(
+        sources_of({"alpha": good, "beta": Broken("beta", [])}),
+        ActivityFilter(),
+        limit=5,
+        cursor=None,
+    )
+    assert [a.id for a in page.items] == ["alpha:1"]
+    assert [(e.provider, e.status) for e in page.errors] == [("beta", 502)]

@@ -191,6 +191,13 @@ def test_longitudinal_mean_max_is_the_attributed_envelope_and_is_cached(api: htt
         assert point["provider"] == point["activity_id"].split(":")[0]
     again = api.get("/v1/activities/longitudinal-mean-max", params=params).json()
     assert again["computed"] == 0 and again["points"] == envelope["points"]
+    wider = api.get(
+        "/v1/activities/longitudinal-mean-max", params={**params, "durations": "5,60,300,600"}
+    ).json()
+    assert wider["computed"] == envelope["activities"]  # 600 s was not cached yet
+    assert {p["duration_s"] for p in wider["points"]} == {5, 60, 300, 600}
+    narrower = {**params, "durations": "60,600"}
+    assert api.get("/v1/activities/longitudinal-mean-max", params=narrower).json()["computed"] == 0
     with_after = api.get(
         "/v1/activities/longitudinal-mean-max", params={**params, "after": ["0", "200"]}
     ).json()
@@ -254,3 +261,24 @@ def test_backfill_failure_is_a_named_line(gateway: Any, api: httpx.Client) -> No
         lines = [json.loads(line) for line in response.iter_lines() if line.strip()]
     assert lines == [{"provider": "sweatstack", "error": lines[0]["error"]}]
     assert "500" in lines[0]["error"]
+
+
+def test_edge_inputs_are_4xx_naming_the_field(api: httpx.Client) -> None:
+    cases = ({"end": "9999-12-31"}, {"start": "0001-01-01"}, {"start": "0001-01-01T00:00:00+01:00"})
+    for params in cases:
+        field = next(iter(params))
+        assert_problem(api.get("/v1/activities", params=params), 400, field=field)
+        longitudinal = {"metric": "power", **params}
+        assert_problem(
+            api.get("/v1/activities/longitudinal-mean-max", params=longitudinal), 400, field=field
+        )
+        assert_problem(api.get("/v1/activities/longitudinal-data", params=params), 400, field=field)
+    assert_problem(api.get("/v1/activities/longitudinal-mean-max"), 400, field="metric")
+    assert_problem(api.get("/v1/activities/astral:."), 404)
+    run = recorded(api, "sweatstack", "running")
+    refused = api.get(
+        f"/v1/activities/{run['id']}/data", headers={"Accept": "application/json;q=-1"}
+    )
+    assert_problem(refused, 406)
+    no_power = api.get(f"/v1/activities/{run['id']}/mean-max", params={"metric": "power"})
+    assert "power" in assert_problem(no_power, 404)["detail"]

@@ -112,3 +112,54 @@ def test_astral_refusal_of_one_file_undoes_the_others(api: httpx.Client) -> None
     response = upload(api, "astral", [("run.fit", fit_file(6)), ("hike.fit", hike)])
     assert_problem(response, 422, field="hike.fit")
     assert astral_ids(api) == before
+
+
+def test_a_file_whose_records_run_days_past_its_session_is_refused(api: httpx.Client) -> None:
+    import pyarrow as pa
+
+    from models.fit import FitActivity
+
+    activity = synthetic_activity(
+        120, sport="cycling", seed=7, start=datetime.now(UTC) - timedelta(days=1)
+    )
+    stamps = activity.records.column("timestamp").to_pylist()
+    stamps[-1] = stamps[-1] + timedelta(days=100)
+    index = activity.records.column_names.index("timestamp")
+    records = activity.records.set_column(
+        index, "timestamp", pa.array(stamps, pa.timestamp("ms", tz="UTC"))
+    )
+    corrupt = encode_fit(FitActivity(activity.summary, records))
+    before = astral_ids(api)
+    assert_problem(upload(api, "astral", [("far.fit", corrupt)]), 422, field="far.fit")
+    assert astral_ids(api) == before
+
+
+async def test_undo_removes_every_created_activity_even_when_one_delete_fails(store: Any) -> None:
+    from adapters.base import Credentials
+    from gateway.federation import Source
+    from gateway.routes.uploads import _undo
+    from gateway.storage import AnalyticsRepository
+    from models.errors import ProviderError
+    from tests.gateway.fakes import BASE, make_activity
+
+    class Provider:
+        name = "astral"
+
+        def __init__(self) -> None:
+            self.deleted: list[str] = []
+
+        async def delete_activity(self, creds: Credentials, native_id: str) -> None:
+            self.deleted.append(native_id)
+            if native_id == "a1":
+                raise ProviderError("astral", "astral answered 503")
+
+    user = await store.create_user("uploader")
+    repo = AnalyticsRepository(store)
+    created = [make_activity("astral", "a1", BASE), make_activity("astral", "a2", BASE)]
+    for activity in created:
+        await repo.save_streams(user, activity.id, synthetic_activity(60).records)
+    provider = Provider()
+    source = Source(name="astral", adapter=provider, credentials=Credentials(access_token="t"))  # type: ignore[arg-type]
+    left = await _undo(source, user, repo, created)
+    assert provider.deleted == ["a1", "a2"] and left == ["astral:a1"]
+    assert await repo.load_streams(user, "astral:a2") is None
