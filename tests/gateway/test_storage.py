@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
@@ -72,3 +74,27 @@ async def test_vault_rotation_keeps_old_ciphertexts_readable() -> None:
 
 def test_credentials_repr_never_shows_the_token() -> None:
     assert "tok123" not in repr(Credentials(access_token="tok123", subject="s"))
+
+
+async def test_the_raw_sqlite_file_holds_no_token_or_key_text(
+    tmp_path: Path, vault: TokenVault
+) -> None:
+    path = tmp_path / "gateway.sqlite3"
+    store = Store.open(f"sqlite+aiosqlite:///{path}", vault)
+    await store.create_schema()
+    alice = await store.create_user("alice")
+    key = await store.issue_api_key(alice)
+    token, refresh = "eyJraWQiOiJzZWNyZXQtYWNjZXNzLXRva2Vu", "refresh-token-never-plain-2f9c"
+    await store.save_connection(
+        alice, "sweatstack", Credentials(access_token=token), refresh_token=refresh
+    )
+    await store.close()
+    raw = _read_files(tmp_path, "gateway.sqlite3*")
+    assert b"alice" in raw  # the file really holds the data
+    for secret in (token, refresh, key):
+        assert secret.encode() not in raw
+
+
+def _read_files(folder: Path, pattern: str) -> bytes:
+    """Every byte of the database file and its journals, as they lie on disk."""
+    return b"".join(p.read_bytes() for p in sorted(folder.glob(pattern)))
