@@ -31,9 +31,9 @@ from models.hr_model.model import (
     Kinetics,
     PairConstants,
     Session,
-    demand_parts,
     kinetics,
     pair_constants,
+    reserve_paths,
 )
 
 #: The session surface keeps points whose RMSE is at most this multiple of the minimum ...
@@ -427,45 +427,25 @@ def search_grid(session: Session, grid: Grid) -> SearchResult:
 
 
 def brute_force_sse(session: Session, grid: Grid) -> FloatArray:
-    """The sse of every grid point, shape (nE, nV5, nP), by stepping every point through time.
+    """The sse of every grid point, shape (nE, nV5, nP): each (E, V5) pair's path through
+    time from the model (`reserve_paths`), then every P's error sample by sample.
 
     Straightforward and vectorised over (V5, P) for each E: the reference the fast search is
-    tested and benchmarked against. Same operations, same order as `_kernels.triple_sse`.
+    tested and benchmarked against.
     """
     n_e, n_v, n_p = grid.shape
     reserve = grid.hr_max_bpm - session.rest_hr_bpm
     out = np.empty((n_e, n_v, n_p))
-    v = session.speed
     y = session.hr_above_rest
     h0 = session.initial_above_rest
-    slow = session.drift
     for ie, endurance in enumerate(grid.endurance):
         pairs = pair_constants(np.full(n_v, endurance), grid.v5)
-        rates = kinetics(session, float(endurance))
-        on, off = rates.on, rates.off
-        q0, _ = demand_parts(pairs, float(v[0]))
-        state = q0.copy()
-        drift = np.zeros(n_v)
-        phi = np.ones(n_v)
+        phi, b = reserve_paths(session, float(endurance), pairs)
         sse = np.zeros((n_v, n_p))
         for i in range(session.samples):
-            b = state - q0 * phi
-            c = y[i] - h0 * phi
-            r = c[:, None] - reserve[None, :] * b[:, None]
+            c = y[i] - h0 * phi[:, i]
+            r = c[:, None] - reserve[None, :] * b[:, i, None]
             sse += r * r
-            if i == session.samples - 1:
-                break
-            steady, target = demand_parts(pairs, float(v[i]))
-            steady_next, target_next = demand_parts(pairs, float(v[i + 1]))
-            demand = np.minimum(1.0, steady + drift)
-            drift = slow.keep[i] * drift + slow.prev[i] * target + slow.next[i] * target_next
-            demand_next = np.minimum(1.0, steady_next + drift)
-            rising = demand_next >= state
-            keep = np.where(rising, on.keep[i], off.keep[i])
-            prev = np.where(rising, on.prev[i], off.prev[i])
-            nxt = np.where(rising, on.next[i], off.next[i])
-            state = keep * state + prev * demand + nxt * demand_next
-            phi = phi * keep
         out[ie] = sse
     return out
 
