@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,13 +13,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from adapters._mock.server import free_loopback_port
+
 GATEWAY = [sys.executable, "-m", "gateway.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_http(url: str, timeout_s: float = 30.0) -> None:
@@ -64,7 +59,7 @@ def start_stack(*, latency_ms: float = 0.0, seed: int = 0, days: int = 90) -> St
     stack = Stack(gateway_url="", key="", mock_urls={}, mock_tokens={}, data_dir=data_dir)
     try:
         for provider in ("sweatstack", "astral"):
-            port = free_port()
+            port = free_loopback_port()
             process = subprocess.Popen(
                 [
                     *GATEWAY,
@@ -108,7 +103,7 @@ def start_stack(*, latency_ms: float = 0.0, seed: int = 0, days: int = 90) -> St
                 check=True,
                 capture_output=True,
             )
-        port = free_port()
+        port = free_loopback_port()
         gateway = subprocess.Popen([*GATEWAY, "serve", "--port", str(port)], env=env, text=True)
         stack.processes.append(gateway)
         stack.gateway_url = f"http://127.0.0.1:{port}"

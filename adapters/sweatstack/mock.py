@@ -1030,30 +1030,26 @@ def _process_uploads(store: SweatStackMock, accepted: Sequence[tuple[StoredSourc
         store.process_upload(source.id, content)
 
 
-def _api_error_response(_: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
+def _detail_response(status: int, detail: Any, headers: Any = None) -> Response[bytes]:
+    """An error in FastAPI's shape: `{"detail": ...}`."""
     return Response(
-        content=msgspec.json.encode({"detail": exc.detail}),
-        status_code=exc.status,
+        content=msgspec.json.encode({"detail": detail}),
+        status_code=status,
         media_type="application/json",
-        headers=exc.headers,
+        headers=headers,
     )
+
+
+def _api_error_response(_: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
+    return _detail_response(exc.status, exc.detail, exc.headers)
 
 
 def _http_exception_response(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    return Response(
-        content=msgspec.json.encode({"detail": exc.detail}),
-        status_code=exc.status_code,
-        media_type="application/json",
-        headers=exc.headers,
-    )
+    return _detail_response(exc.status_code, exc.detail, exc.headers)
 
 
 def _internal_error_response(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    return Response(
-        content=b'{"detail":"Internal Server Error"}',
-        status_code=500,
-        media_type="application/json",
-    )
+    return _detail_response(500, "Internal Server Error")
 
 
 def create_app(mock: SweatStackMock) -> Litestar:
