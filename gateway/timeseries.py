@@ -108,6 +108,11 @@ async def load_activity_table(
     kept = await AnalyticsRepository(gw.store).load_streams(caller, activity_id)
     if kept is not None:
         return conform(kept, metrics)
+    return await provider_table(source, native_id, metrics)
+
+
+async def provider_table(source: Source, native_id: str, metrics: Sequence[str]) -> pa.Table:
+    """An activity's samples as its provider serves them, in the unified schema."""
     require(source.adapter, Capability.ACTIVITY_DATA)
     assert isinstance(source.adapter, SupportsActivityData)
     return conform(
@@ -453,7 +458,12 @@ async def activity_curve(
                     for p in points
                 ],
             )
-    table = await load_activity_table(gw, caller, source, activity_id, native_id, [metric])
+    # The kept streams were read above already: read them once.
+    table = (
+        conform(kept, [metric])
+        if kept is not None
+        else await provider_table(source, native_id, [metric])
+    )
     series, t0 = series_of(table, metric)
     if series.size == 0:
         raise NotFound(f"activity {activity_id} has no {metric} samples")
