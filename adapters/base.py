@@ -13,6 +13,7 @@ import pyarrow as pa
 from msgspec import Struct, field
 
 from models.activity import Activity, ActivityDraft, ActivityStatus
+from models.lab_test import LabTest, LabTestDraft
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp
@@ -35,6 +36,12 @@ class Capability(enum.StrEnum):
     MEAN_MAX = "activities:mean-max"
     UPLOAD = "activities:upload"
     BACKFILL_STATUS = "activities:backfill-status"
+    LIST_TESTS = "tests:list"
+    GET_TEST = "tests:get"
+    CREATE_TEST = "tests:create"
+    UPDATE_TEST = "tests:update"
+    DELETE_TEST = "tests:delete"
+    TEST_APP_METADATA = "tests:app-metadata"
 
 
 class AuthKind(enum.StrEnum):
@@ -59,6 +66,17 @@ class ActivityQuery(Struct, kw_only=True, frozen=True):
     sports: tuple[str, ...] = ()
     statuses: tuple[ActivityStatus, ...] = ()
     tags: tuple[str, ...] = ()
+
+
+class TestQuery(Struct, kw_only=True, frozen=True):
+    """Filters an adapter may push down when listing lab tests (same contract as ActivityQuery:
+    a superset is fine, the order must be stable for paging by offset)."""
+
+    start_date: date | None = None
+    end_date: date | None = None
+    sports: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    created_by: str | None = None
 
 
 class Credentials(Struct, kw_only=True, frozen=True):
@@ -202,6 +220,35 @@ class SupportsBackfillStatus(Protocol):
         ...
 
 
+@runtime_checkable
+class SupportsTests(Protocol):
+    """An adapter declaring the tests:* capabilities (lab tests: lactate, VO2max, FTP, ...)."""
+
+    async def list_tests(
+        self, creds: Credentials, query: TestQuery, *, offset: int, limit: int
+    ) -> list[LabTest]:
+        """Up to `limit` tests from `offset`, newest start first, in a stable order."""
+        ...
+
+    async def get_test(self, creds: Credentials, native_id: str) -> LabTest: ...
+
+    async def create_test(self, creds: Credentials, draft: LabTestDraft) -> LabTest: ...
+
+    async def replace_test(
+        self, creds: Credentials, native_id: str, draft: LabTestDraft
+    ) -> LabTest:
+        """Full replace: fields the draft leaves out become null."""
+        ...
+
+    async def delete_test(self, creds: Credentials, native_id: str) -> None: ...
+
+    async def put_test_app_metadata(
+        self, creds: Credentials, native_id: str, metadata: dict[str, Any]
+    ) -> None: ...
+
+    async def delete_test_app_metadata(self, creds: Credentials, native_id: str) -> None: ...
+
+
 def load_adapters() -> dict[str, type[Adapter]]:
     """Every installed adapter, by provider name, from the `training_gateway.adapters` entry points."""
     found: dict[str, type[Adapter]] = {}
@@ -228,6 +275,12 @@ _OPERATIONS: dict[Capability, type] = {
     Capability.MEAN_MAX: SupportsMeanMax,
     Capability.UPLOAD: SupportsUpload,
     Capability.BACKFILL_STATUS: SupportsBackfillStatus,
+    Capability.LIST_TESTS: SupportsTests,
+    Capability.GET_TEST: SupportsTests,
+    Capability.CREATE_TEST: SupportsTests,
+    Capability.UPDATE_TEST: SupportsTests,
+    Capability.DELETE_TEST: SupportsTests,
+    Capability.TEST_APP_METADATA: SupportsTests,
 }
 
 
