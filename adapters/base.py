@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from litestar.types import ASGIApp
 
     from adapters._mock.faults import FaultInjector
+    from adapters._mock.oauth import AuthorizationServer
     from adapters._mock.tokens import TokenIssuer
 
 ENTRY_POINT_GROUP = "training_gateway.adapters"
@@ -129,6 +130,8 @@ class MockProvider(Protocol):
     name: str
     faults: FaultInjector
     tokens: TokenIssuer
+    # The provider's OAuth authorization server (optional for third-party mocks).
+    auth: AuthorizationServer
 
     def asgi_app(self) -> ASGIApp:
         """The mock's ASGI application."""

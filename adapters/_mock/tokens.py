@@ -15,17 +15,47 @@ class TokenRejected(Exception):
     """The token is missing, malformed, badly signed or expired."""
 
 
+def new_signing_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "alg": "RS256"})
+
+
 class TokenIssuer:
-    """Signs and verifies a mock provider's JWTs with its own RSA key."""
+    """Signs and verifies a mock provider's JWTs with its own RSA keys.
+
+    Keys rotate like a real provider's: `rotate()` signs with a new key from then on while the
+    old public key stays published (tokens it signed still verify) until `retire_old_keys()`.
+    A revoked token (by `jti`) no longer verifies.
+    """
 
     def __init__(self, issuer: str, *, audience: str = "api", default_ttl_s: int = 3600) -> None:
         self.issuer = issuer
         self.default_ttl_s = default_ttl_s
         self.audience = audience
-        self._key = RSAKey.generate_key(
-            2048, parameters={"kid": secrets.token_hex(8), "alg": "RS256"}
-        )
+        self._key = new_signing_key()
         self._keys = KeySet([self._key])
+        self._revoked: set[str] = set()
+
+    @property
+    def kid(self) -> str:
+        return str(self._key.kid)
+
+    def rotate(self) -> str:
+        """Sign with a fresh key from now on; the previous keys stay published. The new kid."""
+        self._key = new_signing_key()
+        self._keys = KeySet([self._key, *self._keys.keys])
+        return self.kid
+
+    def retire_old_keys(self) -> None:
+        """Publish (and accept) only the current key: older tokens stop verifying."""
+        self._keys = KeySet([self._key])
+
+    def revoke(self, jti: str) -> None:
+        self._revoked.add(jti)
+
+    def sign(self, claims: dict[str, Any], *, typ: str = "JWT") -> str:
+        """Any claims, signed with the current key (ID tokens use this)."""
+        header = {"alg": "RS256", "kid": self._key.kid, "typ": typ}
+        return jwt.encode(header, claims, self._keys)
 
     def issue(self, sub: str, *, ttl_s: int | None = None, scope: str = "", **claims: Any) -> str:
         """A signed access token for `sub`, valid for `ttl_s` seconds (default `default_ttl_s`)."""
@@ -51,6 +81,8 @@ class TokenIssuer:
         except (JoseError, ValueError, TypeError) as exc:
             raise TokenRejected(f"invalid token: {type(exc).__name__}") from None
         claims = dict(decoded.claims)
+        if claims.get("jti") in self._revoked:
+            raise TokenRejected("token revoked")
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp < time.time():
             raise TokenRejected("token expired")
@@ -68,5 +100,5 @@ class TokenIssuer:
         return self.verify(token.strip())
 
     def jwks(self) -> dict[str, Any]:
-        """The public keys, as a JWK set."""
-        return {"keys": [self._key.as_dict(private=False)]}
+        """The published public keys, as a JWK set."""
+        return {"keys": [key.as_dict(private=False) for key in self._keys.keys]}

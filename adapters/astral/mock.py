@@ -43,6 +43,7 @@ from adapters._mock import (
     TokenRejected,
     synthesize_history,
 )
+from adapters._mock.oauth import ASTRAL_PATHS, AuthorizationServer
 from adapters.astral.wire import (
     AstralActivity,
     AstralActivityBody,
@@ -55,6 +56,7 @@ SEED_OFFSET: Final = 1000
 """The athlete's history is `synthesize_history(seed + SEED_OFFSET)` (SweatStack uses another)."""
 SECOND_ATHLETE_SEED_OFFSET: Final = 2000
 ISSUER: Final = "https://app.nexrex.ai"
+DEFAULT_SCOPE: Final = "activities:read activities:write"
 AGENT_NAME: Final = "Rex"
 AI_MIN_DISTANCE_M: Final = 3000
 DEFAULT_LIST_LIMIT: Final = 50
@@ -834,7 +836,9 @@ def _error(status_code: int, message: str) -> Response[bytes]:
     return _json(AstralErrorBody(message=message), status_code)
 
 
-def create_app(store: AstralStore, tokens: TokenIssuer) -> Litestar:
+def create_app(
+    store: AstralStore, tokens: TokenIssuer, auth: AuthorizationServer | None = None
+) -> Litestar:
     """The mock's Litestar app: the caller comes from the bearer token, the store is injected."""
 
     def authenticated_user(request: Request[Any, Any, Any]) -> str:
@@ -852,7 +856,7 @@ def create_app(store: AstralStore, tokens: TokenIssuer) -> Litestar:
         return _error(exc.status_code, exc.detail)
 
     return Litestar(
-        route_handlers=[ActivityController],
+        route_handlers=[ActivityController, *(auth.route_handlers() if auth else [])],
         dependencies={
             "store": Provide(lambda: store, sync_to_thread=False),
             "caller": Provide(authenticated_user, sync_to_thread=False),
@@ -884,7 +888,16 @@ class AstralMock:
         self.seed = seed
         self.store = AstralStore(seed, today=today, history_days=history_days)
         self.tokens = tokens or TokenIssuer(ISSUER)
-        self.app = create_app(self.store, self.tokens)
+        #: OAuth2 with PKCE (no OpenID Connect): metadata at the RFC 8414 path.
+        self.auth = AuthorizationServer(
+            self.tokens,
+            paths=ASTRAL_PATHS,
+            openid=False,
+            users=lambda: list(self.store.users),
+            user_claims=self.user_claims,
+            default_scope=DEFAULT_SCOPE,
+        )
+        self.app = create_app(self.store, self.tokens, self.auth)
         self.faults = FaultInjector(self.app)
 
     @property
@@ -902,6 +915,11 @@ class AstralMock:
     def asgi_app(self) -> FaultInjector:
         """The app behind its fault injector."""
         return self.faults
+
+    def user_claims(self, user: str) -> dict[str, Any]:
+        """What userinfo says of a seeded account."""
+        account = self.store.users[user]
+        return {"name": account.username, "email": account.email}
 
     def token_for(self, user: str | None = None) -> str:
         """A signed access token for a seeded user (the athlete when None)."""

@@ -66,6 +66,7 @@ from adapters._mock import (
     TokenRejected,
     synthesize_history,
 )
+from adapters._mock.oauth import SWEATSTACK_PATHS, AuthorizationServer
 from adapters.sweatstack import mapping, timeseries, wire
 from models.errors import InvalidInput
 from models.mean_max import DEFAULT_DURATIONS_S
@@ -389,6 +390,15 @@ class SweatStackMock:
             for session in synthesize_history(seed + offset, today=today, days=days):
                 if session.status == "completed":
                     self.add_session(session, user=user_id)
+        #: The OAuth2/OpenID Connect authorization server, at the paths the SDK uses.
+        self.auth = AuthorizationServer(
+            self.tokens,
+            paths=SWEATSTACK_PATHS,
+            openid=True,
+            users=lambda: self.user_ids,
+            user_claims=self.user_claims,
+            default_scope=DEFAULT_SCOPE,
+        )
         self.faults = FaultInjector(create_app(self))
         self._app = RequestIds(self.faults)
 
@@ -403,6 +413,17 @@ class SweatStackMock:
     def asgi_app(self) -> Any:
         """The ASGI app: request ids around fault injection around the Litestar app."""
         return self._app
+
+    def user_claims(self, user: str) -> dict[str, Any]:
+        """What userinfo (and the ID token) say of a seeded athlete."""
+        number = self.user_ids.index(user) + 1 if user in self.user_ids else 0
+        return {
+            "name": f"Athlete {number}",
+            "given_name": "Athlete",
+            "family_name": str(number),
+            "email": f"athlete{number}.{self.seed}@example.com",
+            "registered_at": "2024-01-01T00:00:00Z",
+        }
 
     def token_for(self, user: str | None = None, *, ttl_s: int | None = None) -> str:
         """A signed access token whose `sub` is `user` (the default athlete when None)."""
@@ -1059,7 +1080,7 @@ def create_app(mock: SweatStackMock) -> Litestar:
         return mock
 
     return Litestar(
-        route_handlers=[ActivitiesController],
+        route_handlers=[ActivitiesController, *mock.auth.route_handlers()],
         dependencies={"store": Provide(provide_store, sync_to_thread=False)},
         exception_handlers={
             ApiError: _api_error_response,
