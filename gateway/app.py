@@ -13,7 +13,9 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from adapters.base import Adapter, load_adapters
+from adapters.base import Adapter, AuthKind, load_adapters
+from gateway.auth.oauth import ProviderOAuth
+from gateway.auth.tokens import RenewingTransport, TokenManager
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.routes import route_handlers
 from gateway.settings import Settings
@@ -50,6 +52,33 @@ def build_adapters(
     }
 
 
+# What a provider is asked for when its client settings name no scope.
+DEFAULT_OAUTH_SCOPE = "openid offline_access"
+
+
+def build_oauth(settings: Settings, classes: dict[str, type[Adapter]]) -> dict[str, ProviderOAuth]:
+    """The gateway's OAuth client at every provider with a base URL and a client configured."""
+    found: dict[str, ProviderOAuth] = {}
+    for name, adapter_class in classes.items():
+        client = settings.oauth_clients.get(name)
+        kind = adapter_class.auth_kind
+        if client is None or name not in settings.provider_urls:
+            continue
+        if kind not in (AuthKind.OAUTH2_PKCE_OIDC, AuthKind.OAUTH2_PKCE_OR_BEARER):
+            continue
+        found[name] = ProviderOAuth(
+            name,
+            settings.provider_urls[name],
+            client,
+            redirect_uri=settings.redirect_uri(name),
+            scope=client.scope or str(getattr(adapter_class, "oauth_scope", DEFAULT_OAUTH_SCOPE)),
+            openid=kind is AuthKind.OAUTH2_PKCE_OIDC,
+            timeout_s=settings.http_timeout_s,
+            leeway_s=settings.id_token_leeway_s,
+        )
+    return found
+
+
 def create_app(
     settings: Settings,
     *,
@@ -67,10 +96,13 @@ def create_app(
             max_keepalive_connections=settings.max_connections_per_provider,
         )
         timeout = httpx.Timeout(settings.http_timeout_s, connect=settings.http_connect_timeout_s)
+        oauth = build_oauth(settings, classes)
+        tokens = TokenManager(store, oauth, skew_s=settings.refresh_skew_s)
+        transport = RenewingTransport(httpx.AsyncHTTPTransport(limits=limits), tokens)
         try:
             await store.create_schema()
             async with httpx.AsyncClient(
-                limits=limits, timeout=timeout, follow_redirects=False
+                transport=transport, timeout=timeout, follow_redirects=False
             ) as http:
                 state = GatewayState(
                     store=store,
@@ -78,6 +110,8 @@ def create_app(
                     adapters=build_adapters(settings, http, classes),
                     adapter_classes=classes,
                     settings=settings,
+                    tokens=tokens,
+                    oauth=oauth,
                 )
                 app.state.gateway = state
                 if bootstrap is not None:

@@ -35,7 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
         demo = start_demo(
             classes, seed=args.seed, key=settings.demo_key, latency_s=args.mock_latency_ms / 1000
         )
-        settings.provider_urls = {**settings.provider_urls, **demo.provider_urls}
+        demo.configure(settings)
         bootstrap = demo.bootstrap
     app = create_app(settings, adapter_classes=classes, bootstrap=bootstrap)
     base = f"http://{settings.host}:{settings.port}"

@@ -1,19 +1,26 @@
-"""The embedded default: both provider mocks on loopback, a demo user connected to each."""
+"""The embedded default: both provider mocks on loopback, a demo user connected to each
+through the providers' real OAuth flow (PKCE, and OpenID Connect where the provider has it)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import msgspec
 
 from adapters._mock.server import MockServer
 from adapters.base import Adapter, Credentials, MockProvider
+from gateway.auth.flow import ConnectionFlow
+from gateway.settings import OAuthClient, Settings
 from gateway.state import GatewayState
 from gateway.storage.store import API_KEY_PREFIX
 
 DEMO_USER = "demo"
-DEMO_TOKEN_TTL_S = 7 * 86400
+DEMO_CLIENT_ID = "training-gateway-demo"
+_log = logging.getLogger("gateway.demo")
 
 
 @dataclass
@@ -28,12 +35,46 @@ class Demo:
     def provider_urls(self) -> dict[str, str]:
         return {name: server.url for name, server in self.servers.items()}
 
+    def configure(self, settings: Settings) -> None:
+        """Point `settings` at the mocks, and register the gateway as an OAuth client at each
+        (a fresh secret per run, the gateway's own callback as the only redirect URI)."""
+        settings.demo = True
+        settings.provider_urls = {**settings.provider_urls, **self.provider_urls}
+        clients = dict(settings.oauth_clients)
+        for name, mock in self.mocks.items():
+            auth = getattr(mock, "auth", None)
+            if auth is None:
+                continue
+            client = OAuthClient(client_id=DEMO_CLIENT_ID, client_secret=secrets.token_urlsafe(24))
+            clients[name] = client
+            auth.register_client(
+                client.client_id,
+                secret=client.client_secret,
+                redirect_uris=[settings.redirect_uri(name)],
+            )
+        settings.oauth_clients = clients
+
     async def bootstrap(self, state: GatewayState) -> None:
+        """Create the demo user and connect it to every mock the way a user would: start the
+        flow, let the mock's authorization endpoint approve, finish at the callback step."""
         user = await state.store.ensure_user(DEMO_USER)
         await state.store.revoke_api_keys(user)
         await state.store.issue_api_key(user, self.key)
-        for name, mock in self.mocks.items():
-            await state.store.save_connection(user, name, credentials_from_token(mock.token_for()))
+        flow = ConnectionFlow(state)
+        async with httpx.AsyncClient(follow_redirects=False, timeout=10) as browser:
+            for name, mock in sorted(self.mocks.items()):
+                if name not in state.oauth:  # a mock without an authorization server
+                    await state.store.save_connection(
+                        user, name, credentials_from_token(mock.token_for())
+                    )
+                    continue
+                start = await flow.begin(user, name, return_to=f"{state.settings.base_url}/")
+                approval = await browser.get(start.authorization_url)
+                query = parse_qs(urlsplit(approval.headers.get("location", "")).query)
+                if approval.status_code != 302 or "code" not in query:
+                    raise RuntimeError(f"the {name} mock did not approve the demo connection")
+                await flow.complete(name, code=query["code"][0], state=query["state"][0])
+                _log.info("demo user connected to %s through OAuth", name)
 
     def stop(self) -> None:
         for server in self.servers.values():
@@ -76,8 +117,6 @@ def start_demo(
         for name, adapter_class in sorted(adapter_classes.items()):
             mock = adapter_class.create_mock(seed)
             mock.faults.latency_s = latency_s
-            # The demo's connections hold their tokens for a week (refresh comes with OAuth).
-            mock.tokens.default_ttl_s = DEMO_TOKEN_TTL_S
             demo.mocks[name] = mock
             demo.servers[name] = MockServer(mock.asgi_app()).start()
     except BaseException:

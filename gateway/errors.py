@@ -36,6 +36,32 @@ class NotConnected(GatewayError):
         self.provider = provider
 
 
+class ConnectionRevoked(GatewayError):
+    """The caller's connection to a provider can no longer be used: reconnect to go on."""
+
+    title = "Provider connection revoked"
+
+    def __init__(self, provider: str, detail: str | None, *, expired: bool = False) -> None:
+        reason = detail or f"{provider} revoked the connection"
+        super().__init__(f"{reason}; reconnect {provider} with POST /v1/connections/{provider}")
+        self.provider = provider
+        self.expired = expired
+        if expired:
+            self.title = "Provider connection expired"
+
+
+class AuthorizationFailed(GatewayError):
+    """Connecting a provider failed: the callback, the code exchange or the ID token did not
+    check out. Nothing was stored."""
+
+    title = "Connecting the provider failed"
+
+    def __init__(self, provider: str, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.provider = provider
+        self.field = field
+
+
 class Problem(msgspec.Struct, omit_defaults=True, kw_only=True):
     """An RFC 9457 problem document, with the field or provider at fault when there is one."""
 
@@ -58,8 +84,10 @@ def status_for(exc: GatewayError) -> int:
         return 404
     if isinstance(exc, Unsupported):
         return 405
-    if isinstance(exc, NotConnected):
+    if isinstance(exc, NotConnected | ConnectionRevoked):
         return 409
+    if isinstance(exc, AuthorizationFailed):
+        return 400
     if isinstance(exc, ProviderRejected):
         return 422
     if isinstance(exc, ProviderTimeout):
@@ -206,6 +234,8 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
 __all__ = [
     "EXCEPTION_HANDLERS",
     "PROBLEM_MEDIA_TYPE",
+    "AuthorizationFailed",
+    "ConnectionRevoked",
     "MediaType",
     "NotConnected",
     "Problem",

@@ -11,6 +11,20 @@ from typing import Any
 import platformdirs
 
 
+@dataclasses.dataclass(kw_only=True, frozen=True)
+class OAuthClient:
+    """The gateway's registration as an OAuth client at one provider."""
+
+    client_id: str
+    client_secret: str | None = None
+    redirect_uri: str | None = None  # default: <public_url>/v1/connections/<provider>/callback
+    scope: str | None = None  # default: the adapter's own
+
+    def __repr__(self) -> str:
+        secret = "<redacted>" if self.client_secret else None
+        return f"OAuthClient(client_id={self.client_id!r}, client_secret={secret}, redirect_uri={self.redirect_uri!r})"
+
+
 @dataclasses.dataclass(kw_only=True)
 class Settings:
     """Everything the gateway needs to start. Secrets are kept out of `repr`."""
@@ -28,12 +42,39 @@ class Settings:
     max_connections_per_provider: int = 50
     # SweatStack closes its backfill stream after 60 s; the merged stream does the same.
     backfill_window_s: float = 60.0
+    # OAuth: the gateway's client at each provider (GATEWAY_<PROVIDER>_CLIENT_ID, ...).
+    oauth_clients: dict[str, OAuthClient] = dataclasses.field(default_factory=dict)
+    # Where browsers reach the gateway (callback URLs); default http://<host>:<port>.
+    public_url: str | None = None
+    # URL prefixes `return_to` may point at after a connection (GATEWAY_RETURN_TO_ALLOWLIST).
+    return_to_allowlist: tuple[str, ...] = ()
+    # Refresh an access token this long before it expires.
+    refresh_skew_s: float = 60.0
+    # How long a started connection (its state, nonce and PKCE verifier) stays valid.
+    oauth_state_ttl_s: float = 600.0
+    # Leeway for ID-token `exp`/`iat` checks.
+    id_token_leeway_s: int = 60
+
+    @property
+    def base_url(self) -> str:
+        """The gateway's public base URL, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def redirect_uri(self, provider: str) -> str:
+        """The callback URL registered at `provider` for this gateway."""
+        client = self.oauth_clients.get(provider)
+        if client is not None and client.redirect_uri:
+            return client.redirect_uri
+        return f"{self.base_url}/v1/connections/{provider}/callback"
 
     def __repr__(self) -> str:
         return (
             f"Settings(data_dir={str(self.data_dir)!r}, database_url={_redact_url(self.database_url)!r}, "
             f"host={self.host!r}, port={self.port}, demo={self.demo}, providers={sorted(self.provider_urls)})"
         )
+
+
+_NOT_PROVIDER_URLS = frozenset({"GATEWAY_DATABASE_URL", "GATEWAY_PUBLIC_URL"})
 
 
 def _redact_url(url: str) -> str:
@@ -68,8 +109,18 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         for key, value in env.items()
         if key.startswith("GATEWAY_")
         and key.endswith("_URL")
-        and key != "GATEWAY_DATABASE_URL"
+        and key not in _NOT_PROVIDER_URLS
         and value
+    }
+    oauth_clients = {
+        key[len("GATEWAY_") : -len("_CLIENT_ID")].lower(): OAuthClient(
+            client_id=value,
+            client_secret=env.get(key[: -len("_ID")] + "_SECRET") or None,
+            redirect_uri=env.get(key[: -len("_CLIENT_ID")] + "_REDIRECT_URI") or None,
+            scope=env.get(key[: -len("_CLIENT_ID")] + "_SCOPE") or None,
+        )
+        for key, value in env.items()
+        if key.startswith("GATEWAY_") and key.endswith("_CLIENT_ID") and value
     }
     secret = env.get("GATEWAY_SECRET_KEY", "")
     values: dict[str, Any] = {
@@ -81,6 +132,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "secret_keys": tuple(k.strip() for k in secret.split(",") if k.strip()),
         "provider_urls": provider_urls,
         "http_timeout_s": float(env.get("GATEWAY_HTTP_TIMEOUT_S", "10")),
+        "oauth_clients": oauth_clients,
+        "public_url": env.get("GATEWAY_PUBLIC_URL") or None,
+        "return_to_allowlist": tuple(
+            u.strip() for u in env.get("GATEWAY_RETURN_TO_ALLOWLIST", "").split(",") if u.strip()
+        ),
+        "refresh_skew_s": float(env.get("GATEWAY_REFRESH_SKEW_S", "60")),
     }
     values.update(overrides)
     values["data_dir"] = Path(values["data_dir"])

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from adapters.base import Adapter
+from gateway.auth.oauth import ProviderOAuth
+from gateway.auth.tokens import TokenManager
 from gateway.errors import NotConnected
 from gateway.federation import Source
 from gateway.settings import Settings
 from gateway.storage import Store, User
 from models.activity import split_federated_id
-from models.errors import InvalidInput, NotFound
+from models.errors import GatewayError, InvalidInput, NotFound
 
 
 @dataclass
@@ -22,6 +26,9 @@ class GatewayState:
     adapters: dict[str, Adapter]
     adapter_classes: dict[str, type[Adapter]]
     settings: Settings
+    tokens: TokenManager
+    # The gateway's OAuth client at each provider that has one configured.
+    oauth: dict[str, ProviderOAuth] = field(default_factory=dict)
 
     def adapter(self, provider: str) -> Adapter:
         """The adapter of a provider this gateway serves; 404 for an unknown provider."""
@@ -31,20 +38,34 @@ class GatewayState:
             raise NotFound(f"unknown provider {provider!r}") from None
 
     async def sources(self, user: User, providers: tuple[str, ...] = ()) -> list[Source]:
-        """The caller's active connections, as sources to read from."""
+        """The caller's connections, as sources to read from, with fresh credentials.
+
+        A connection that cannot be used (revoked, or its refresh failed) stays in the list
+        as a source whose every call fails with that reason, so merged answers report it
+        among their errors instead of leaving the provider out silently.
+        """
         connections = await self.store.connections(user)
-        return [
-            Source(name=name, adapter=self.adapters[name], credentials=conn.credentials)
-            for name, conn in sorted(connections.items())
-            if conn.status == "active"
-            and name in self.adapters
-            and (not providers or name in providers)
-        ]
+        found: list[Source] = []
+        for name, conn in sorted(connections.items()):
+            if name not in self.adapters or (providers and name not in providers):
+                continue
+            adapter = self.adapters[name]
+            try:
+                credentials = await self.tokens.credentials(user, conn)
+            except GatewayError as exc:
+                found.append(
+                    Source(name=name, adapter=_Failing(adapter, exc), credentials=conn.credentials)  # type: ignore[arg-type]
+                )
+                continue
+            found.append(Source(name=name, adapter=adapter, credentials=credentials))
+        return found
 
     async def source(self, user: User, provider: str) -> Source:
         """One connected provider of the caller; NotConnected when the caller has none."""
         self.adapter(provider)
         for source in await self.sources(user, (provider,)):
+            if isinstance(source.adapter, _Failing):
+                raise source.adapter.error
             return source
         raise NotConnected(provider)
 
@@ -64,3 +85,38 @@ class GatewayState:
             raise NotFound(
                 f"no activity {activity_id!r}: you have not connected {provider!r}"
             ) from None
+
+
+class _Failing:
+    """An adapter stand-in for a connection that cannot be used: it has the adapter's name and
+    capabilities, and every operation fails with the reason."""
+
+    def __init__(self, adapter: Adapter, error: GatewayError) -> None:
+        self.name = adapter.name
+        self.display_name = adapter.display_name
+        self.capabilities = adapter.capabilities
+        self.auth_kind = adapter.auth_kind
+        self.error = error
+
+    def __getattr__(self, operation: str) -> Any:
+        def fail(*_args: Any, **_kwargs: Any) -> _Raise:
+            return _Raise(self.error)
+
+        return fail
+
+
+class _Raise:
+    """Raises `error` whether awaited or iterated (async generators, like backfill status)."""
+
+    def __init__(self, error: GatewayError) -> None:
+        self.error = error
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        raise self.error
+        yield  # pragma: no cover - makes this a generator
+
+    def __aiter__(self) -> _Raise:
+        return self
+
+    async def __anext__(self) -> Any:
+        raise self.error

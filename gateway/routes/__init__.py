@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.routes.activities import ActivityController
+from gateway.routes.connections import ConnectionController, connection_callback
 from gateway.routes.health import health
 from gateway.routes.hr_model import HrModelController, fit_activity
 from gateway.routes.providers import ProviderController
@@ -18,6 +19,8 @@ def route_handlers() -> list[Any]:
         health,
         ActivityController,
         ProviderController,
+        ConnectionController,
+        connection_callback,
         TimeseriesController,
         backfill_status,
         upload_files,

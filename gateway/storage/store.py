@@ -8,13 +8,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from adapters.base import Credentials
 from gateway.storage import tables
@@ -38,6 +40,87 @@ class Connection(msgspec.Struct, frozen=True, kw_only=True):
     scopes: tuple[str, ...]
     connected_at: datetime
     expires_at: datetime | None = None
+    has_refresh_token: bool = False
+    status_detail: str | None = None
+
+
+class ConnectionTokens(msgspec.Struct, kw_only=True):
+    """A connection's secrets, decrypted, as read under the connection's lock for a refresh."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    status: str
+    subject: str | None = None
+    email: str | None = None
+    display_name: str | None = None
+
+    def credentials(self, access_token: str | None = None) -> Credentials:
+        return Credentials(
+            access_token=access_token or self.access_token,
+            subject=self.subject,
+            email=self.email,
+            display_name=self.display_name,
+        )
+
+
+class PendingConnection(msgspec.Struct, frozen=True, kw_only=True):
+    """A started OAuth connection: what its callback needs to finish it."""
+
+    user: User
+    provider: str
+    nonce: str | None
+    code_verifier: str
+    redirect_uri: str
+    return_to: str
+    expires_at: datetime
+
+
+class LockedConnection:
+    """A connection row held locked (PostgreSQL row lock; SQLite write lock) in a transaction,
+    so concurrent refreshes, also from other gateway replicas, queue behind one another."""
+
+    def __init__(
+        self, conn: AsyncConnection, row_id: str, tokens: ConnectionTokens, vault: TokenVault
+    ) -> None:
+        self._conn = conn
+        self._row_id = row_id
+        self._vault = vault
+        self.tokens = tokens
+
+    async def store_tokens(
+        self, *, access_token: str, refresh_token: str | None, expires_at: datetime | None
+    ) -> None:
+        """Record refreshed tokens (a rotated refresh token replaces the old one)."""
+        values: dict[str, object] = {
+            "access_token_enc": self._vault.encrypt(access_token),
+            "expires_at": expires_at,
+            "refreshed_at": _now(),
+            "status": "active",
+            "status_detail": None,
+        }
+        if refresh_token:
+            values["refresh_token_enc"] = self._vault.encrypt(refresh_token)
+        await self._conn.execute(
+            update(tables.connections)
+            .where(tables.connections.c.id == self._row_id)
+            .values(**values)
+        )
+        self.tokens = msgspec.structs.replace(
+            self.tokens,
+            access_token=access_token,
+            refresh_token=refresh_token or self.tokens.refresh_token,
+            expires_at=expires_at,
+            status="active",
+        )
+
+    async def mark(self, status: str, detail: str) -> None:
+        await self._conn.execute(
+            update(tables.connections)
+            .where(tables.connections.c.id == self._row_id)
+            .values(status=status, status_detail=detail)
+        )
+        self.tokens.status = status
 
 
 def hash_api_key(key: str) -> str:
@@ -175,6 +258,8 @@ class Store:
         """Store (or replace) the user's connection to `provider`, tokens encrypted."""
         values = {
             "status": status,
+            "status_detail": None,
+            "refreshed_at": None,
             "access_token_enc": self.vault.encrypt(credentials.access_token),
             "refresh_token_enc": self.vault.encrypt(refresh_token) if refresh_token else None,
             "expires_at": expires_at,
@@ -214,9 +299,139 @@ class Store:
                 ),
                 scopes=tuple(row.scopes.split()) if row.scopes else (),
                 connected_at=row.connected_at,
-                expires_at=row.expires_at,
+                expires_at=_aware(row.expires_at),
+                has_refresh_token=row.refresh_token_enc is not None,
+                status_detail=row.status_detail,
             )
         return found
+
+    async def delete_connection(self, user: User, provider: str) -> ConnectionTokens | None:
+        """Remove the user's connection to `provider`; its tokens (to revoke), or None."""
+        where = (tables.connections.c.user_id == user.id) & (
+            tables.connections.c.provider == provider
+        )
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(tables.connections).where(where))).first()
+            if row is None:
+                return None
+            await conn.execute(delete(tables.connections).where(where))
+        return self._tokens(row)
+
+    def _tokens(self, row: object) -> ConnectionTokens:
+        return ConnectionTokens(
+            access_token=self.vault.decrypt(row.access_token_enc),  # type: ignore[attr-defined]
+            refresh_token=(
+                self.vault.decrypt(row.refresh_token_enc)  # type: ignore[attr-defined]
+                if row.refresh_token_enc  # type: ignore[attr-defined]
+                else None
+            ),
+            expires_at=_aware(row.expires_at),  # type: ignore[attr-defined]
+            status=row.status,  # type: ignore[attr-defined]
+            subject=row.subject,  # type: ignore[attr-defined]
+            email=row.email,  # type: ignore[attr-defined]
+            display_name=row.display_name,  # type: ignore[attr-defined]
+        )
+
+    @asynccontextmanager
+    async def locked_connection(
+        self, user: User, provider: str
+    ) -> AsyncIterator[LockedConnection | None]:
+        """The user's connection to `provider`, locked until the block ends (None if absent).
+
+        PostgreSQL takes a row lock (SELECT ... FOR UPDATE), which serialises every gateway
+        replica; SQLite takes its database write lock first, with the same effect.
+        """
+        where = (tables.connections.c.user_id == user.id) & (
+            tables.connections.c.provider == provider
+        )
+        async with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                await conn.execute(
+                    update(tables.connections)
+                    .where(where)
+                    .values(status=tables.connections.c.status)
+                )
+            row = (
+                await conn.execute(select(tables.connections).where(where).with_for_update())
+            ).first()
+            if row is None:
+                yield None
+                return
+            yield LockedConnection(conn, row.id, self._tokens(row), self.vault)
+
+    # connections being made (OAuth state)
+
+    async def save_pending_connection(
+        self,
+        user: User,
+        provider: str,
+        state: str,
+        *,
+        nonce: str | None,
+        code_verifier: str,
+        redirect_uri: str,
+        return_to: str,
+        ttl_s: float,
+    ) -> None:
+        """Remember a started connection under its `state` (only the state's hash is kept)."""
+        now = _now()
+        async with self.engine.begin() as conn:
+            # Forget long-dead attempts while here, so the table stays small.
+            await conn.execute(
+                delete(tables.oauth_states).where(
+                    tables.oauth_states.c.expires_at < now - timedelta(days=1)
+                )
+            )
+            await conn.execute(
+                insert(tables.oauth_states).values(
+                    state_hash=hash_api_key(state),
+                    user_id=user.id,
+                    provider=provider,
+                    nonce=nonce,
+                    code_verifier_enc=self.vault.encrypt(code_verifier),
+                    redirect_uri=redirect_uri,
+                    return_to=return_to,
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=ttl_s),
+                )
+            )
+
+    async def consume_pending_connection(self, state: str) -> PendingConnection | None:
+        """The started connection `state` names, marked used in the same step so it can be
+        used once only; None for a state that is unknown or already used."""
+        digest = hash_api_key(state)
+        table = tables.oauth_states
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(table)
+                .where(table.c.state_hash == digest, table.c.consumed_at.is_(None))
+                .values(consumed_at=_now())
+            )
+            if result.rowcount != 1:
+                return None
+            row = (
+                await conn.execute(
+                    select(table, tables.users.c.name)
+                    .join(tables.users, tables.users.c.id == table.c.user_id)
+                    .where(table.c.state_hash == digest)
+                )
+            ).one()
+        return PendingConnection(
+            user=User(id=row.user_id, name=row.name),
+            provider=row.provider,
+            nonce=row.nonce,
+            code_verifier=self.vault.decrypt(row.code_verifier_enc),
+            redirect_uri=row.redirect_uri,
+            return_to=row.return_to,
+            expires_at=_aware(row.expires_at) or _now(),
+        )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were stored in UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

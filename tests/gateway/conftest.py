@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from adapters._mock.server import MockServer
+from adapters._mock.server import MockServer, free_loopback_port
 from adapters.base import load_adapters
 from gateway.app import create_app
 from gateway.demo import Demo, start_demo
-from gateway.settings import load_settings
+from gateway.settings import Settings, load_settings
+from gateway.storage import Store, TokenVault
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -23,11 +28,32 @@ class RunningGateway:
     key: str
     demo: Demo
     data_dir: Path
+    settings: Settings
 
     def client(self, key: str | None = None) -> httpx.Client:
         return httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=30
         )
+
+    def on_store(self, action: Callable[[Store], Awaitable[T]]) -> T:
+        """Run `action` on the gateway's own store (as the CLI would, from outside)."""
+
+        async def run() -> T:
+            store = Store.open(self.settings.database_url, TokenVault(self.settings.secret_keys))
+            try:
+                return await action(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(run())
+
+    def create_user(self, name: str) -> str:
+        """A new gateway user with no connections; its API key."""
+
+        async def create(store: Store) -> str:
+            return await store.issue_api_key(await store.create_user(name))
+
+        return self.on_store(create)
 
 
 def serve_gateway(
@@ -35,17 +61,22 @@ def serve_gateway(
 ) -> tuple[RunningGateway, MockServer]:
     classes = load_adapters()
     demo = start_demo(classes, seed=seed)
+    port = free_loopback_port()
     settings = load_settings(
         {},
         data_dir=tmp_path,
+        port=port,
         secret_keys=(Fernet.generate_key().decode(),),
-        provider_urls=demo.provider_urls,
         http_timeout_s=http_timeout_s,
         backfill_window_s=1.0,
     )
+    demo.configure(settings)
     app = create_app(settings, adapter_classes=classes, bootstrap=demo.bootstrap)
-    server = MockServer(app).start(timeout_s=30)
-    return RunningGateway(url=server.url, key=demo.key, demo=demo, data_dir=tmp_path), server
+    server = MockServer(app, port=port).start(timeout_s=30)
+    running = RunningGateway(
+        url=server.url, key=demo.key, demo=demo, data_dir=tmp_path, settings=settings
+    )
+    return running, server
 
 
 @pytest.fixture

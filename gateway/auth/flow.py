@@ -1,0 +1,335 @@
+"""Connecting a user's provider account: start an OAuth2 authorization-code flow with PKCE,
+finish it at the callback (code exchange, ID-token validation), accept a personal bearer
+token where the provider allows one, list and remove connections."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit
+
+import msgspec
+
+from adapters.base import AuthKind, Credentials
+from gateway.auth.oauth import IdTokenRejected, OAuthRefused, ProviderOAuth, new_code_verifier
+from gateway.errors import AuthorizationFailed
+from gateway.storage import User
+from models.errors import GatewayError, InvalidInput, NotFound, ProviderError
+
+if TYPE_CHECKING:
+    from gateway.state import GatewayState
+
+_log = logging.getLogger("gateway.auth")
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class ConnectionView(msgspec.Struct, kw_only=True):
+    """One of the caller's provider connections, as GET /v1/connections shows it."""
+
+    provider: str
+    status: str  # active, expired or revoked
+    scopes: list[str]
+    connected_at: datetime
+    subject: str | None = None
+    expires_at: datetime | None = None
+    detail: str | None = None
+
+
+class AuthorizationStart(msgspec.Struct, kw_only=True):
+    """Where to send the user's browser to connect a provider, and until when that works."""
+
+    authorization_url: str
+    expires_at: datetime
+
+
+class Disconnected(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The outcome of DELETE /v1/connections/{provider}."""
+
+    provider: str
+    deleted: bool
+    revoked_at_provider: bool
+    detail: str | None = None
+
+
+class ConnectionFlow:
+    """The connection use cases over the store and each provider's OAuth client."""
+
+    def __init__(self, state: GatewayState) -> None:
+        self.state = state
+        self.store = state.store
+        self.settings = state.settings
+
+    def _oauth(self, provider: str) -> ProviderOAuth:
+        adapter = self.state.adapter(provider)
+        if adapter.auth_kind not in (AuthKind.OAUTH2_PKCE_OIDC, AuthKind.OAUTH2_PKCE_OR_BEARER):
+            raise InvalidInput("provider", f"{provider} does not connect through OAuth", status=409)
+        oauth = self.state.oauth.get(provider)
+        if oauth is None:
+            hint = (
+                f"; or connect with a personal token: PUT /v1/connections/{provider}"
+                if adapter.auth_kind is AuthKind.OAUTH2_PKCE_OR_BEARER
+                else ""
+            )
+            raise InvalidInput(
+                "provider",
+                f"no OAuth client is configured for {provider} "
+                f"(GATEWAY_{provider.upper()}_CLIENT_ID){hint}",
+                status=409,
+            )
+        return oauth
+
+    async def begin(
+        self, user: User, provider: str, return_to: str, login_hint: str | None = None
+    ) -> AuthorizationStart:
+        """Start connecting `provider`: remember state, nonce and verifier; the URL to visit."""
+        oauth = self._oauth(provider)
+        check_return_to(return_to, self.settings.return_to_allowlist, demo=self.settings.demo)
+        state = secrets.token_urlsafe(32)
+        nonce = secrets.token_urlsafe(24) if oauth.openid else None
+        verifier = new_code_verifier()
+        url = await oauth.authorization_url(
+            state=state, nonce=nonce, code_verifier=verifier, login_hint=login_hint
+        )
+        await self.store.save_pending_connection(
+            user,
+            provider,
+            state,
+            nonce=nonce,
+            code_verifier=verifier,
+            redirect_uri=oauth.redirect_uri,
+            return_to=return_to,
+            ttl_s=self.settings.oauth_state_ttl_s,
+        )
+        expires_at = datetime.now(UTC).timestamp() + self.settings.oauth_state_ttl_s
+        return AuthorizationStart(
+            authorization_url=url, expires_at=datetime.fromtimestamp(expires_at, UTC)
+        )
+
+    async def complete(
+        self,
+        provider: str,
+        *,
+        code: str | None,
+        state: str | None,
+        error: str | None = None,
+        error_description: str | None = None,
+        caller: User | None = None,
+    ) -> str:
+        """Finish connecting at the callback; the URL to send the browser back to.
+
+        Every check fails with AuthorizationFailed (400) before anything is stored.
+        """
+        oauth = self._oauth(provider)
+        if not state:
+            raise AuthorizationFailed(provider, "the callback carries no state", field="state")
+        pending = await self.store.consume_pending_connection(state)
+        if pending is None:
+            raise AuthorizationFailed(
+                provider, "the state is unknown or was already used", field="state"
+            )
+        if pending.provider != provider:
+            raise AuthorizationFailed(
+                provider,
+                f"the state was issued for {pending.provider}, not {provider}",
+                field="state",
+            )
+        if pending.expires_at <= datetime.now(UTC):
+            raise AuthorizationFailed(
+                provider, "the state has expired: start connecting again", field="state"
+            )
+        if caller is not None and caller.id != pending.user.id:
+            raise AuthorizationFailed(provider, "the state belongs to another user", field="state")
+        if error:
+            detail = f"{provider} did not authorize the connection: {error}"
+            raise AuthorizationFailed(
+                provider,
+                f"{detail} ({error_description})" if error_description else detail,
+                field="error",
+            )
+        if not code:
+            raise AuthorizationFailed(provider, "the callback carries no code", field="code")
+        try:
+            tokens = await oauth.exchange_code(code, pending.code_verifier)
+        except OAuthRefused as exc:
+            raise AuthorizationFailed(
+                provider, f"{provider} refused the authorization code ({exc})", field="code"
+            ) from None
+        identity: dict[str, object]
+        if oauth.openid:
+            if tokens.id_token is None:
+                raise AuthorizationFailed(
+                    provider, f"{provider} sent no ID token", field="id_token"
+                )
+            if pending.nonce is None:
+                raise AuthorizationFailed(provider, "the connection has no nonce", field="nonce")
+            try:
+                identity = await oauth.validate_id_token(tokens.id_token, nonce=pending.nonce)
+            except IdTokenRejected as exc:
+                _log.warning("rejected an ID token from %s: %s", provider, exc)
+                raise AuthorizationFailed(provider, str(exc), field="id_token") from None
+        else:
+            identity = await oauth.userinfo(tokens.access_token)
+        credentials = Credentials(
+            access_token=tokens.access_token,
+            subject=_claim(identity, "sub"),
+            email=_claim(identity, "email"),
+            display_name=_claim(identity, "name"),
+        )
+        await self.store.save_connection(
+            pending.user,
+            provider,
+            credentials,
+            refresh_token=tokens.refresh_token,
+            expires_at=tokens.expires_at,
+            scopes=tokens.scopes,
+        )
+        _log.info("user %s connected %s", pending.user.name, provider)
+        separator = "&" if urlsplit(pending.return_to).query else "?"
+        return f"{pending.return_to}{separator}{urlencode({'connected': provider})}"
+
+    async def connect_bearer(self, user: User, provider: str, access_token: str) -> ConnectionView:
+        """Connect with a personal token the user supplies; the provider must accept it."""
+        adapter = self.state.adapter(provider)
+        if adapter.auth_kind not in (AuthKind.BEARER, AuthKind.OAUTH2_PKCE_OR_BEARER):
+            raise InvalidInput(
+                "provider",
+                f"{provider} connects through OAuth only: POST /v1/connections/{provider}",
+                status=409,
+            )
+        token = access_token.strip()
+        if not token:
+            raise InvalidInput("access_token", "the access token is empty")
+        credentials = Credentials(access_token=token)
+        oauth = self.state.oauth.get(provider)
+        try:
+            if oauth is not None:
+                identity = await oauth.userinfo(token)
+                credentials = Credentials(
+                    access_token=token,
+                    subject=_claim(identity, "sub"),
+                    email=_claim(identity, "email"),
+                    display_name=_claim(identity, "name"),
+                )
+            else:  # no client: prove the token works with the cheapest read there is
+                from adapters.base import ActivityQuery
+
+                await adapter.list_activities(credentials, ActivityQuery(), offset=0, limit=1)
+        except ProviderError as exc:
+            if exc.upstream_status in (401, 403):
+                raise InvalidInput(
+                    "access_token", f"{provider} does not accept this token ({exc.upstream_status})"
+                ) from None
+            raise
+        await self.store.save_connection(user, provider, credentials)
+        connection = (await self.store.connections(user))[provider]
+        return view_of(connection)
+
+    async def disconnect(self, user: User, provider: str) -> Disconnected:
+        """Revoke the connection at the provider where it can, and delete the local tokens.
+
+        The local tokens go whatever the provider says; a failed revocation is reported."""
+        self.state.adapter(provider)
+        tokens = await self.store.delete_connection(user, provider)
+        if tokens is None:
+            raise NotFound(f"you have no connection to {provider!r}")
+        oauth = self.state.oauth.get(provider)
+        if oauth is None:
+            return Disconnected(
+                provider=provider,
+                deleted=True,
+                revoked_at_provider=False,
+                detail=f"the gateway has no OAuth client for {provider}, so it cannot revoke the token there",
+            )
+        try:
+            # Revoking the refresh token ends the whole grant; the access token goes with it.
+            revoked = await oauth.revoke(
+                tokens.refresh_token or tokens.access_token,
+                "refresh_token" if tokens.refresh_token else "access_token",
+            )
+            if revoked and tokens.refresh_token:
+                await oauth.revoke(tokens.access_token, "access_token")
+        except (GatewayError, OAuthRefused) as exc:
+            detail = exc.detail if isinstance(exc, GatewayError) else str(exc)
+            return Disconnected(
+                provider=provider,
+                deleted=True,
+                revoked_at_provider=False,
+                detail=f"the local tokens are deleted, but revoking them at {provider} failed: {detail}",
+            )
+        return Disconnected(
+            provider=provider,
+            deleted=True,
+            revoked_at_provider=revoked,
+            detail=None if revoked else f"{provider} offers no token revocation",
+        )
+
+    async def connections(self, user: User) -> list[ConnectionView]:
+        connections = await self.store.connections(user)
+        return [view_of(c) for _, c in sorted(connections.items())]
+
+
+def view_of(connection: object) -> ConnectionView:
+    from gateway.storage import Connection
+
+    assert isinstance(connection, Connection)
+    status = connection.status
+    if (
+        status == "active"
+        and connection.expires_at is not None
+        and connection.expires_at <= datetime.now(UTC)
+        and not connection.has_refresh_token
+    ):
+        status = "expired"
+    return ConnectionView(
+        provider=connection.provider,
+        status=status,
+        scopes=list(connection.scopes),
+        connected_at=connection.connected_at
+        if connection.connected_at.tzinfo
+        else connection.connected_at.replace(tzinfo=UTC),
+        subject=connection.credentials.subject,
+        expires_at=connection.expires_at,
+        detail=connection.status_detail,
+    )
+
+
+def check_return_to(url: str, allowlist: tuple[str, ...], *, demo: bool) -> None:
+    """`return_to` must start with an allowed URL (same scheme, host and port, path under the
+    allowed one); in demo mode any loopback http(s) URL is allowed too."""
+    try:
+        target = urlsplit(url)
+        target_port = target.port
+    except ValueError:
+        raise InvalidInput("return_to", "return_to is not a URL") from None
+    if target.scheme not in ("http", "https") or not target.hostname or "@" in target.netloc:
+        raise InvalidInput(
+            "return_to", "return_to must be an absolute http(s) URL without credentials"
+        )
+    if demo and target.hostname in _LOOPBACK_HOSTS:
+        return
+    for allowed in allowlist:
+        base = urlsplit(allowed)
+        if (
+            base.scheme == target.scheme
+            and base.hostname == target.hostname
+            and base.port == target_port
+            and _path_under(target.path or "/", base.path or "/")
+        ):
+            return
+    raise InvalidInput(
+        "return_to",
+        "return_to is not in the gateway's allowlist (GATEWAY_RETURN_TO_ALLOWLIST)",
+    )
+
+
+def _path_under(path: str, base: str) -> bool:
+    if base.endswith("/"):
+        return path.startswith(base) or path == base.rstrip("/")
+    return path == base or path.startswith(base + "/")
+
+
+def _claim(claims: dict[str, object], name: str) -> str | None:
+    value = claims.get(name)
+    return str(value) if isinstance(value, str | int) and value != "" else None

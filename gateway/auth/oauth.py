@@ -1,0 +1,394 @@
+"""OAuth2 authorization code with PKCE, and OpenID Connect ID-token validation, per provider.
+
+Protocol only: no routes and no storage here. Authlib's httpx client builds the authorization
+URL and talks to the token and revocation endpoints; joserfc checks ID-token signatures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx2
+import msgspec
+from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from gateway.settings import OAuthClient
+from models.errors import ProviderError, ProviderTimeout
+
+# Asymmetric signatures only: `none` and HMAC (keyed with a secret the provider shares with
+# every client) never prove who issued a token.
+ID_TOKEN_ALGORITHMS = ("RS256", "ES256")
+_JWKS_REFETCH_INTERVAL_S = 30.0
+
+
+class ProviderMetadata(msgspec.Struct, kw_only=True):
+    """What a provider's discovery document says (OIDC or RFC 8414 metadata)."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    jwks_uri: str | None = None
+
+
+class TokenSet(msgspec.Struct, kw_only=True):
+    """Tokens from a token endpoint answer."""
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+    id_token: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenSet(expires_at={self.expires_at!r}, scopes={self.scopes!r}, tokens=<redacted>)"
+        )
+
+
+class OAuthRefused(Exception):
+    """The provider's authorization server answered with an OAuth error (`invalid_grant`, ...)."""
+
+    def __init__(self, error: str, description: str | None) -> None:
+        super().__init__(f"{error}: {description}" if description else error)
+        self.error = error
+        self.description = description
+
+
+class IdTokenRejected(Exception):
+    """An ID token failed validation; the message says which check."""
+
+
+def new_code_verifier() -> str:
+    """A PKCE code verifier (RFC 7636: 43-128 unreserved characters); 256 bits of entropy."""
+    return secrets.token_urlsafe(32)
+
+
+class ProviderOAuth:
+    """The gateway as an OAuth client of one provider."""
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        client: OAuthClient,
+        *,
+        redirect_uri: str,
+        scope: str,
+        openid: bool,
+        timeout_s: float = 10.0,
+        leeway_s: int = 60,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.client = client
+        self.redirect_uri = redirect_uri
+        self.scope = scope
+        self.openid = openid
+        self.timeout_s = timeout_s
+        self.leeway_s = leeway_s
+        self._metadata: ProviderMetadata | None = None
+        self._jwks: KeySet | None = None
+        self._jwks_fetched_at = 0.0
+        self._refetched_for: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    # discovery
+
+    @property
+    def discovery_url(self) -> str:
+        well_known = "openid-configuration" if self.openid else "oauth-authorization-server"
+        return f"{self.base_url}/.well-known/{well_known}"
+
+    async def metadata(self) -> ProviderMetadata:
+        """The provider's endpoints, discovered once; its `issuer` must be its base URL."""
+        if self._metadata is not None:
+            return self._metadata
+        async with self._lock:
+            if self._metadata is None:
+                payload = await self._get_json(self.discovery_url, "its discovery document")
+                try:
+                    found = msgspec.convert(payload, ProviderMetadata)
+                except msgspec.ValidationError as exc:
+                    raise ProviderError(
+                        self.provider, f"{self.provider}'s discovery document is unusable: {exc}"
+                    ) from None
+                if found.issuer.rstrip("/") != self.base_url:
+                    raise ProviderError(
+                        self.provider,
+                        f"{self.provider}'s discovery document names issuer {found.issuer!r}, "
+                        f"not {self.base_url!r}",
+                    )
+                if self.openid and not found.jwks_uri:
+                    raise ProviderError(self.provider, f"{self.provider} publishes no jwks_uri")
+                self._metadata = found
+        return self._metadata
+
+    # the flow
+
+    async def authorization_url(
+        self, *, state: str, nonce: str | None, code_verifier: str, login_hint: str | None = None
+    ) -> str:
+        """Where to send the user: the provider's consent page, carrying state, nonce and the
+        S256 code challenge."""
+        meta = await self.metadata()
+        extra: dict[str, str] = {}
+        if nonce is not None:
+            extra["nonce"] = nonce
+        if login_hint:
+            extra["login_hint"] = login_hint
+        async with self._oauth_client() as oauth:
+            url, _ = oauth.create_authorization_url(
+                meta.authorization_endpoint, state=state, code_verifier=code_verifier, **extra
+            )
+        return str(url)
+
+    async def exchange_code(self, code: str, code_verifier: str) -> TokenSet:
+        """Trade an authorization code (and the PKCE verifier) for tokens."""
+        meta = await self.metadata()
+        async with self._oauth_client() as oauth:
+            with self._token_endpoint_errors():
+                token = await oauth.fetch_token(
+                    meta.token_endpoint,
+                    grant_type="authorization_code",
+                    code=code,
+                    code_verifier=code_verifier,
+                    redirect_uri=self.redirect_uri,
+                )
+        return self._token_set(dict(token))
+
+    async def refresh(self, refresh_token: str) -> TokenSet:
+        """New tokens for a refresh token (which the provider may rotate)."""
+        meta = await self.metadata()
+        async with self._oauth_client() as oauth:
+            with self._token_endpoint_errors():
+                token = await oauth.refresh_token(meta.token_endpoint, refresh_token=refresh_token)
+        tokens = self._token_set(dict(token))
+        if tokens.refresh_token == refresh_token:
+            tokens.refresh_token = None  # not rotated: keep the stored one
+        return tokens
+
+    async def revoke(self, token: str, hint: str) -> bool:
+        """Revoke a token at the provider (RFC 7009); False when it offers no revocation."""
+        meta = await self.metadata()
+        if not meta.revocation_endpoint:
+            return False
+        async with self._oauth_client() as oauth:
+            with self._token_endpoint_errors():
+                response = await oauth.revoke_token(
+                    meta.revocation_endpoint, token=token, token_type_hint=hint
+                )
+            if response.status_code >= 400:
+                raise ProviderError(
+                    self.provider,
+                    f"{self.provider} refused to revoke the token ({response.status_code})",
+                    upstream_status=response.status_code,
+                )
+        return True
+
+    async def userinfo(self, access_token: str) -> dict[str, Any]:
+        """The provider's claims about the user the token belongs to ({} without userinfo)."""
+        meta = await self.metadata()
+        if not meta.userinfo_endpoint:
+            return {}
+        return await self._get_json(
+            meta.userinfo_endpoint,
+            "its userinfo",
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+
+    # ID tokens
+
+    async def validate_id_token(self, id_token: str, *, nonce: str) -> dict[str, Any]:
+        """The claims of an ID token that passes every check OpenID Connect Core §3.1.3.7 asks
+        of a client: signature by a key in the provider's JWKS (RS256/ES256 only; an unknown
+        kid refetches the JWKS once, for key rotation), `iss`, `aud`/`azp`, `exp`, `iat` with
+        a small leeway, and the `nonce` this connection sent."""
+        meta = await self.metadata()
+        header = _compact_header(id_token)
+        alg = header.get("alg")
+        if alg not in ID_TOKEN_ALGORITHMS:
+            raise IdTokenRejected(f"the ID token is signed with {alg!r}, not RS256 or ES256")
+        kid = header.get("kid")
+        keys = await self._keys(meta)
+        if not _has_kid(keys, kid):
+            keys = await self._keys(meta, refetch_for=str(kid))
+            if not _has_kid(keys, kid):
+                raise IdTokenRejected(f"the ID token's key {kid!r} is not in the provider's JWKS")
+        try:
+            decoded = jwt.decode(id_token, keys, algorithms=[alg])
+        except (JoseError, ValueError) as exc:
+            raise IdTokenRejected(
+                f"the ID token's signature does not verify ({type(exc).__name__})"
+            ) from None
+        claims = dict(decoded.claims)
+        registry = jwt.JWTClaimsRegistry(
+            leeway=self.leeway_s,
+            iss={"essential": True, "value": meta.issuer},
+            sub={"essential": True},
+            aud={"essential": True, "value": self.client.client_id},
+            exp={"essential": True},
+            iat={"essential": True},
+            nonce={"essential": True, "value": nonce},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise IdTokenRejected(f"the ID token's claims do not check out: {exc}") from None
+        aud = claims["aud"]
+        if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != self.client.client_id:
+            raise IdTokenRejected(
+                "the ID token has several audiences and is not authorized for this gateway"
+            )
+        return claims
+
+    async def _keys(self, meta: ProviderMetadata, *, refetch_for: str | None = None) -> KeySet:
+        """The provider's JWKS, cached. A kid not in it refetches once per kid (a rotation),
+        and otherwise at most every 30 s, so forged kids cannot hammer the provider."""
+        refetch = False
+        if refetch_for is not None:
+            stale = time.monotonic() - self._jwks_fetched_at > _JWKS_REFETCH_INTERVAL_S
+            refetch = stale or refetch_for not in self._refetched_for
+            if len(self._refetched_for) > 1000:
+                self._refetched_for.clear()
+            self._refetched_for.add(refetch_for)
+        if self._jwks is None or refetch:
+            assert meta.jwks_uri is not None  # checked at discovery for OIDC providers
+            payload = await self._get_json(meta.jwks_uri, "its JWKS")
+            try:
+                self._jwks = KeySet.import_key_set(payload)  # type: ignore[arg-type]
+            except (JoseError, ValueError, TypeError, KeyError) as exc:
+                raise ProviderError(
+                    self.provider, f"{self.provider}'s JWKS is unusable ({type(exc).__name__})"
+                ) from None
+            self._jwks_fetched_at = time.monotonic()
+        return self._jwks
+
+    # plumbing
+
+    def _oauth_client(self) -> AsyncOAuth2Client:
+        secret = self.client.client_secret
+        return AsyncOAuth2Client(
+            client_id=self.client.client_id,
+            client_secret=secret,
+            token_endpoint_auth_method="client_secret_post" if secret else "none",
+            revocation_endpoint_auth_method="client_secret_post" if secret else "none",
+            scope=self.scope,
+            redirect_uri=self.redirect_uri,
+            code_challenge_method="S256",
+            timeout=self.timeout_s,
+            follow_redirects=False,
+        )
+
+    @contextmanager
+    def _token_endpoint_errors(self) -> Iterator[None]:
+        """OAuth errors stay OAuth errors (the caller decides); transport and server failures
+        become named provider errors, which never revoke anything."""
+        try:
+            yield
+        except OAuthError as exc:
+            raise OAuthRefused(str(exc.error), exc.description) from None
+        except httpx2.TimeoutException:
+            raise ProviderTimeout(
+                self.provider, f"{self.provider}'s token endpoint did not answer in time"
+            ) from None
+        except httpx2.HTTPStatusError as exc:
+            raise ProviderError(
+                self.provider,
+                f"{self.provider}'s token endpoint answered {exc.response.status_code}",
+                upstream_status=exc.response.status_code,
+            ) from None
+        except httpx2.HTTPError as exc:
+            raise ProviderError(
+                self.provider,
+                f"{self.provider}'s token endpoint could not be reached: {type(exc).__name__}",
+            ) from None
+        except ValueError as exc:  # a token answer that is not JSON
+            raise ProviderError(
+                self.provider, f"{self.provider}'s token endpoint answered garbage: {exc}"
+            ) from None
+
+    async def _get_json(
+        self, url: str, what: str, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        try:
+            async with httpx2.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as http:
+                response = await http.get(
+                    url, headers={"Accept": "application/json", **(headers or {})}
+                )
+        except httpx2.TimeoutException:
+            raise ProviderTimeout(
+                self.provider, f"{self.provider} did not serve {what} in time"
+            ) from None
+        except httpx2.HTTPError as exc:
+            raise ProviderError(
+                self.provider,
+                f"{self.provider} could not be reached for {what}: {type(exc).__name__}",
+            ) from None
+        if response.status_code != 200:
+            raise ProviderError(
+                self.provider,
+                f"{self.provider} answered {response.status_code} for {what}",
+                upstream_status=response.status_code,
+            )
+        try:
+            payload = msgspec.json.decode(response.content)
+        except msgspec.DecodeError:
+            raise ProviderError(
+                self.provider, f"{self.provider} sent {what} that is not JSON"
+            ) from None
+        if not isinstance(payload, dict):
+            raise ProviderError(self.provider, f"{self.provider} sent {what} that is not an object")
+        return payload
+
+    def _token_set(self, token: dict[str, Any]) -> TokenSet:
+        access = token.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise ProviderError(
+                self.provider, f"{self.provider}'s token answer has no access_token"
+            )
+        expires_in = token.get("expires_in")
+        expires_at = None
+        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+            expires_at = datetime.now(UTC) + timedelta(seconds=float(expires_in))
+        elif isinstance(token.get("expires_at"), int | float):
+            expires_at = datetime.fromtimestamp(float(token["expires_at"]), UTC)
+        scope = token.get("scope")
+        refresh = token.get("refresh_token")
+        id_token = token.get("id_token")
+        return TokenSet(
+            access_token=access,
+            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+            expires_at=expires_at,
+            scopes=tuple(scope.split()) if isinstance(scope, str) else (),
+            id_token=id_token if isinstance(id_token, str) and id_token else None,
+        )
+
+
+def _compact_header(token: str) -> dict[str, Any]:
+    """The protected header of a compact JWS, read before verifying to pick the key."""
+    try:
+        segment = token.split(".")[0]
+        header = msgspec.json.decode(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (IndexError, ValueError, msgspec.DecodeError):
+        raise IdTokenRejected("the ID token is not a compact JWT") from None
+    if not isinstance(header, dict):
+        raise IdTokenRejected("the ID token is not a compact JWT")
+    return header
+
+
+def _has_kid(keys: KeySet, kid: object) -> bool:
+    if kid is None:
+        return len(keys.keys) == 1
+    return any(key.kid == kid for key in keys.keys)

@@ -1,0 +1,214 @@
+"""Keeping provider tokens fresh: refresh before expiry and once after a provider's 401, one
+refresh per connection at a time (also across gateway replicas, through the store's lock).
+
+Adapters know nothing of this. They put `Authorization: Bearer <token>` on their requests
+through the gateway's pooled HTTP client, whose transport (`RenewingTransport`) swaps in a
+token that was refreshed meanwhile, and on a 401 asks the manager to refresh and replays the
+request once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from adapters.base import Credentials
+from gateway.auth.oauth import OAuthRefused, ProviderOAuth
+from gateway.errors import ConnectionRevoked
+from gateway.storage import Connection, Store, User
+from models.errors import ProviderError
+
+_log = logging.getLogger("gateway.auth")
+# Tokens handed out recently, so a 401 can be traced back to its connection; bounded.
+_MAX_TRACKED_TOKENS = 10_000
+# OAuth errors that mean the grant is gone for good: reconnecting is the only way back.
+_GRANT_GONE = frozenset({"invalid_grant", "unauthorized_client", "invalid_client"})
+
+
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenManager:
+    """Hands out fresh credentials for a user's connections, refreshing single-flight."""
+
+    def __init__(self, store: Store, oauth: dict[str, ProviderOAuth], *, skew_s: float) -> None:
+        self.store = store
+        self.oauth = oauth
+        self.skew = timedelta(seconds=skew_s)
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # token fingerprint -> (user, provider) it belongs to
+        self._owners: OrderedDict[str, tuple[User, str]] = OrderedDict()
+        # fingerprint of a replaced token -> its replacement
+        self._replaced: OrderedDict[str, str] = OrderedDict()
+
+    async def credentials(self, user: User, connection: Connection) -> Credentials:
+        """Credentials to call the provider with: refreshed first when the access token is
+        about to expire. ConnectionRevoked when the connection cannot be used any more."""
+        provider = connection.provider
+        if connection.status == "revoked":
+            raise ConnectionRevoked(provider, connection.status_detail)
+        creds = connection.credentials
+        expires_at = connection.expires_at
+        now = datetime.now(UTC)
+        if expires_at is not None and expires_at - self.skew <= now:
+            if connection.has_refresh_token and provider in self.oauth:
+                try:
+                    creds = await self.refresh(user, provider, stale_token=creds.access_token)
+                except ProviderError:
+                    if expires_at <= now:
+                        raise
+                    # Not expired yet: a transient refresh failure can wait for the next call.
+                    _log.warning("refreshing %s failed; using the current token", provider)
+            elif expires_at <= now:
+                raise ConnectionRevoked(
+                    provider, f"the {provider} token expired and cannot be refreshed", expired=True
+                )
+        self._track(creds.access_token, user, provider)
+        return creds
+
+    async def refresh(
+        self, user: User, provider: str, *, stale_token: str, force: bool = False
+    ) -> Credentials:
+        """Refresh the connection unless someone else already replaced `stale_token`.
+
+        Concurrent callers queue on an in-process lock and then on the store's row lock (which
+        also serialises other replicas); whoever comes second finds a new token and uses it.
+        `force` refreshes even a token that has not expired (after the provider refused it).
+        """
+        oauth = self.oauth.get(provider)
+        if oauth is None:
+            raise ConnectionRevoked(provider, f"the gateway has no OAuth client for {provider}")
+        async with self._lock(user, provider):
+            outcome: Credentials | ConnectionRevoked
+            async with self.store.locked_connection(user, provider) as locked:
+                if locked is None:
+                    raise ConnectionRevoked(provider, "the connection was removed")
+                tokens = locked.tokens
+                if tokens.status == "revoked":
+                    raise ConnectionRevoked(provider, None)
+                fresh = tokens.expires_at is None or tokens.expires_at - self.skew > datetime.now(
+                    UTC
+                )
+                if tokens.access_token != stale_token and (fresh or force):
+                    outcome = self._credentials(user, provider, tokens.credentials())
+                elif tokens.refresh_token is None:
+                    outcome = ConnectionRevoked(
+                        provider,
+                        f"the {provider} token expired and cannot be refreshed",
+                        expired=True,
+                    )
+                else:
+                    try:
+                        new = await oauth.refresh(tokens.refresh_token)
+                    except OAuthRefused as exc:
+                        if exc.error not in _GRANT_GONE:
+                            raise ProviderError(
+                                provider, f"{provider} refused to refresh the token ({exc.error})"
+                            ) from None
+                        detail = f"{provider} refused to refresh the connection ({exc.error})"
+                        await locked.mark("revoked", detail)
+                        _log.warning(
+                            "connection to %s revoked: refresh refused (%s)", provider, exc.error
+                        )
+                        outcome = ConnectionRevoked(provider, detail)
+                    else:
+                        await locked.store_tokens(
+                            access_token=new.access_token,
+                            refresh_token=new.refresh_token,
+                            expires_at=new.expires_at,
+                        )
+                        _log.info("refreshed the %s token of a connection", provider)
+                        outcome = self._credentials(user, provider, locked.tokens.credentials())
+            # The transaction has committed (a revocation is recorded) before anyone hears of it.
+            if isinstance(outcome, ConnectionRevoked):
+                raise outcome
+            if outcome.access_token != stale_token:
+                self._remember_replacement(stale_token, outcome.access_token)
+            return outcome
+
+    async def renew(self, failed_token: str) -> str | None:
+        """After a provider answered 401 to `failed_token`: a refreshed token, or None when
+        the token is not one this gateway handed out or cannot be refreshed."""
+        owner = self._owners.get(_fingerprint(failed_token))
+        if owner is None or owner[1] not in self.oauth:
+            return None
+        user, provider = owner
+        try:
+            creds = await self.refresh(user, provider, stale_token=failed_token, force=True)
+        except ConnectionRevoked:
+            return None
+        return creds.access_token if creds.access_token != failed_token else None
+
+    def replacement(self, token: str) -> str | None:
+        """The token that replaced `token` in a refresh, if it was replaced."""
+        return self._replaced.get(_fingerprint(token))
+
+    def _credentials(self, user: User, provider: str, creds: Credentials) -> Credentials:
+        self._track(creds.access_token, user, provider)
+        return creds
+
+    def _track(self, token: str, user: User, provider: str) -> None:
+        key = _fingerprint(token)
+        self._owners[key] = (user, provider)
+        self._owners.move_to_end(key)
+        while len(self._owners) > _MAX_TRACKED_TOKENS:
+            self._owners.popitem(last=False)
+
+    def _remember_replacement(self, old: str, new: str) -> None:
+        key = _fingerprint(old)
+        self._replaced[key] = new
+        self._replaced.move_to_end(key)
+        while len(self._replaced) > _MAX_TRACKED_TOKENS:
+            self._replaced.popitem(last=False)
+
+    def _lock(self, user: User, provider: str) -> asyncio.Lock:
+        return self._locks.setdefault((user.id, provider), asyncio.Lock())
+
+
+class RenewingTransport(httpx.AsyncBaseTransport):
+    """The pooled client's transport: swaps a replaced bearer token for its replacement and,
+    on a 401, refreshes through the TokenManager and replays the request once."""
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, manager: TokenManager | None = None
+    ) -> None:
+        self.inner = inner
+        self.manager = manager
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        manager = self.manager
+        token = _bearer(request)
+        if manager is None or token is None:
+            return await self.inner.handle_async_request(request)
+        replacement = manager.replacement(token)
+        if replacement is not None:
+            token = replacement
+            _set_bearer(request, token)
+        await request.aread()  # keep the body, to replay it
+        response = await self.inner.handle_async_request(request)
+        if response.status_code != 401:
+            return response
+        renewed = await manager.renew(token)
+        if renewed is None:
+            return response
+        await response.aclose()
+        _set_bearer(request, renewed)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _bearer(request: httpx.Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _set_bearer(request: httpx.Request, token: str) -> None:
+    request.headers["Authorization"] = f"Bearer {token}"

@@ -1,0 +1,118 @@
+"""The caller's provider connections: connect through OAuth (PKCE, OIDC), or with a personal
+token where a provider allows one; list them; remove them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
+from litestar.response import Redirect
+
+from gateway.auth import provide_state, resolve_caller
+from gateway.auth.flow import AuthorizationStart, ConnectionFlow, ConnectionView, Disconnected
+from gateway.state import GatewayState
+from gateway.storage import User
+
+
+class ConnectRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Start connecting a provider. `return_to` is where the browser goes afterwards (it must
+    be allowed by GATEWAY_RETURN_TO_ALLOWLIST); `login_hint` is passed to the provider."""
+
+    return_to: str
+    login_hint: str | None = None
+
+
+class BearerConnection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A personal access token the user got from the provider."""
+
+    access_token: str
+
+    def __repr__(self) -> str:
+        return "BearerConnection(access_token=<redacted>)"
+
+
+class ConnectionController(Controller):
+    path = "/v1/connections"
+    tags = ["connections"]
+    dependencies = {"caller": Provide(resolve_caller), "gw": Provide(provide_state)}
+
+    @get(
+        "/", summary="Your provider connections: status (active, expired, revoked), scopes, subject"
+    )
+    async def list_connections(
+        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState]
+    ) -> list[ConnectionView]:
+        return await ConnectionFlow(gw).connections(caller)
+
+    @post(
+        "/{provider:str}",
+        status_code=200,
+        summary="Start connecting a provider: the authorization URL to send the user to",
+    )
+    async def connect(
+        self,
+        provider: str,
+        data: ConnectRequest,
+        caller: NamedDependency[User],
+        gw: NamedDependency[GatewayState],
+    ) -> AuthorizationStart:
+        return await ConnectionFlow(gw).begin(caller, provider, data.return_to, data.login_hint)
+
+    @put("/{provider:str}", summary="Connect a provider with a personal access token")
+    async def connect_with_token(
+        self,
+        provider: str,
+        data: BearerConnection,
+        caller: NamedDependency[User],
+        gw: NamedDependency[GatewayState],
+    ) -> ConnectionView:
+        return await ConnectionFlow(gw).connect_bearer(caller, provider, data.access_token)
+
+    @delete(
+        "/{provider:str}",
+        status_code=200,
+        summary="Disconnect: revoke at the provider where it can, delete the stored tokens",
+    )
+    async def disconnect(
+        self, provider: str, caller: NamedDependency[User], gw: NamedDependency[GatewayState]
+    ) -> Disconnected:
+        return await ConnectionFlow(gw).disconnect(caller, provider)
+
+
+async def _optional_caller(request: Request[Any, Any, Any]) -> User | None:
+    """The callback is a browser redirect and needs no key; when one is sent, it must be the
+    key of the user who started the connection."""
+    if not request.headers.get("authorization"):
+        return None
+    return await resolve_caller(request)
+
+
+@get(
+    "/v1/connections/{provider:str}/callback",
+    tags=["connections"],
+    summary="Where the provider sends the browser back: finishes connecting, then redirects to return_to",
+    dependencies={"gw": Provide(provide_state), "caller": Provide(_optional_caller)},
+    security=[],
+    status_code=303,
+)
+async def connection_callback(
+    provider: str,
+    gw: NamedDependency[GatewayState],
+    caller: NamedDependency[User | None],
+    code: str | None = None,
+    oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
+    error: str | None = None,
+    error_description: str | None = None,
+) -> Redirect:
+    target = await ConnectionFlow(gw).complete(
+        provider,
+        code=code,
+        state=oauth_state,
+        error=error,
+        error_description=error_description,
+        caller=caller,
+    )
+    return Redirect(path=target, status_code=303)
