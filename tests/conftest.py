@@ -56,13 +56,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 async def _drop_all(url: str) -> None:
+    from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from gateway.storage.tables import metadata
+    from gateway.storage.migrate import target_metadata
 
     engine = create_async_engine(url)
     async with engine.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(target_metadata().drop_all)
+        await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     await engine.dispose()
 
 

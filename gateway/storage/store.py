@@ -162,8 +162,10 @@ class Store:
         return cls(engine, vault)
 
     async def create_schema(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(tables.metadata.create_all)
+        """Create or migrate the schema to the newest revision (see gateway.storage.migrate)."""
+        from gateway.storage.migrate import upgrade
+
+        await upgrade(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
