@@ -63,6 +63,11 @@ def _mock(args: argparse.Namespace) -> int:
         return 2
     mock = classes[args.provider].create_mock(args.seed, history_days=args.days)
     mock.faults.latency_s = args.latency_ms / 1000
+    if args.client_id:
+        # The gateway (or your app) as an OAuth client of this mock: no secret makes it public.
+        mock.auth.register_client(
+            args.client_id, secret=args.client_secret, redirect_uris=args.redirect_uri
+        )
     print(f"{args.provider} mock: http://127.0.0.1:{args.port}")
     print(f"token: {mock.token_for()}", flush=True)
     uvicorn.run(mock.asgi_app(), host="127.0.0.1", port=args.port, log_level="warning")
@@ -167,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency-ms", type=float, default=0.0, help="latency added to every request"
     )
     mock.add_argument("--days", type=int, default=90, help="days of seeded training history")
+    mock.add_argument("--client-id", help="register an OAuth client at the mock")
+    mock.add_argument("--client-secret", help="its secret (omit for a public client: PKCE only)")
+    mock.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        help="a redirect URI of that client (repeatable), e.g. the gateway's callback",
+    )
     mock.set_defaults(run=_mock)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document")

@@ -15,7 +15,6 @@ from msgspec import Meta, Struct, field
 
 from models.activity import AwareDatetime, NaiveDatetime
 
-
 # Physiological ranges. Wide enough for any athlete a lab will see (an elite cyclist's sprint
 # power, a newborn's heart rate), narrow enough to refuse unit mix-ups (L/min for mL/min,
 # km/h for m/s, J for kJ) and typing slips. RANGES below repeats them for docs and messages.
@@ -29,7 +28,9 @@ Vo2MlMin = Annotated[float, Meta(ge=0, le=10000, description="oxygen uptake, mL/
 VlamaxMmolLS = Annotated[
     float, Meta(ge=0, le=2, description="maximal lactate accumulation rate, mmol/L/s (0-2)")
 ]
-WPrimeKj = Annotated[float, Meta(ge=0, le=100, description="W' (anaerobic work capacity), kJ (0-100)")]
+WPrimeKj = Annotated[
+    float, Meta(ge=0, le=100, description="W' (anaerobic work capacity), kJ (0-100)")
+]
 DPrimeM = Annotated[
     float, Meta(ge=0, le=1000, description="D' (anaerobic distance capacity), m (0-1000)")
 ]

@@ -58,6 +58,8 @@ class AstralAdapter:
         }
     )
     auth_kind: ClassVar[AuthKind] = AuthKind.OAUTH2_PKCE_OR_BEARER
+    # What the gateway asks for when it connects a user (GATEWAY_ASTRAL_SCOPE overrides).
+    oauth_scope: ClassVar[str] = "activities:read activities:write"
     # Derived fields (complete_date*) are recomputed from `start`; these are the athlete's own.
     patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset(
         {"data_source", "zones", "splits", "map"}

@@ -69,6 +69,10 @@ class SweatStackAdapter:
         }
     )
     auth_kind: ClassVar[AuthKind] = AuthKind.OAUTH2_PKCE_OIDC
+    # What the gateway asks for when it connects a user (GATEWAY_SWEATSTACK_SCOPE overrides).
+    oauth_scope: ClassVar[str] = (
+        "openid profile email offline_access activities:read data:read data:write"
+    )
     patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset()
     #: The most activities asked for in one request; larger limits are paged.
     page_size: int = 100
