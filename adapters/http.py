@@ -8,7 +8,13 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from models.errors import NotFound, ProviderError, ProviderRejected, ProviderTimeout
+from models.errors import (
+    NotFound,
+    ProviderError,
+    ProviderForbidden,
+    ProviderRejected,
+    ProviderTimeout,
+)
 
 T = TypeVar("T")
 
@@ -42,8 +48,9 @@ def raise_for_status(
 ) -> None:
     """Raise the named error a provider's error status means (a read body is needed).
 
-    404 becomes NotFound (with `not_found` as the detail when given), 401/403 and 5xx
-    ProviderError, other 4xx on writes ProviderRejected (the caller's input is at fault).
+    404 becomes NotFound (with `not_found` as the detail when given), 403 ProviderForbidden,
+    401 and 5xx ProviderError, other 4xx on writes ProviderRejected (the caller's input is at
+    fault).
     """
     status = response.status_code
     if status < 400:
@@ -51,7 +58,13 @@ def raise_for_status(
     detail = _upstream_detail(response)
     if status == 404:
         raise NotFound(not_found or f"{provider}: {detail}")
-    if status in (401, 403):
+    if status == 403:  # the credentials are fine, this operation is not allowed to them
+        raise ProviderForbidden(
+            provider,
+            f"{provider} refused the operation ({status}): {detail}",
+            upstream_status=status,
+        )
+    if status == 401:
         raise ProviderError(
             provider,
             f"{provider} refused the credentials ({status}): {detail}",

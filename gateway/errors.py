@@ -13,10 +13,13 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from gateway.storage.vault import VaultError
 from models.errors import (
+    Conflict,
     GatewayError,
     InvalidInput,
     NotFound,
+    PreconditionFailed,
     ProviderError,
+    ProviderForbidden,
     ProviderRejected,
     ProviderTimeout,
     Unsupported,
@@ -88,6 +91,12 @@ def status_for(exc: GatewayError) -> int:
         return 409
     if isinstance(exc, AuthorizationFailed):
         return 400
+    if isinstance(exc, ProviderForbidden):
+        return 403
+    if isinstance(exc, PreconditionFailed):
+        return 412
+    if isinstance(exc, Conflict):
+        return 409
     if isinstance(exc, ProviderRejected):
         return 422
     if isinstance(exc, ProviderTimeout):

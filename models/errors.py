@@ -62,3 +62,26 @@ class ProviderRejected(ProviderError):
     """A provider refused a write as invalid (its 4xx); the caller's input is at fault."""
 
     title = "Rejected by provider"
+
+
+class ProviderForbidden(ProviderError):
+    """A provider refused the operation to this caller (its 403), e.g. a record another app
+    created."""
+
+    title = "Forbidden by provider"
+
+
+class Conflict(GatewayError):
+    """The resource changed under the request (a lost update was prevented)."""
+
+    title = "Conflict"
+
+    def __init__(self, detail: str, *, provider: str | None = None) -> None:
+        super().__init__(detail)
+        self.provider = provider
+
+
+class PreconditionFailed(Conflict):
+    """`If-Match` named a version the resource no longer has."""
+
+    title = "Precondition failed"

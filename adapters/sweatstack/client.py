@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -17,6 +17,7 @@ from adapters.base import (
     Capability,
     Credentials,
     MeanMaxPoint,
+    TestQuery,
     UploadedFile,
 )
 from adapters.http import call_provider, decode_provider, raise_for_status, transport_error
@@ -28,13 +29,18 @@ from models.errors import (
     ProviderError,
     Unsupported,
 )
+from models.lab_test import LabTest, LabTestDraft
 from models.timeseries import METRICS
 
 if TYPE_CHECKING:
     from adapters.sweatstack.mock import SweatStackMock
 
 PROVIDER = mapping.PROVIDER
+T = TypeVar("T")
 ACTIVITIES_PATH = "/api/v1/activities/"
+TESTS_PATH = "/api/v1/tests/"
+# SweatStack serves at most 50 tests per page.
+TESTS_PAGE_SIZE = 50
 UPLOAD_PATH = ACTIVITIES_PATH + "upload"
 BACKFILL_STATUS_PATH = ACTIVITIES_PATH + "backfill-status"
 
@@ -60,6 +66,12 @@ class SweatStackAdapter:
     display_name: ClassVar[str] = "SweatStack"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
+            Capability.LIST_TESTS,
+            Capability.GET_TEST,
+            Capability.CREATE_TEST,
+            Capability.UPDATE_TEST,
+            Capability.DELETE_TEST,
+            Capability.TEST_APP_METADATA,
             Capability.LIST_ACTIVITIES,
             Capability.GET_ACTIVITY,
             Capability.ACTIVITY_DATA,
@@ -250,6 +262,137 @@ class SweatStackAdapter:
 
     async def delete_activity(self, creds: Credentials, native_id: str) -> None:
         raise Unsupported(self.name, Capability.DELETE_ACTIVITY.value)
+
+    # lab tests
+
+    async def list_tests(
+        self, creds: Credentials, query: TestQuery, *, offset: int, limit: int
+    ) -> list[LabTest]:
+        """Up to `limit` tests from `offset`, newest first, in pages of at most 50."""
+        filters = test_list_params(query)
+        tests: list[LabTest] = []
+        while len(tests) < limit:
+            page_limit = min(TESTS_PAGE_SIZE, limit - len(tests))
+            params = [*filters, ("limit", str(page_limit)), ("offset", str(offset + len(tests)))]
+            response = await call_provider(
+                self.http,
+                self.name,
+                "GET",
+                self.base_url + TESTS_PATH,
+                token=creds.access_token,
+                params=params,
+            )
+            page = _decoded(wire.decode_tests, response.content)
+            tests.extend(mapping.lab_test_to_unified(item) for item in page)
+            if len(page) < page_limit:
+                break
+        return tests[:limit]
+
+    async def get_test(self, creds: Credentials, native_id: str) -> LabTest:
+        response = await call_provider(
+            self.http,
+            self.name,
+            "GET",
+            self._test_url(native_id),
+            token=creds.access_token,
+            not_found=_missing_test(native_id),
+        )
+        return mapping.lab_test_to_unified(
+            _decoded(wire.decode_test, response.content, wire.TestDetails)
+        )
+
+    async def create_test(self, creds: Credentials, draft: LabTestDraft) -> LabTest:
+        response = await call_provider(
+            self.http,
+            self.name,
+            "POST",
+            self.base_url + TESTS_PATH,
+            token=creds.access_token,
+            json=mapping.lab_test_body(draft),
+        )
+        return mapping.lab_test_to_unified(
+            _decoded(wire.decode_test, response.content, wire.TestSummary)
+        )
+
+    async def replace_test(
+        self, creds: Credentials, native_id: str, draft: LabTestDraft
+    ) -> LabTest:
+        """PUT is a full replace: every key is sent, null where the draft has nothing. The
+        answer is read back, as the SDK ignores PUT's body."""
+        await call_provider(
+            self.http,
+            self.name,
+            "PUT",
+            self._test_url(native_id),
+            token=creds.access_token,
+            json=mapping.lab_test_body(draft),
+            not_found=_missing_test(native_id),
+        )
+        return await self.get_test(creds, native_id)
+
+    async def delete_test(self, creds: Credentials, native_id: str) -> None:
+        await call_provider(
+            self.http,
+            self.name,
+            "DELETE",
+            self._test_url(native_id),
+            token=creds.access_token,
+            not_found=_missing_test(native_id),
+        )
+
+    async def put_test_app_metadata(
+        self, creds: Credentials, native_id: str, metadata: dict[str, Any]
+    ) -> None:
+        await call_provider(
+            self.http,
+            self.name,
+            "PUT",
+            self._test_url(native_id) + "/app-metadata",
+            token=creds.access_token,
+            json=metadata,
+            not_found=_missing_test(native_id),
+        )
+
+    async def delete_test_app_metadata(self, creds: Credentials, native_id: str) -> None:
+        await call_provider(
+            self.http,
+            self.name,
+            "DELETE",
+            self._test_url(native_id) + "/app-metadata",
+            token=creds.access_token,
+            not_found=_missing_test(native_id),
+        )
+
+    def _test_url(self, native_id: str) -> str:
+        return self.base_url + TESTS_PATH + quote(native_id, safe="")
+
+
+def _missing_test(native_id: str) -> str:
+    return f"sweatstack test {native_id!r} not found"
+
+
+def _decoded(decode: Callable[..., T], *args: Any) -> T:
+    """A decode of SweatStack's JSON, failures named as sweatstack's."""
+    try:
+        return decode(*args)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ProviderError(
+            PROVIDER, f"{PROVIDER} sent a test that does not decode: {exc}"
+        ) from None
+
+
+def test_list_params(query: TestQuery) -> list[tuple[str, str]]:
+    """The test-list filters SweatStack evaluates itself."""
+    params: list[tuple[str, str]] = []
+    if query.start_date is not None:
+        params.append(("start", query.start_date.isoformat()))
+    if query.end_date is not None:
+        params.append(("end", query.end_date.isoformat()))
+    params.extend(("sport", sport) for sport in query.sports)
+    params.extend(("tags", tag) for tag in query.tags)
+    if query.created_by is not None:
+        params.append(("created_by", query.created_by))
+    return params
 
 
 def _missing(native_id: str) -> str:

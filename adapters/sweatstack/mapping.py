@@ -21,6 +21,7 @@ import msgspec
 
 from adapters.sweatstack import wire
 from models.activity import Activity, ActivityStatus, Lap, MetricStats, Summary, federated_id
+from models.lab_test import LabTest, LabTestDraft, LabTestResults, Marker
 
 PROVIDER = "sweatstack"
 
@@ -179,3 +180,82 @@ def details_as_summary(details: wire.ActivityDetails) -> wire.ActivitySummary:
     """The list-item view of an activity's details (without distance and devices)."""
     fields = {name: getattr(details, name) for name in wire.ActivitySummary.__struct_fields__}
     return wire.ActivitySummary(**fields)
+
+
+# --- lab tests ----------------------------------------------------------------------------
+#
+# A test maps field by field; `traces`, `activities` (details only) and unknown top-level keys
+# go into `LabTest.extensions`. Reading never range-checks (a provider's stored value is shown
+# as it is); what a caller writes is checked when the gateway decodes it.
+
+
+def results_to_unified(results: wire.TestResults | None) -> LabTestResults:
+    if results is None:
+        return LabTestResults()
+    fields: dict[str, Any] = {}
+    for name in wire.TestResults.__struct_fields__:
+        value = getattr(results, name)
+        if isinstance(value, wire.Marker):
+            value = Marker(**{k: getattr(value, k) for k in wire.Marker.__struct_fields__})
+        fields[name] = value
+    return LabTestResults(**fields)
+
+
+def results_to_wire(results: LabTestResults) -> wire.TestResults:
+    """SweatStack stores power and heart rates as whole numbers; others as given."""
+    fields: dict[str, Any] = {}
+    for name in LabTestResults.__struct_fields__:
+        value = getattr(results, name)
+        if isinstance(value, Marker):
+            value = wire.Marker(
+                power=_whole(value.power),
+                speed=value.speed,
+                heart_rate=_whole(value.heart_rate),
+                lactate=value.lactate,
+                vo2=value.vo2,
+            )
+        elif name in ("heart_rate_max", "critical_power"):
+            value = _whole(value)
+        fields[name] = value
+    return wire.TestResults(**fields)
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def lab_test_to_unified(test: wire.TestSummary) -> LabTest:
+    """A SweatStack test (summary or details) in the unified schema."""
+    extensions: dict[str, Any] = dict(test.unknown_fields)
+    if isinstance(test, wire.TestDetails):
+        if test.traces is not None:
+            extensions["traces"] = test.traces
+        if test.activities is not None:
+            extensions["activities"] = [a.get("id") for a in test.activities if isinstance(a, dict)]
+    return LabTest(
+        id=federated_id(PROVIDER, test.id),
+        provider=PROVIDER,
+        sport=test.sport,
+        start=test.start,
+        end=test.end,
+        start_local=test.start_local,
+        end_local=test.end_local,
+        title=test.title,
+        results=results_to_unified(test.results),
+        tags=list(test.tags or []),
+        created_by=test.created_by,
+        app_metadata=test.app_metadata,
+        extensions=extensions,
+    )
+
+
+def lab_test_body(draft: LabTestDraft) -> wire.TestBody:
+    """The full-replace body for a draft: every key present, null for what it leaves out."""
+    return wire.TestBody(
+        title=draft.title,
+        sport=draft.sport,
+        start=draft.start,
+        end=draft.end,
+        results=results_to_wire(draft.results),
+        tags=list(draft.tags),
+    )

@@ -399,6 +399,11 @@ class SweatStackMock:
             user_claims=self.user_claims,
             default_scope=DEFAULT_SCOPE,
         )
+        from adapters.sweatstack.mock_tests import TestsState
+
+        #: Lab tests (the Tests API): `tests_state.tests` by id, hooks to interleave writes.
+        self.tests_state = TestsState()
+        self.tests_state.seed(self.user_ids, seed, today)
         self.faults = FaultInjector(create_app(self))
         self._app = RequestIds(self.faults)
 
@@ -425,12 +430,16 @@ class SweatStackMock:
             "registered_at": "2024-01-01T00:00:00Z",
         }
 
-    def token_for(self, user: str | None = None, *, ttl_s: int | None = None) -> str:
-        """A signed access token whose `sub` is `user` (the default athlete when None)."""
+    def token_for(
+        self, user: str | None = None, *, ttl_s: int | None = None, client_id: str | None = None
+    ) -> str:
+        """A signed access token whose `sub` is `user` (the default athlete when None); with
+        `client_id`, an app's token (as the OAuth flow issues them)."""
         subject = user or self.default_user
         if subject not in self.user_ids:
             raise KeyError(f"unknown SweatStack mock user {subject!r}")
-        return self.tokens.issue(subject, ttl_s=ttl_s, scope=DEFAULT_SCOPE)
+        claims = {"client_id": client_id} if client_id else {}
+        return self.tokens.issue(subject, ttl_s=ttl_s, scope=DEFAULT_SCOPE, **claims)
 
     def add_session(
         self,
@@ -1076,11 +1085,14 @@ def _internal_error_response(_: Request[Any, Any, Any], exc: Exception) -> Respo
 def create_app(mock: SweatStackMock) -> Litestar:
     """The Litestar app serving `mock`'s state."""
 
+    from adapters.sweatstack.mock_tests import TestsController
+
     def provide_store() -> SweatStackMock:
         return mock
 
     return Litestar(
-        route_handlers=[ActivitiesController, *mock.auth.route_handlers()],
+        route_handlers=[ActivitiesController, TestsController, *mock.auth.route_handlers()],
+        signature_namespace={"SweatStackMock": SweatStackMock},
         dependencies={"store": Provide(provide_store, sync_to_thread=False)},
         exception_handlers={
             ApiError: _api_error_response,

@@ -280,3 +280,107 @@ class BackfillError(Struct, forbid_unknown_fields=True):
     """The line the backfill stream sends instead when the status cannot be read."""
 
     error: str
+
+
+# --- lab tests ----------------------------------------------------------------------------
+
+
+class Marker(Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """A point on the intensity-duration curve: W, m/s, bpm, mmol/L, mL/min."""
+
+    power: int | None = None
+    speed: float | None = None
+    heart_rate: int | None = None
+    lactate: float | None = None
+    vo2: float | None = None
+
+
+class TestResults(Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """`results` of a test (SDK `TestResults`); every field optional."""
+
+    __test__ = False  # not a pytest class
+
+    first_threshold: Marker | None = None
+    second_threshold: Marker | None = None
+    fatmax: Marker | None = None
+    lt1: Marker | None = None
+    lt2: Marker | None = None
+    vt1: Marker | None = None
+    vt2: Marker | None = None
+    mlss: Marker | None = None
+    vo2max: float | None = None
+    vo2peak: float | None = None
+    vlamax: float | None = None
+    heart_rate_max: int | None = None
+    critical_power: int | None = None
+    critical_speed: float | None = None
+    w_prime: float | None = None
+    d_prime: float | None = None
+    economy: float | None = None
+    efficiency: float | None = None
+
+
+class TestSummary(Struct, kw_only=True):
+    """An item of `GET /api/v1/tests/` (SDK `TestSummary`). `end_local` is a required key
+    that may be null. `unknown_fields` keeps top-level keys this Struct does not declare."""
+
+    __test__ = False
+
+    id: str
+    sport: str
+    start: AwareDatetime
+    start_local: NaiveDatetime
+    end_local: NaiveDatetime | None
+    end: AwareDatetime | None = None
+    title: str | None = None
+    created_by: str | None = None
+    tags: list[str] | None = None
+    results: TestResults | None = None
+    app_metadata: dict[str, Any] | None = None
+    unknown_fields: dict[str, Any] = field(default_factory=dict)
+
+
+class TestDetails(TestSummary, kw_only=True):
+    """`GET /api/v1/tests/{id}`: the summary plus the traces and activities linked by time."""
+
+    traces: list[dict[str, Any]] | None = None
+    activities: list[dict[str, Any]] | None = None
+
+
+class TestBody(Struct, kw_only=True):
+    """The body of POST /api/v1/tests/ and of PUT (full replace): every key is sent, null
+    included, as the SDK does."""
+
+    __test__ = False
+
+    title: str | None
+    sport: str
+    start: AwareDatetime
+    end: AwareDatetime | None
+    results: TestResults | None
+    tags: list[str] | None
+
+
+def decode_test(payload: bytes, shape: type[TestSummary]) -> TestSummary:
+    """A test decoded strictly, unknown top-level keys kept aside (see `split_fields`)."""
+    obj = msgspec.json.decode(payload, type=dict[str, msgspec.Raw])
+    return _test_from_raw(obj, shape)
+
+
+def decode_tests(payload: bytes) -> list[TestSummary]:
+    items = msgspec.json.decode(payload, type=list[dict[str, msgspec.Raw]])
+    return [_test_from_raw(obj, TestSummary) for obj in items]
+
+
+def _test_from_raw(obj: dict[str, msgspec.Raw], shape: type[TestSummary]) -> TestSummary:
+    known = frozenset(shape.__struct_encode_fields__) - {_UNKNOWN}
+    declared = {key: value for key, value in obj.items() if key in known}
+    unknown = {key: msgspec.json.decode(value) for key, value in obj.items() if key not in known}
+    raw = (
+        b"{"
+        + b",".join(msgspec.json.encode(k) + b":" + bytes(v) for k, v in declared.items())
+        + b"}"
+    )
+    test = msgspec.json.decode(raw, type=shape, strict=True)
+    test.unknown_fields = unknown
+    return test

@@ -44,6 +44,12 @@ def test_adapter_declares_what_sweatstack_offers(adapter: SweatStackAdapter) -> 
         Capability.MEAN_MAX,
         Capability.UPLOAD,
         Capability.BACKFILL_STATUS,
+        Capability.LIST_TESTS,
+        Capability.GET_TEST,
+        Capability.CREATE_TEST,
+        Capability.UPDATE_TEST,
+        Capability.DELETE_TEST,
+        Capability.TEST_APP_METADATA,
     }
     assert SweatStackAdapter.auth_kind is AuthKind.OAUTH2_PKCE_OIDC
 
