@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 import msgspec
 from joserfc import jwt
@@ -311,7 +311,9 @@ class AuthorizationServer:
         scheme, _, value = (authorization or "").partition(" ")
         if scheme.lower() == "basic":
             try:
-                client_id, _, secret = base64.b64decode(value).decode().partition(":")
+                raw_id, _, raw_secret = base64.b64decode(value).decode().partition(":")
+                # RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
+                client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
             except (ValueError, UnicodeDecodeError):
                 raise OAuthFailure("invalid_client", "malformed Basic credentials", 401) from None
         client = self._clients.get(client_id or "")
@@ -340,6 +342,9 @@ class AuthorizationServer:
                 "invalid_grant", "redirect_uri does not match the authorization request"
             )
         verifier = form.get("code_verifier")
+        if not code.challenge and verifier:
+            # A verifier for a code issued without a challenge: a PKCE downgrade (RFC 9700 §2.1.1).
+            raise OAuthFailure("invalid_grant", "code_verifier sent, but no code_challenge was")
         if code.challenge or client.secret is None:
             if not verifier or not secrets.compare_digest(s256(verifier), code.challenge):
                 raise OAuthFailure("invalid_grant", "the PKCE code_verifier does not match")
