@@ -252,6 +252,18 @@ class SupportsTests(Protocol):
     async def delete_test_app_metadata(self, creds: Credentials, native_id: str) -> None: ...
 
 
+@runtime_checkable
+class SupportsConditionalTestWrite(Protocol):
+    """An adapter that can replace a test atomically only if it is still what was read (the
+    gateway guards merge patches on other providers by reading again before writing)."""
+
+    async def replace_test_if_unchanged(
+        self, creds: Credentials, native_id: str, draft: LabTestDraft, expected: LabTest
+    ) -> LabTest:
+        """Replace the test if it still equals `expected`; models.errors.Conflict otherwise."""
+        ...
+
+
 def load_adapters() -> dict[str, type[Adapter]]:
     """Every installed adapter, by provider name, from the `training_gateway.adapters` entry points."""
     found: dict[str, type[Adapter]] = {}

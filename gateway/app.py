@@ -17,6 +17,8 @@ from adapters.base import Adapter, AuthKind, load_adapters
 from gateway.auth.oauth import ProviderOAuth
 from gateway.auth.tokens import RenewingTransport, TokenManager
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.local_provider import PROVIDER as LOCAL_PROVIDER
+from gateway.local_provider import LocalAdapter
 from gateway.routes import route_handlers
 from gateway.settings import Settings
 from gateway.state import GatewayState
@@ -104,10 +106,14 @@ def create_app(
             async with httpx.AsyncClient(
                 transport=transport, timeout=timeout, follow_redirects=False
             ) as http:
+                adapters: dict[str, Adapter] = {
+                    **build_adapters(settings, http, classes),
+                    LOCAL_PROVIDER: LocalAdapter(store),
+                }
                 state = GatewayState(
                     store=store,
                     http=http,
-                    adapters=build_adapters(settings, http, classes),
+                    adapters=adapters,
                     adapter_classes=classes,
                     settings=settings,
                     tokens=tokens,

@@ -131,12 +131,19 @@ def _gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Respon
 
 
 def field_from_message(message: str, default: str = "body") -> str:
-    """The field a msgspec message points at: `... - at `$.start`` or `missing required field `start``."""
-    for marker in ("at `$.", "required field `"):
+    """The field a msgspec message points at, as a dotted path without list indexes:
+    `... - at `$.results.lt1.power`` gives `results.lt1.power`; `Object missing required field
+    `start` - at `$.results`` gives `results.start`, and so does an unknown field."""
+    path = ""
+    if "at `$." in message:
+        path = message.split("at `$.", 1)[1].split("`", 1)[0]
+        path = ".".join(part.split("[")[0] for part in path.split(".") if part.split("[")[0])
+    for marker in ("required field `", "unknown field `"):
         if marker in message:
-            path = message.split(marker, 1)[1].split("`", 1)[0]
-            return path.split("[")[0].split(".")[0] or default
-    return default
+            name = message.split(marker, 1)[1].split("`", 1)[0]
+            path = f"{path}.{name}" if path else name
+            break
+    return path or default
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:

@@ -16,16 +16,19 @@ import hashlib
 import heapq
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
 import msgspec
 from open_sport_taxonomy import Sport
 
-from adapters.base import ActivityQuery, Adapter, Credentials
+from adapters.base import ActivityQuery, Adapter, Credentials, TestQuery
 from gateway.errors import status_for
 from models.activity import Activity, ActivityStatus
 from models.errors import GatewayError, InvalidInput
+from models.lab_test import LabTest
 from models.sport import parse_sport_filter, sport_matches
 
 _log = logging.getLogger("gateway.federation")
@@ -103,12 +106,12 @@ def _as_date(bound: date | datetime) -> date:
     return bound.date() if isinstance(bound, datetime) else bound
 
 
-def _within(activity: Activity, bound: date | datetime | None, *, lower: bool) -> bool:
+def _within(item: Activity | LabTest, bound: date | datetime | None, *, lower: bool) -> bool:
     if bound is None:
         return True
     if isinstance(bound, datetime):
-        return activity.start >= bound if lower else activity.start <= bound
-    local_day = (activity.start_local or activity.start).date()
+        return item.start >= bound if lower else item.start <= bound
+    local_day = (item.start_local or item.start).date()
     return local_day >= bound if lower else local_day <= bound
 
 
@@ -118,12 +121,12 @@ class _Cursor(msgspec.Struct, frozen=True):
     o: dict[str, int]
 
 
-def encode_cursor(filter_: ActivityFilter, offsets: dict[str, int]) -> str:
+def encode_cursor(filter_: _Fingerprinted, offsets: dict[str, int]) -> str:
     raw = msgspec.json.encode(_Cursor(v=_CURSOR_VERSION, f=filter_.fingerprint(), o=offsets))
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str, filter_: ActivityFilter) -> dict[str, int]:
+def decode_cursor(token: str, filter_: _Fingerprinted) -> dict[str, int]:
     """Per-provider offsets from a cursor; a cursor from other filters or tampered is refused."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
@@ -150,29 +153,31 @@ class Source:
     credentials: Credentials
 
 
+Fetch = Callable[[Source, int, int], Awaitable[list[Any]]]
+
+
 @dataclass
 class _Stream:
-    """A provider's filtered activities, fetched lazily in chunks from a raw offset."""
+    """A provider's filtered items (activities or tests), fetched lazily in chunks from a raw
+    offset."""
 
     source: Source
-    query: ActivityQuery
-    filter: ActivityFilter
+    fetch: Fetch
+    matches: Callable[[Any], bool]
     next_raw: int
     exhausted: bool = False
-    buffer: deque[tuple[int, Activity]] = field(default_factory=deque)
+    buffer: deque[tuple[int, Any]] = field(default_factory=deque)
     failure: ProviderFailure | None = None
 
     async def fill(self, want: int) -> None:
-        """Buffer at least `want` matching activities, or all that remain."""
+        """Buffer at least `want` matching items, or all that remain."""
         chunk = max(want, _MIN_CHUNK)
         try:
             while len(self.buffer) < want and not self.exhausted:
-                items = await self.source.adapter.list_activities(
-                    self.source.credentials, self.query, offset=self.next_raw, limit=chunk
-                )
-                for index, activity in enumerate(items):
-                    if self.filter.matches(activity):
-                        self.buffer.append((self.next_raw + index, activity))
+                items = await self.fetch(self.source, self.next_raw, chunk)
+                for index, item in enumerate(items):
+                    if self.matches(item):
+                        self.buffer.append((self.next_raw + index, item))
                 self.next_raw += len(items)
                 self.exhausted = len(items) < chunk
         except GatewayError as exc:
@@ -188,36 +193,44 @@ class _Stream:
             )
 
 
-def _sort_key(activity: Activity) -> tuple[float, str]:
-    return (-activity.start.timestamp(), activity.id)
+def _sort_key(item: Activity | LabTest) -> tuple[float, str]:
+    return (-item.start.timestamp(), item.id)
 
 
-async def list_merged(
-    sources: list[Source], filter_: ActivityFilter, *, limit: int, cursor: str | None
-) -> ActivityPage:
-    """One page of activities from every source, newest first, ties broken by id."""
+class _Fingerprinted(Protocol):
+    def fingerprint(self) -> str: ...
+
+
+async def merge_listing(
+    sources: list[Source],
+    fetch: Fetch,
+    matches: Callable[[Any], bool],
+    filter_: _Fingerprinted,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Any], str | None, list[ProviderFailure]]:
+    """One page of items from every source, newest first, ties broken by id: the items, the
+    next cursor (None at the end) and the providers that failed."""
     offsets = decode_cursor(cursor, filter_) if cursor else {}
-    query = filter_.pushdown()
     streams = [
-        _Stream(source=s, query=query, filter=filter_, next_raw=offsets.get(s.name, 0))
+        _Stream(source=s, fetch=fetch, matches=matches, next_raw=offsets.get(s.name, 0))
         for s in sources
         if offsets.get(s.name, 0) != _EXHAUSTED
     ]
-    for stream in streams:
-        stream.exhausted = False
     # Every stream buffers limit + 1 matches, concurrently: then the merge never waits, and
     # a leftover item proves there is a next page.
     await asyncio.gather(*(stream.fill(limit + 1) for stream in streams))
     live = [s for s in streams if s.failure is None]
     heap = [(_sort_key(s.buffer[0][1]), i) for i, s in enumerate(live) if s.buffer]
     heapq.heapify(heap)
-    items: list[Activity] = []
+    items: list[Any] = []
     consumed: dict[str, int] = {}
     while heap and len(items) < limit:
         _, i = heapq.heappop(heap)
         stream = live[i]
-        raw_index, activity = stream.buffer.popleft()
-        items.append(activity)
+        raw_index, item = stream.buffer.popleft()
+        items.append(item)
         consumed[stream.source.name] = raw_index + 1
         if stream.buffer:
             heapq.heappush(heap, (_sort_key(stream.buffer[0][1]), i))
@@ -235,8 +248,92 @@ async def list_merged(
             next_offsets[name] = consumed.get(name, offsets.get(name, 0))
         else:
             next_offsets[name] = _EXHAUSTED
-    return ActivityPage(
-        items=items,
-        next_cursor=encode_cursor(filter_, next_offsets) if more else None,
-        errors=[s.failure for s in streams if s.failure is not None],
+    return (
+        items,
+        encode_cursor(filter_, next_offsets) if more else None,
+        [s.failure for s in streams if s.failure is not None],
     )
+
+
+async def list_merged(
+    sources: list[Source], filter_: ActivityFilter, *, limit: int, cursor: str | None
+) -> ActivityPage:
+    """One page of activities from every source, newest first, ties broken by id."""
+    query = filter_.pushdown()
+
+    async def fetch(source: Source, offset: int, chunk: int) -> list[Activity]:
+        return await source.adapter.list_activities(
+            source.credentials, query, offset=offset, limit=chunk
+        )
+
+    items, next_cursor, errors = await merge_listing(
+        sources, fetch, filter_.matches, filter_, limit=limit, cursor=cursor
+    )
+    return ActivityPage(items=items, next_cursor=next_cursor, errors=errors)
+
+
+# --- lab tests ----------------------------------------------------------------------------
+
+
+class TestPage(msgspec.Struct, kw_only=True):
+    """One page of the merged lab-test list."""
+
+    __test__ = False
+
+    items: list[LabTest]
+    next_cursor: str | None
+    errors: list[ProviderFailure]
+
+
+class TestFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """The caller's test filters, applied exactly by the gateway (bounds as for activities:
+    a date compares with the local calendar day, a datetime with the absolute start)."""
+
+    __test__ = False
+
+    start: date | datetime | None = None
+    end: date | datetime | None = None
+    sports: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    created_by: str | None = None
+    providers: tuple[str, ...] = ()
+
+    def matches(self, test: LabTest) -> bool:
+        if self.tags and not set(self.tags).issubset(test.tags):
+            return False
+        if self.created_by is not None and test.created_by != self.created_by:
+            return False
+        if self.sports and not sport_matches(test.sport, _parsed_sports(self.sports)):
+            return False
+        return _within(test, self.start, lower=True) and _within(test, self.end, lower=False)
+
+    def pushdown(self) -> TestQuery:
+        return TestQuery(
+            start_date=_as_date(self.start) - timedelta(days=1) if self.start is not None else None,
+            end_date=_as_date(self.end) + timedelta(days=1) if self.end is not None else None,
+            sports=self.sports,
+            tags=self.tags,
+            created_by=self.created_by,
+        )
+
+    def fingerprint(self) -> str:
+        return "t" + hashlib.sha256(msgspec.json.encode(self)).hexdigest()[:15]
+
+
+async def list_tests_merged(
+    sources: list[Source], filter_: TestFilter, *, limit: int, cursor: str | None
+) -> TestPage:
+    """One page of lab tests from every source, newest first, ties broken by id."""
+    query = filter_.pushdown()
+
+    async def fetch(source: Source, offset: int, chunk: int) -> list[LabTest]:
+        adapter: Any = source.adapter
+        found: list[LabTest] = await adapter.list_tests(
+            source.credentials, query, offset=offset, limit=chunk
+        )
+        return found
+
+    items, next_cursor, errors = await merge_listing(
+        sources, fetch, filter_.matches, filter_, limit=limit, cursor=cursor
+    )
+    return TestPage(items=items, next_cursor=next_cursor, errors=errors)

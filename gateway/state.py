@@ -13,6 +13,8 @@ from gateway.auth.oauth import ProviderOAuth
 from gateway.auth.tokens import TokenManager
 from gateway.errors import NotConnected
 from gateway.federation import Source
+from gateway.local_provider import PROVIDER as LOCAL_PROVIDER
+from gateway.local_provider import credentials_for as local_credentials
 from gateway.settings import Settings
 from gateway.storage import Store, User
 from models.activity import split_federated_id
@@ -47,7 +49,11 @@ class GatewayState:
         connections = await self.store.connections(user)
         found: list[Source] = []
         for name, conn in sorted(connections.items()):
-            if name not in self.adapters or (providers and name not in providers):
+            if (
+                name not in self.adapters
+                or name == LOCAL_PROVIDER
+                or (providers and name not in providers)
+            ):
                 continue
             adapter = self.adapters[name]
             try:
@@ -58,6 +64,12 @@ class GatewayState:
                 )
                 continue
             found.append(Source(name=name, adapter=adapter, credentials=credentials))
+        local = self.adapters.get(LOCAL_PROVIDER)
+        if local is not None and (not providers or LOCAL_PROVIDER in providers):
+            # Every user has the gateway's own store; there is nothing to connect.
+            found.append(
+                Source(name=LOCAL_PROVIDER, adapter=local, credentials=local_credentials(user))
+            )
         return found
 
     async def source(self, user: User, provider: str) -> Source:
@@ -69,21 +81,24 @@ class GatewayState:
             return source
         raise NotConnected(provider)
 
-    async def source_for_activity(self, user: User, activity_id: str) -> tuple[Source, str]:
-        """The source and native id behind a federated id; 404 when the caller has none."""
+    async def source_for_activity(
+        self, user: User, activity_id: str, *, kind: str = "activity"
+    ) -> tuple[Source, str]:
+        """The source and native id behind a federated id (of an activity, or of another
+        `kind` of record); 404 when the caller has none."""
         try:
             provider, native_id = split_federated_id(activity_id)
         except InvalidInput:
-            raise NotFound(f"no activity {activity_id!r}: ids look like <provider>:<id>") from None
-        if native_id in (".", ".."):  # would address the collection, not an activity
-            raise NotFound(f"no activity {activity_id!r}")
+            raise NotFound(f"no {kind} {activity_id!r}: ids look like <provider>:<id>") from None
+        if native_id in (".", ".."):  # would address the collection, not a record
+            raise NotFound(f"no {kind} {activity_id!r}")
         if provider not in self.adapters:
-            raise NotFound(f"no activity {activity_id!r}: unknown provider prefix {provider!r}")
+            raise NotFound(f"no {kind} {activity_id!r}: unknown provider prefix {provider!r}")
         try:
             return await self.source(user, provider), native_id
         except NotConnected:
             raise NotFound(
-                f"no activity {activity_id!r}: you have not connected {provider!r}"
+                f"no {kind} {activity_id!r}: you have not connected {provider!r}"
             ) from None
 
 

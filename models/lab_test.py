@@ -8,9 +8,11 @@ field this schema does not know is refused too, never dropped.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Any
 
+import msgspec
 from msgspec import Meta, Struct, field
 
 from models.activity import AwareDatetime, NaiveDatetime
@@ -163,3 +165,35 @@ def overlaps(test: LabTest, start: datetime, end: datetime) -> bool:
     """Whether [start, end] overlaps the test's window (a test without an end is an instant)."""
     test_end = test.end or test.start
     return start <= test_end and end >= test.start
+
+
+def etag(test: LabTest) -> str:
+    """A strong validator of what a caller can see change in a test: its writable fields,
+    creator and app metadata (not the provider's derived extras, like linked activities)."""
+    content = (draft_from_test(test), test.created_by, test.app_metadata)
+    return '"' + hashlib.sha256(msgspec.json.encode(content)).hexdigest()[:32] + '"'
+
+
+def lab_test_from_draft(
+    test_id: str,
+    provider: str,
+    draft: LabTestDraft,
+    *,
+    created_by: str | None = None,
+    app_metadata: dict[str, Any] | None = None,
+) -> LabTest:
+    """A test as a provider that stores drafts as given holds it."""
+    return LabTest(
+        id=test_id,
+        provider=provider,
+        sport=draft.sport,
+        start=draft.start,
+        end=draft.end,
+        start_local=draft.start.replace(tzinfo=None),
+        end_local=draft.end.replace(tzinfo=None) if draft.end is not None else None,
+        title=draft.title,
+        results=draft.results,
+        tags=list(draft.tags),
+        created_by=created_by,
+        app_metadata=app_metadata,
+    )

@@ -9,6 +9,7 @@ from gateway.routes.connections import ConnectionController, connection_callback
 from gateway.routes.health import health
 from gateway.routes.hr_model import HrModelController, fit_activity
 from gateway.routes.providers import ProviderController
+from gateway.routes.tests import TestController
 from gateway.routes.timeseries import TimeseriesController, backfill_status
 from gateway.routes.uploads import upload_files
 
@@ -19,6 +20,7 @@ def route_handlers() -> list[Any]:
         health,
         ActivityController,
         ProviderController,
+        TestController,
         ConnectionController,
         connection_callback,
         TimeseriesController,

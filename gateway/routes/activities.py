@@ -38,22 +38,10 @@ from models.activity import (
     draft_to_builtins,
 )
 from models.errors import InvalidInput
+from models.merge_patch import apply_merge_patch
 from models.sport import canonical_sport
 
 MERGE_PATCH = "application/merge-patch+json"
-
-
-def apply_merge_patch(target: Any, patch_doc: Any) -> Any:
-    """RFC 7386 JSON merge patch: objects merge recursively, null deletes, anything else replaces."""
-    if not isinstance(patch_doc, dict):
-        return patch_doc
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch_doc.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
 
 
 def _canonical_draft(draft: ActivityDraft) -> ActivityDraft:

@@ -31,7 +31,7 @@ _ADVISORY_LOCK_ID = 7_236_001_420
 
 def target_metadata() -> MetaData:
     """Every table of the gateway (importing the modules that declare them)."""
-    from gateway.storage import analytics, hr_memory, tables  # noqa: F401
+    from gateway.storage import analytics, hr_memory, local, tables  # noqa: F401
 
     return tables.metadata
 

@@ -62,7 +62,7 @@ def assert_problem(response: httpx.Response, status: int, **expected: str) -> di
 def test_health_answers_without_a_key(gateway: RunningGateway) -> None:
     response = httpx.get(gateway.url + "/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "providers": ["astral", "sweatstack"]}
+    assert response.json() == {"status": "ok", "providers": ["astral", "local", "sweatstack"]}
 
 
 def test_v1_needs_a_valid_gateway_key(gateway: RunningGateway) -> None:
@@ -75,7 +75,11 @@ def test_v1_needs_a_valid_gateway_key(gateway: RunningGateway) -> None:
 
 def test_providers_lists_capabilities_and_auth_kind(api: httpx.Client) -> None:
     providers = {p["name"]: p for p in api.get("/v1/providers").json()}
-    assert set(providers) == {"astral", "sweatstack"}
+    assert set(providers) == {"astral", "local", "sweatstack"}
+    assert providers["local"]["auth_kind"] == "none"
+    assert "tests:create" in providers["local"]["capabilities"]
+    assert "tests:create" in providers["sweatstack"]["capabilities"]
+    assert not any(c.startswith("tests:") for c in providers["astral"]["capabilities"])
     assert providers["sweatstack"]["auth_kind"] == "oauth2_pkce_oidc"
     assert providers["astral"]["auth_kind"] == "oauth2_pkce_or_bearer"
     assert "activities:delete" in providers["astral"]["capabilities"]

@@ -148,7 +148,7 @@ async def test_replicas_starting_together_migrate_once(postgres_url: str) -> Non
             await engine.dispose()
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003"])
 def test_every_revision_file_declares_its_parent(revision: str) -> None:
     script = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
     assert script is not None and script.doc

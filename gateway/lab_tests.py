@@ -1,0 +1,92 @@
+"""Lab-test use cases that need more than one provider call: a merge patch guarded against
+lost updates, and a test with the activities that overlap it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+
+from adapters.base import Capability, SupportsConditionalTestWrite, SupportsTests
+from gateway.errors import field_from_message
+from gateway.federation import ActivityFilter, ProviderFailure, Source, list_merged
+from models.activity import Activity
+from models.errors import Conflict, InvalidInput, PreconditionFailed
+from models.lab_test import LabTest, LabTestDraft, draft_from_test, etag, overlaps
+from models.merge_patch import apply_merge_patch
+from models.sport import canonical_sport
+
+# An activity overlapping a test began at most this long before it.
+_LONGEST_ACTIVITY = timedelta(days=1)
+_MAX_LINKED = 500
+
+
+class LabTestDetails(LabTest, kw_only=True):
+    """A test with the caller's activities, from any provider, that overlap its time window;
+    `errors` names the providers that could not be asked."""
+
+    activities: list[Activity] = msgspec.field(default_factory=list)
+    errors: list[ProviderFailure] = msgspec.field(default_factory=list)
+
+
+def canonical_draft(draft: LabTestDraft) -> LabTestDraft:
+    """The draft with its sport in canonical form; an unknown sport is refused naming `sport`."""
+    return msgspec.structs.replace(draft, sport=canonical_sport(draft.sport))
+
+
+async def patch_test(
+    source: Source, native_id: str, patch_doc: dict[str, Any], *, if_match: str | None
+) -> LabTest:
+    """Apply a merge patch by read-modify-write, never overwriting a change it did not see.
+
+    `If-Match` must name the current version (else 412). The write then only lands if the test
+    is still what was read: atomically where the provider can compare-and-swap (`local`),
+    otherwise by reading once more just before writing (409 when it changed meanwhile).
+    """
+    adapter = source.adapter
+    assert isinstance(adapter, SupportsTests)
+    current = await adapter.get_test(source.credentials, native_id)
+    if if_match is not None and if_match.strip() not in ("*", etag(current)):
+        raise PreconditionFailed(
+            f"test {current.id!r} is no longer at version {if_match.strip()} (now {etag(current)})",
+            provider=source.name,
+        )
+    patched = apply_merge_patch(msgspec.to_builtins(draft_from_test(current)), patch_doc)
+    try:
+        draft = canonical_draft(msgspec.convert(patched, LabTestDraft, strict=False))
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(
+            field_from_message(str(exc)), f"the patched test is invalid: {exc}"
+        ) from None
+    if isinstance(adapter, SupportsConditionalTestWrite):
+        return await adapter.replace_test_if_unchanged(
+            source.credentials, native_id, draft, current
+        )
+    again = await adapter.get_test(source.credentials, native_id)
+    if etag(again) != etag(current):
+        raise Conflict(
+            f"test {current.id!r} changed at {source.name} while it was being patched; "
+            "read it again and re-apply the change",
+            provider=source.name,
+        )
+    return await adapter.replace_test(source.credentials, native_id, draft)
+
+
+async def with_overlapping_activities(test: LabTest, sources: list[Source]) -> LabTestDetails:
+    """The test plus every activity of `sources` that overlaps it."""
+    window_end = test.end or test.start
+    filter_ = ActivityFilter(start=test.start - _LONGEST_ACTIVITY, end=window_end)
+    listing = [s for s in sources if Capability.LIST_ACTIVITIES in s.adapter.capabilities]
+    found: list[Activity] = []
+    errors: list[ProviderFailure] = []
+    cursor: str | None = None
+    while len(found) < _MAX_LINKED:
+        page = await list_merged(listing, filter_, limit=100, cursor=cursor)
+        found.extend(a for a in page.items if overlaps(test, a.start, a.end))
+        errors.extend(e for e in page.errors if e not in errors)
+        if page.next_cursor is None or page.errors:
+            break
+        cursor = page.next_cursor
+    fields = {name: getattr(test, name) for name in LabTest.__struct_fields__}
+    return LabTestDetails(**fields, activities=found, errors=errors)

@@ -1,0 +1,211 @@
+"""`local`: the gateway itself as a provider. Every user has it: it holds lab tests, and
+activities created there, in the gateway's own database, so a user whose providers have no
+tests API (Astral) can still record tests.
+
+It is built in rather than registered as a plugin, because it needs the gateway's store.
+Its "credentials" are the gateway user: `subject` is the user id, `display_name` the name.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import msgspec
+
+from adapters.base import (
+    ActivityQuery,
+    AuthKind,
+    Capability,
+    Credentials,
+    MockProvider,
+    TestQuery,
+)
+from gateway.storage import Store, User
+from gateway.storage.local import local_activity_records, local_test_records, new_local_id
+from models.activity import Activity, ActivityDraft
+from models.errors import Unsupported
+from models.lab_test import LabTest, LabTestDraft, etag, lab_test_from_draft
+
+PROVIDER = "local"
+
+
+def credentials_for(user: User) -> Credentials:
+    """The local provider's credentials of a gateway user (never sent anywhere)."""
+    return Credentials(access_token=PROVIDER, subject=user.id, display_name=user.name)
+
+
+class LocalAdapter:
+    """Activities and lab tests in the gateway's own store."""
+
+    name: ClassVar[str] = PROVIDER
+    display_name: ClassVar[str] = "This gateway"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.LIST_ACTIVITIES,
+            Capability.GET_ACTIVITY,
+            Capability.CREATE_ACTIVITY,
+            Capability.UPDATE_ACTIVITY,
+            Capability.DELETE_ACTIVITY,
+            Capability.LIST_TESTS,
+            Capability.GET_TEST,
+            Capability.CREATE_TEST,
+            Capability.UPDATE_TEST,
+            Capability.DELETE_TEST,
+            Capability.TEST_APP_METADATA,
+        }
+    )
+    auth_kind: ClassVar[AuthKind] = AuthKind.NONE
+    patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, store: Store) -> None:
+        self.activities = local_activity_records(store)
+        self.tests = local_test_records(store)
+
+    @classmethod
+    def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> MockProvider:
+        """There is nothing remote to mock: `local` is the gateway's own database."""
+        raise Unsupported(PROVIDER, "mock")
+
+    # activities
+
+    async def list_activities(
+        self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int
+    ) -> list[Activity]:
+        found: list[Activity] = await self.activities.list(
+            _user(creds),
+            start_date=query.start_date,
+            end_date=query.end_date,
+            offset=offset,
+            limit=limit,
+        )
+        return found
+
+    async def get_activity(self, creds: Credentials, native_id: str) -> Activity:
+        found: Activity = await self.activities.get(_user(creds), native_id)
+        return found
+
+    async def create_activity(self, creds: Credentials, draft: ActivityDraft) -> Activity:
+        native_id = new_local_id()
+        activity = _activity(native_id, draft)
+        await self.activities.insert(_user(creds), native_id, activity)
+        return activity
+
+    async def replace_activity(
+        self, creds: Credentials, native_id: str, draft: ActivityDraft
+    ) -> Activity:
+        replaced: Activity = await self.activities.replace(
+            _user(creds), native_id, lambda _current: _activity(native_id, draft)
+        )
+        return replaced
+
+    async def delete_activity(self, creds: Credentials, native_id: str) -> None:
+        await self.activities.remove(_user(creds), native_id)
+
+    # lab tests
+
+    async def list_tests(
+        self, creds: Credentials, query: TestQuery, *, offset: int, limit: int
+    ) -> list[LabTest]:
+        found: list[LabTest] = await self.tests.list(
+            _user(creds),
+            start_date=query.start_date,
+            end_date=query.end_date,
+            offset=offset,
+            limit=limit,
+        )
+        return found
+
+    async def get_test(self, creds: Credentials, native_id: str) -> LabTest:
+        found: LabTest = await self.tests.get(_user(creds), native_id)
+        return found
+
+    async def create_test(self, creds: Credentials, draft: LabTestDraft) -> LabTest:
+        native_id = new_local_id()
+        test = lab_test_from_draft(
+            f"{PROVIDER}:{native_id}", PROVIDER, draft, created_by=creds.display_name
+        )
+        await self.tests.insert(_user(creds), native_id, test, created_by=test.created_by)
+        return test
+
+    async def replace_test(
+        self, creds: Credentials, native_id: str, draft: LabTestDraft
+    ) -> LabTest:
+        return await self._rewrite(creds, native_id, draft)
+
+    async def replace_test_if_unchanged(
+        self, creds: Credentials, native_id: str, draft: LabTestDraft, expected: LabTest
+    ) -> LabTest:
+        """Replace only if the stored test is still `expected` (compared under the row lock);
+        Conflict otherwise."""
+        return await self._rewrite(creds, native_id, draft, expected=etag(expected))
+
+    async def delete_test(self, creds: Credentials, native_id: str) -> None:
+        await self.tests.remove(_user(creds), native_id)
+
+    async def put_test_app_metadata(
+        self, creds: Credentials, native_id: str, metadata: dict[str, Any]
+    ) -> None:
+        await self.tests.replace(
+            _user(creds),
+            native_id,
+            lambda current: msgspec.structs.replace(current, app_metadata=metadata),
+        )
+
+    async def delete_test_app_metadata(self, creds: Credentials, native_id: str) -> None:
+        await self.tests.replace(
+            _user(creds),
+            native_id,
+            lambda current: msgspec.structs.replace(current, app_metadata=None),
+        )
+
+    async def _rewrite(
+        self,
+        creds: Credentials,
+        native_id: str,
+        draft: LabTestDraft,
+        *,
+        expected: str | None = None,
+    ) -> LabTest:
+        def build(current: LabTest) -> LabTest:
+            return lab_test_from_draft(
+                current.id,
+                PROVIDER,
+                draft,
+                created_by=current.created_by,
+                app_metadata=current.app_metadata,
+            )
+
+        replaced: LabTest = await self.tests.replace(
+            _user(creds),
+            native_id,
+            build,
+            expected=None if expected is None else (lambda current: etag(current) == expected),
+        )
+        return replaced
+
+
+def _user(creds: Credentials) -> str:
+    if not creds.subject:
+        raise ValueError("local credentials carry the gateway user id as subject")
+    return creds.subject
+
+
+def _activity(native_id: str, draft: ActivityDraft) -> Activity:
+    start = draft.start
+    end = start + timedelta(seconds=draft.duration_s)
+    return Activity(
+        id=f"{PROVIDER}:{native_id}",
+        provider=PROVIDER,
+        sport=draft.sport,
+        status=draft.status,
+        start=start,
+        end=end,
+        start_local=start.replace(tzinfo=None),
+        end_local=end.replace(tzinfo=None),
+        duration_s=draft.duration_s,
+        distance_m=draft.distance_m,
+        name=draft.name,
+        tags=list(draft.tags),
+        extensions=dict(draft.extensions),
+    )

@@ -1,0 +1,214 @@
+"""The built-in `local` provider's records: activities and lab tests kept in the gateway's own
+database (SQLite or PostgreSQL), for users whose providers cannot hold them.
+
+Each record is stored as its unified JSON document plus the columns it is listed by; every
+change bumps `version`, and a conditional write compares under the row's lock, so a
+read-modify-write never overwrites a change it did not see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.storage.store import Store
+from gateway.storage.tables import metadata
+from models.activity import Activity
+from models.errors import Conflict, NotFound
+from models.lab_test import LabTest
+
+local_activities = Table(
+    "local_activities",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("start_utc", DateTime(timezone=True), nullable=False),
+    Column("sport", String(200), nullable=False),
+    # The unified Activity as JSON.
+    Column("document", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+local_tests = Table(
+    "local_tests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("start_utc", DateTime(timezone=True), nullable=False),
+    Column("sport", String(200), nullable=False),
+    Column("created_by", String(200), nullable=True),
+    # The unified LabTest as JSON (its app_metadata included).
+    Column("document", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+Index("ix_local_activities_user_start", local_activities.c.user_id, local_activities.c.start_utc)
+Index("ix_local_tests_user_start", local_tests.c.user_id, local_tests.c.start_utc)
+
+_activity_decoder = msgspec.json.Decoder(Activity)
+_test_decoder = msgspec.json.Decoder(LabTest)
+
+
+def new_local_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LocalRecords:
+    """One kind of local record (activities or tests) of one table, always scoped to a user."""
+
+    def __init__(
+        self,
+        store: Store,
+        table: Table,
+        decode: Callable[[bytes | str], Any],
+        kind: str,
+    ) -> None:
+        self.store = store
+        self.table = table
+        self.decode = decode
+        self.kind = kind
+
+    async def list(
+        self,
+        user_id: str,
+        *,
+        start_date: date | None,
+        end_date: date | None,
+        offset: int,
+        limit: int,
+    ) -> list[Any]:
+        """Newest first, ties by id: a stable order to page through by offset. Dates are
+        widened by a day (the gateway filters exactly on the local calendar day)."""
+        t = self.table
+        query = select(t.c.document).where(t.c.user_id == user_id)
+        if start_date is not None:
+            query = query.where(t.c.start_utc >= _midnight(start_date - timedelta(days=1)))
+        if end_date is not None:
+            query = query.where(t.c.start_utc < _midnight(end_date + timedelta(days=2)))
+        query = query.order_by(t.c.start_utc.desc(), t.c.id.asc()).offset(offset).limit(limit)
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [self.decode(row.document) for row in rows]
+
+    async def get(self, user_id: str, native_id: str) -> Any:
+        async with self.store.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(self.table.c.document).where(self._mine(user_id, native_id))
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"local {self.kind} {native_id!r} not found")
+        return self.decode(row.document)
+
+    async def insert(self, user_id: str, native_id: str, record: Any, **columns: Any) -> Any:
+        async with self.store.engine.begin() as conn:
+            await conn.execute(
+                insert(self.table).values(
+                    id=native_id,
+                    user_id=user_id,
+                    start_utc=record.start.astimezone(UTC),
+                    sport=record.sport,
+                    document=msgspec.json.encode(record).decode(),
+                    version=1,
+                    updated_at=_now(),
+                    **columns,
+                )
+            )
+        return record
+
+    async def replace(
+        self,
+        user_id: str,
+        native_id: str,
+        build: Callable[[Any], Any],
+        *,
+        expected: Callable[[Any], bool] | None = None,
+        **columns: Any,
+    ) -> Any:
+        """Rewrite a record as `build(current)` under the row's lock; with `expected`, only if
+        `expected(current)` holds (else Conflict: it changed since the caller read it)."""
+        async with self.store.engine.begin() as conn:
+            current, version = await self._locked(conn, user_id, native_id)
+            if expected is not None and not expected(current):
+                raise Conflict(
+                    f"local {self.kind} {native_id!r} changed since it was read; read it again",
+                    provider="local",
+                )
+            record = build(current)
+            result = await conn.execute(
+                update(self.table)
+                .where(self._mine(user_id, native_id), self.table.c.version == version)
+                .values(
+                    start_utc=record.start.astimezone(UTC),
+                    sport=record.sport,
+                    document=msgspec.json.encode(record).decode(),
+                    version=version + 1,
+                    updated_at=_now(),
+                    **columns,
+                )
+            )
+            if result.rowcount != 1:  # only without a row lock (SQLite from another process)
+                raise Conflict(
+                    f"local {self.kind} {native_id!r} changed while writing", provider="local"
+                )
+        return record
+
+    async def remove(self, user_id: str, native_id: str) -> None:
+        async with self.store.engine.begin() as conn:
+            result = await conn.execute(delete(self.table).where(self._mine(user_id, native_id)))
+        if result.rowcount != 1:
+            raise NotFound(f"local {self.kind} {native_id!r} not found")
+
+    async def _locked(self, conn: AsyncConnection, user_id: str, native_id: str) -> tuple[Any, int]:
+        where = self._mine(user_id, native_id)
+        if conn.dialect.name == "sqlite":  # take the write lock before reading
+            await conn.execute(update(self.table).where(where).values(version=self.table.c.version))
+        row = (
+            await conn.execute(
+                select(self.table.c.document, self.table.c.version).where(where).with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"local {self.kind} {native_id!r} not found")
+        return self.decode(row.document), int(row.version)
+
+    def _mine(self, user_id: str, native_id: str) -> Any:
+        return (self.table.c.user_id == user_id) & (self.table.c.id == native_id)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, UTC)
+
+
+def local_activity_records(store: Store) -> LocalRecords:
+    return LocalRecords(store, local_activities, _activity_decoder.decode, "activity")
+
+
+def local_test_records(store: Store) -> LocalRecords:
+    return LocalRecords(store, local_tests, _test_decoder.decode, "test")
