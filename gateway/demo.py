@@ -68,7 +68,10 @@ class Demo:
                         user, name, credentials_from_token(mock.token_for())
                     )
                     continue
-                start = await flow.begin(user, name, return_to=f"{state.settings.base_url}/")
+                # Loopback whatever the bind address: demo mode allows loopback return URLs.
+                start = await flow.begin(
+                    user, name, return_to=f"http://127.0.0.1:{state.settings.port}/"
+                )
                 approval = await browser.get(start.authorization_url)
                 query = parse_qs(urlsplit(approval.headers.get("location", "")).query)
                 if approval.status_code != 302 or "code" not in query:
