@@ -106,28 +106,16 @@ class SweatStackAdapter:
         """Up to `limit` activities from `offset`, newest first, ties by id (SweatStack's order)."""
         if limit <= 0 or (query.statuses and ActivityStatus.COMPLETED not in query.statuses):
             return []  # SweatStack only holds completed activities
-        filters = list_params(query)
-        activities: list[Activity] = []
-        while len(activities) < limit:
-            page_limit = min(self.page_size, limit - len(activities))
-            params = [
-                *filters,
-                ("limit", str(page_limit)),
-                ("offset", str(offset + len(activities))),
-            ]
-            response = await call_provider(
-                self.http,
-                self.name,
-                "GET",
-                self.base_url + ACTIVITIES_PATH,
-                token=creds.access_token,
-                params=params,
-            )
-            page = decode_summaries(response.content)
-            activities.extend(mapping.to_unified(item) for item in page)
-            if len(page) < page_limit:
-                break
-        return activities[:limit]
+        pages = self._pages(
+            creds,
+            ACTIVITIES_PATH,
+            list_params(query),
+            offset,
+            limit,
+            self.page_size,
+            decode_summaries,
+        )
+        return [mapping.to_unified(item) async for item in pages]
 
     async def get_activity(self, creds: Credentials, native_id: str) -> Activity:
         """One activity with its summary, laps and devices; NotFound naming the id otherwise."""
@@ -269,24 +257,47 @@ class SweatStackAdapter:
         self, creds: Credentials, query: TestQuery, *, offset: int, limit: int
     ) -> list[LabTest]:
         """Up to `limit` tests from `offset`, newest first, in pages of at most 50."""
-        filters = test_list_params(query)
-        tests: list[LabTest] = []
-        while len(tests) < limit:
-            page_limit = min(TESTS_PAGE_SIZE, limit - len(tests))
-            params = [*filters, ("limit", str(page_limit)), ("offset", str(offset + len(tests)))]
+        pages = self._pages(
+            creds,
+            TESTS_PATH,
+            test_list_params(query),
+            offset,
+            limit,
+            TESTS_PAGE_SIZE,
+            lambda payload: _decoded(wire.decode_tests, payload),
+        )
+        return [mapping.lab_test_to_unified(item) async for item in pages]
+
+    async def _pages(
+        self,
+        creds: Credentials,
+        path: str,
+        filters: list[tuple[str, str]],
+        offset: int,
+        limit: int,
+        page_size: int,
+        decode: Callable[[bytes], Sequence[T]],
+    ) -> AsyncIterator[T]:
+        """Up to `limit` items of a SweatStack list from `offset`, fetched `page_size` at a
+        time with `limit`/`offset`, until a short page says the list has ended."""
+        fetched = 0
+        while fetched < limit:
+            page_limit = min(page_size, limit - fetched)
+            params = [*filters, ("limit", str(page_limit)), ("offset", str(offset + fetched))]
             response = await call_provider(
                 self.http,
                 self.name,
                 "GET",
-                self.base_url + TESTS_PATH,
+                self.base_url + path,
                 token=creds.access_token,
                 params=params,
             )
-            page = _decoded(wire.decode_tests, response.content)
-            tests.extend(mapping.lab_test_to_unified(item) for item in page)
+            page = decode(response.content)
+            for item in page[: limit - fetched]:
+                yield item
+            fetched += len(page)
             if len(page) < page_limit:
                 break
-        return tests[:limit]
 
     async def get_test(self, creds: Credentials, native_id: str) -> LabTest:
         response = await call_provider(

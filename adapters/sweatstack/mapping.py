@@ -14,7 +14,7 @@ With that, `to_wire(to_unified(w), type(w)) == w` for every summary and details 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import msgspec
@@ -236,8 +236,8 @@ def lab_test_to_unified(test: wire.TestSummary) -> LabTest:
         id=federated_id(PROVIDER, test.id),
         provider=PROVIDER,
         sport=test.sport,
-        start=test.start,
-        end=test.end,
+        start=_at_local_offset(test.start, test.start_local),
+        end=None if test.end is None else _at_local_offset(test.end, test.end_local),
         start_local=test.start_local,
         end_local=test.end_local,
         title=test.title,
@@ -247,6 +247,18 @@ def lab_test_to_unified(test: wire.TestSummary) -> LabTest:
         app_metadata=test.app_metadata,
         extensions=extensions,
     )
+
+
+def _at_local_offset(instant: datetime, local: datetime | None) -> datetime:
+    """SweatStack sends instants in UTC and the local wall clock apart; the unified test keeps
+    the athlete's offset in the instant, so writing a read test back keeps its local time."""
+    if local is None:
+        return instant
+    offset = local - instant.astimezone(UTC).replace(tzinfo=None)
+    minutes = round(offset.total_seconds() / 60)
+    if abs(minutes) >= 24 * 60:
+        return instant
+    return instant.astimezone(timezone(timedelta(minutes=minutes)))
 
 
 def lab_test_body(draft: LabTestDraft) -> wire.TestBody:
