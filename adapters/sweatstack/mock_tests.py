@@ -5,6 +5,11 @@ Which app a request comes from is the access token's `client_id` claim; a token 
 (a personal token, or `mock.token_for()`) counts as SweatStack's own web app. A test belongs
 to the app that created it (`created_by`): another app may read it and attach its own
 `app_metadata`, but replacing or deleting it answers 403.
+
+Each stored test keeps a `version`, bumped by every change (replace, app metadata, or a test's
+own `TestsState.change`), so tests can see whether a write landed; `TestsState.after_read`
+runs a callback right after the next GET of a test, to land another app's write between a
+client's read and its write.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ LAB_APP = "sweatstack-lab"
 MAX_PAGE = 50
 MAX_APP_METADATA_BYTES = 1024
 MAX_APP_METADATA_DEPTH = 32
+#: A test created without `end` ends this long after its start (the SDK documents it so).
+DEFAULT_DURATION = timedelta(hours=3)
+TRACE_RESOLUTIONS = ("auto", "linked")
 
 
 @dataclass(eq=False)
@@ -100,6 +108,16 @@ class TestsState:
         with self._lock:
             for name, value in fields.items():
                 setattr(test, name, value)
+            test.version += 1
+
+    def set_app_metadata(self, test: StoredTest, app: str, data: dict[str, Any] | None) -> None:
+        """Set (or, with None, remove) one app's metadata on a test, bumping its version."""
+        with self._lock:
+            if data is None:
+                if test.app_metadata.pop(app, None) is None:
+                    return  # nothing changed
+            else:
+                test.app_metadata[app] = data
             test.version += 1
 
     def of(self, user: str) -> list[StoredTest]:
@@ -368,10 +386,18 @@ class TestsController(Controller):
     @get("/{test_id:str}")
     async def test_details(
         self,
+        request: Request[Any, Any, Any],
         store: NamedDependency[SweatStackMock],
         caller: NamedDependency[Caller],
         test_id: FromPath[str],
     ) -> Response[bytes]:
+        from adapters.sweatstack.mock import QueryParams
+
+        query = QueryParams(request)
+        # `traces=linked` keeps only traces linked to this test; the mock holds no traces, so
+        # both resolutions give an empty list, but a value the API does not know is a 422.
+        query.choice(("traces",), TRACE_RESOLUTIONS)
+        query.check()
         test = store.tests_state.get(caller.user, test_id)
         details = test.summary(caller.app)
         end = test.end or test.start
@@ -403,7 +429,7 @@ class TestsController(Controller):
                 created_by=caller.app,
                 sport=body.sport,
                 start=body.start,
-                end=body.end,
+                end=body.end if body.end is not None else body.start + DEFAULT_DURATION,
                 title=body.title,
                 results=_results(body),
                 tags=body.tags,
@@ -468,20 +494,22 @@ class TestsController(Controller):
             raise _api_error(
                 422, [_body_error("dict_type", [], "Input should be a valid dictionary", data)]
             )
-        if len(raw) > MAX_APP_METADATA_BYTES or _depth(data) > MAX_APP_METADATA_DEPTH:
+        # The size is of the compact JSON, so a client's whitespace does not count.
+        if len(msgspec.json.encode(data)) > MAX_APP_METADATA_BYTES:
+            raise _api_error(413, "App metadata is limited to 1 KB")
+        if _depth(data) > MAX_APP_METADATA_DEPTH:
             raise _api_error(
                 422,
                 [
                     _body_error(
                         "value_error",
                         [],
-                        "Value error, app metadata is limited to 1 KB and 32 levels",
+                        "Value error, app metadata is limited to 32 levels",
                         None,
                     )
                 ],
             )
-        with store.tests_state._lock:
-            test.app_metadata[caller.app] = data
+        store.tests_state.set_app_metadata(test, caller.app, data)
 
     @delete("/{test_id:str}/app-metadata", status_code=204)
     async def delete_app_metadata(
@@ -493,8 +521,7 @@ class TestsController(Controller):
         test = store.tests_state.get(caller.user, test_id)
         if not caller.app_token:
             raise _api_error(403, "App metadata needs an app token")
-        with store.tests_state._lock:
-            test.app_metadata.pop(caller.app, None)
+        store.tests_state.set_app_metadata(test, caller.app, None)
 
 
 def _depth(value: Any) -> int:
