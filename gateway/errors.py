@@ -134,7 +134,8 @@ def field_from_message(message: str, default: str = "body") -> str:
     """The field a msgspec message points at, as a dotted path without list indexes:
     `... - at `$.results.lt1.power`` gives `results.lt1.power`; `Object missing required field
     `start` - at `$.results`` gives `results.start`, and so does an unknown field."""
-    path = ""
+    # Without a path in the message, `default` may be the path Litestar already split off.
+    path = "" if default in ("body", "data", "") else default
     if "at `$." in message:
         path = message.split("at `$.", 1)[1].split("`", 1)[0]
         path = ".".join(part.split("[")[0] for part in path.split(".") if part.split("[")[0])
