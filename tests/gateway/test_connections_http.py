@@ -326,3 +326,25 @@ def test_connections_are_isolated_between_users(fresh: RunningGateway) -> None:
         assert b.get("/v1/activities").json()["items"] == []
         assert b.delete("/v1/connections/sweatstack").status_code == 404
         assert "sweatstack" in _connections(a)
+
+
+def test_the_database_files_hold_no_token_text_after_a_real_connection(
+    fresh: RunningGateway,
+) -> None:
+    key = fresh.create_user("vaulted")
+    with fresh.client(key) as client:
+        approved = _approve(_start(client, "sweatstack"))
+        assert _callback(fresh, "sweatstack", approved).status_code == 303
+
+    async def tokens(store: Any) -> list[str]:
+        user = await store.user_by_name("vaulted")
+        async with store.locked_connection(user, "sweatstack") as locked:
+            return [locked.tokens.access_token, locked.tokens.refresh_token]
+
+    access, refresh = fresh.on_store(tokens)
+    assert access and refresh
+    secret = fresh.settings.oauth_clients["sweatstack"].client_secret
+    raw = b"".join(p.read_bytes() for p in sorted(fresh.data_dir.glob("gateway.sqlite3*")))
+    assert raw  # the store is there, with its WAL
+    for text in (access, refresh, access.split(".")[2], secret, key, fresh.demo.key):
+        assert text is not None and text.encode() not in raw
