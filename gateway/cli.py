@@ -61,6 +61,12 @@ def _mock(args: argparse.Namespace) -> int:
     if args.provider not in classes:
         print(f"unknown provider {args.provider!r}; known: {', '.join(classes)}", file=sys.stderr)
         return 2
+    if args.client_id and not args.redirect_uri:
+        print("--client-id needs at least one --redirect-uri", file=sys.stderr)
+        return 2
+    if not args.client_id and (args.client_secret or args.redirect_uri):
+        print("--client-secret and --redirect-uri need --client-id", file=sys.stderr)
+        return 2
     mock = classes[args.provider].create_mock(args.seed, history_days=args.days)
     mock.faults.latency_s = args.latency_ms / 1000
     if args.client_id:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import unquote_plus, urlencode, urlsplit
 
 import msgspec
 from joserfc import jwt
@@ -89,6 +89,7 @@ class _Code:
     challenge: str
     user: str
     expires_at: float
+    auth_time: int
     used: bool = False
     family: str | None = None
 
@@ -140,13 +141,18 @@ class AuthorizationServer:
         users: Callable[[], Sequence[str]],
         user_claims: Callable[[str], dict[str, Any]],
         default_scope: str,
+        token_redirect_uri_required: bool = True,
     ) -> None:
+        """`token_redirect_uri_required` False lets a code request at the token endpoint leave
+        out the authorization request's redirect_uri (as OAuth 2.1 does: PKCE binds the code);
+        one that is sent must still match."""
         self.tokens = tokens
         self.paths = paths
         self.openid = openid
         self.users = users
         self.user_claims = user_claims
         self.default_scope = default_scope
+        self.token_redirect_uri_required = token_redirect_uri_required
         self.code_ttl_s = 60
         self.refresh_ttl_s = 30 * 86400
         self.grant_counts: collections.Counter[str] = collections.Counter()
@@ -185,8 +191,11 @@ class AuthorizationServer:
 
     # the protocol
 
-    def authorize(self, query: dict[str, str]) -> tuple[int, str | dict[str, str]]:
-        """(302, location) or (400, error) for an authorization request."""
+    def authorize(
+        self, query: dict[str, str], issuer: str | None = None
+    ) -> tuple[int, str | dict[str, str]]:
+        """(302, location) or (400, error) for an authorization request. With `issuer`, the
+        redirect carries it as `iss` (RFC 9207), so a client can tell which server answered."""
         client = self._clients.get(query.get("client_id", ""))
         if client is None:
             return 400, _error("invalid_request", "unknown client_id")
@@ -199,11 +208,16 @@ class AuthorizationServer:
             return 400, _error("invalid_request", "redirect_uri is not registered for this client")
         state = query.get("state")
 
-        def refuse(error: str, description: str) -> tuple[int, str]:
-            params = {"error": error, "error_description": description}
+        def redirect(params: dict[str, str]) -> tuple[int, str]:
             if state is not None:
                 params["state"] = state
-            return 302, f"{target}?{urlencode(params)}"
+            if issuer is not None:
+                params["iss"] = issuer
+            separator = "&" if urlsplit(target).query else "?"
+            return 302, f"{target}{separator}{urlencode(params)}"
+
+        def refuse(error: str, description: str) -> tuple[int, str]:
+            return redirect({"error": error, "error_description": description})
 
         if query.get("response_type", "code") != "code":  # the SweatStack SDK sends none
             return refuse("unsupported_response_type", "only the code flow is supported")
@@ -228,11 +242,9 @@ class AuthorizationServer:
                 challenge=challenge,
                 user=user,
                 expires_at=time.time() + self.code_ttl_s,
+                auth_time=int(time.time()),
             )
-        params = {"code": code}
-        if state is not None:
-            params["state"] = state
-        return 302, f"{target}?{urlencode(params)}"
+        return redirect({"code": code})
 
     def token(self, form: dict[str, str], authorization: str | None, issuer: str) -> dict[str, Any]:
         """The token endpoint: the answer, or OAuthFailure."""
@@ -267,7 +279,11 @@ class AuthorizationServer:
                 self.tokens.revoke(str(claims.get("jti")))
 
     def userinfo(self, authorization: str | None) -> dict[str, Any]:
+        """The user's claims; TokenRejected for a bad token, OAuthFailure (403) for a token
+        without the `openid` scope at an OpenID provider (OIDC Core §5.3)."""
         claims = self.tokens.verify_authorization(authorization)
+        if self.openid and "openid" not in str(claims.get("scope", "")).split():
+            raise OAuthFailure("insufficient_scope", "userinfo needs the openid scope", 403)
         user = str(claims["sub"])
         return {"sub": user, **self.user_claims(user)}
 
@@ -288,6 +304,7 @@ class AuthorizationServer:
                 "none",
             ],
             "scopes_supported": sorted(set(self.default_scope.split()) | {"offline_access"}),
+            "authorization_response_iss_parameter_supported": True,
         }
         if self.openid:
             document["id_token_signing_alg_values_supported"] = ["RS256"]
@@ -309,13 +326,17 @@ class AuthorizationServer:
     def _authenticate(self, form: dict[str, str], authorization: str | None) -> _Client:
         client_id, secret = form.get("client_id"), form.get("client_secret") or None
         scheme, _, value = (authorization or "").partition(" ")
-        if scheme.lower() == "basic":
+        if scheme.lower() == "basic":  # a Bearer header (the SDK's stale token) is ignored
             try:
                 raw_id, _, raw_secret = base64.b64decode(value).decode().partition(":")
                 # RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
-                client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+                basic_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
             except (ValueError, UnicodeDecodeError):
                 raise OAuthFailure("invalid_client", "malformed Basic credentials", 401) from None
+            # SweatStack's Streamlit helper sends Basic and the body both: they must agree.
+            if client_id is not None and client_id != basic_id:
+                raise OAuthFailure("invalid_client", "two different client_ids", 401)
+            client_id = basic_id
         client = self._clients.get(client_id or "")
         if client is None:
             raise OAuthFailure("invalid_client", "unknown client", 401)
@@ -337,7 +358,10 @@ class AuthorizationServer:
         code.used = True
         if code.expires_at < time.time():
             raise OAuthFailure("invalid_grant", "the authorization code has expired")
-        if code.redirect_uri is not None and form.get("redirect_uri") != code.redirect_uri:
+        sent = form.get("redirect_uri")
+        if sent is None and not self.token_redirect_uri_required:
+            sent = code.redirect_uri
+        if code.redirect_uri is not None and sent != code.redirect_uri:
             raise OAuthFailure(
                 "invalid_grant", "redirect_uri does not match the authorization request"
             )
@@ -354,7 +378,7 @@ class AuthorizationServer:
         code.family = family_id
         answer = self._issue(family_id, family)
         if self.openid and "openid" in code.scope.split():
-            answer["id_token"] = self._id_token(issuer, client.client_id, code.user, code.nonce)
+            answer["id_token"] = self._id_token(issuer, client.client_id, code)
         return answer
 
     def _refresh_grant(self, client: _Client, form: dict[str, str]) -> dict[str, Any]:
@@ -401,19 +425,19 @@ class AuthorizationServer:
         for jti in family.access_jtis:
             self.tokens.revoke(jti)
 
-    def _id_token(self, issuer: str, client_id: str, user: str, nonce: str | None) -> str:
+    def _id_token(self, issuer: str, client_id: str, code: _Code) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": issuer,
-            "sub": user,
+            "sub": code.user,
             "aud": client_id,
             "iat": now,
             "exp": now + 600,
-            "auth_time": now,
-            **{k: v for k, v in self.user_claims(user).items() if k in ("name", "email")},
+            "auth_time": code.auth_time,
+            **{k: v for k, v in self.user_claims(code.user).items() if k in ("name", "email")},
         }
-        if nonce is not None:
-            claims["nonce"] = nonce
+        if code.nonce is not None:
+            claims["nonce"] = code.nonce
         fault, self.next_id_token_fault = self.next_id_token_fault, None
         if fault is None:
             return self.tokens.sign(claims)
@@ -445,7 +469,7 @@ class AuthorizationServer:
 
         @get(server.paths.authorize, include_in_schema=False)
         async def authorize(request: Request[Any, Any, State]) -> Response[Any]:
-            status, outcome = server.authorize(dict(request.query_params))
+            status, outcome = server.authorize(dict(request.query_params), _issuer(request))
             if status == 302:
                 return Response(content=b"", status_code=302, headers={"Location": str(outcome)})
             return _json(outcome, 400)
@@ -475,6 +499,11 @@ class AuthorizationServer:
                 return _json(server.userinfo(request.headers.get("authorization")), 200)
             except TokenRejected as exc:
                 return _json({"detail": str(exc)}, 401, {"WWW-Authenticate": "Bearer"})
+            except OAuthFailure as exc:
+                challenge = f'Bearer error="{exc.error}", scope="openid"'
+                return _json(
+                    _error(exc.error, exc.description), exc.status, {"WWW-Authenticate": challenge}
+                )
 
         @get(server.paths.jwks, include_in_schema=False)
         async def jwks() -> Response[Any]:

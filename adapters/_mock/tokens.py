@@ -41,8 +41,10 @@ class TokenIssuer:
 
     def rotate(self) -> str:
         """Sign with a fresh key from now on; the previous keys stay published. The new kid."""
-        self._key = new_signing_key()
-        self._keys = KeySet([self._key, *self._keys.keys])
+        key = new_signing_key()
+        # Publish before signing with it: a token signed meanwhile always finds its key.
+        self._keys = KeySet([key, *self._keys.keys])
+        self._key = key
         return self.kid
 
     def retire_old_keys(self) -> None:

@@ -398,6 +398,8 @@ class SweatStackMock:
             users=lambda: self.user_ids,
             user_claims=self.user_claims,
             default_scope=DEFAULT_SCOPE,
+            # The SDK's oauth.exchange_code sends no redirect_uri, and works against SweatStack.
+            token_redirect_uri_required=False,
         )
         from adapters.sweatstack.mock_tests import TestsState
 

@@ -290,6 +290,8 @@ def test_id_token_verifies_with_a_claims_registry(sweatstack_provider: Provider)
         sub={"essential": True},
     )
     registry.validate(token.claims)
+    assert token.claims["auth_time"] <= token.claims["iat"] <= time.time()
+    assert token.claims["name"] and token.claims["email"]
     assert token.header["alg"] == "RS256"
     assert token.header["kid"] == sweatstack_provider.mock.tokens.kid
 
@@ -298,6 +300,28 @@ def test_userinfo_without_a_token_is_401(provider: Provider) -> None:
     response = provider.http.get(provider.url + provider.paths.userinfo)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_sweatstack_userinfo_needs_the_openid_scope(sweatstack_provider: Provider) -> None:
+    provider = sweatstack_provider
+    token = provider.mock.tokens.issue(provider.user, scope="activities:read")
+    response = provider.http.get(
+        provider.url + provider.paths.userinfo, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    assert provider.api(token).status_code == 200  # the token itself is fine
+
+
+def test_astral_userinfo_needs_no_openid_scope(astral_provider: Provider) -> None:
+    provider = astral_provider
+    token = provider.grant(scope="activities:read")["access_token"]
+    response = provider.http.get(
+        provider.url + provider.paths.userinfo, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["sub"] == provider.user
 
 
 def test_public_client_code_flow(provider: Provider) -> None:
@@ -329,6 +353,41 @@ def test_login_hint_picks_the_user(sweatstack_provider: Provider) -> None:
     )
     assert refused.status_code == 302
     assert redirect_query(refused)["error"] == "access_denied"
+
+
+def test_authorization_responses_name_the_issuer(provider: Provider) -> None:
+    """RFC 9207: the redirect says which server answered, successes and errors alike."""
+    granted = provider.authorize(
+        client_id="app",
+        redirect_uri=REDIRECT,
+        state="s",
+        code_challenge=s256(VERIFIER),
+        code_challenge_method="S256",
+    )
+    refused = provider.authorize(client_id="app", redirect_uri=REDIRECT, response_type="token")
+
+    assert redirect_query(granted)["iss"] == provider.url
+    assert redirect_query(refused)["iss"] == provider.url
+    document = provider.http.get(provider.url + provider.paths.discovery).json()
+    assert document["authorization_response_iss_parameter_supported"] is True
+
+
+def test_redirect_uri_with_a_query_keeps_it(provider: Provider) -> None:
+    with_query = REDIRECT + "?tenant=7"
+    provider.auth.register_client("tenanted", secret="t", redirect_uris=[with_query])
+    response = provider.authorize(
+        client_id="tenanted",
+        redirect_uri=with_query,
+        state="s",
+        code_challenge=s256(VERIFIER),
+        code_challenge_method="S256",
+    )
+    query = redirect_query(response)
+    assert query["tenant"] == "7" and query["code"] and query["state"] == "s"
+    tokens = provider.exchange(
+        query["code"], client_id="tenanted", secret="t", redirect_uri=with_query
+    )
+    assert tokens.status_code == 200, tokens.text
 
 
 def test_unknown_response_type_is_redirected_as_an_error(provider: Provider) -> None:
@@ -440,8 +499,21 @@ def test_redirect_uri_mismatch_is_invalid_grant(provider: Provider) -> None:
     code = provider.code()
     response = provider.exchange(code, redirect_uri=OTHER_REDIRECT)
     assert_oauth_error(response, 400, "invalid_grant")
-    missing = provider.exchange(provider.code(), redirect_uri=None)
+
+
+def test_astral_needs_the_redirect_uri_at_the_token_endpoint(astral_provider: Provider) -> None:
+    """RFC 6749 §4.1.3: sent at authorization, so required in the token request."""
+    missing = astral_provider.exchange(astral_provider.code(), redirect_uri=None)
     assert_oauth_error(missing, 400, "invalid_grant")
+
+
+def test_sweatstack_accepts_a_token_request_without_redirect_uri(
+    sweatstack_provider: Provider,
+) -> None:
+    """The SDK's exchange_code leaves it out (PKCE binds the code, as in OAuth 2.1)."""
+    provider = sweatstack_provider
+    accepted = provider.exchange(provider.code(), redirect_uri=None)
+    assert accepted.status_code == 200, accepted.text
 
 
 def test_code_of_another_client_is_invalid_grant(provider: Provider) -> None:
@@ -507,7 +579,37 @@ def test_http_basic_client_authentication(provider: Provider) -> None:
     assert explicit.status_code == 200, explicit.text
 
 
+def test_basic_and_body_client_ids_must_agree(provider: Provider) -> None:
+    # SweatStack's Streamlit helper authenticates with HTTP Basic and the body at once
+    tokens = provider.grant()
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    agreeing = provider.token(form | {"client_id": "app", "client_secret": "s"}, auth=("app", "s"))
+    assert agreeing.status_code == 200, agreeing.text
+
+    form["refresh_token"] = agreeing.json()["refresh_token"]
+    disagreeing = provider.token(form | {"client_id": "public"}, auth=("app", "s"))
+    assert_oauth_error(disagreeing, 401, "invalid_client")
+
+
 # refresh
+
+
+def test_refresh_ignores_a_stale_bearer_header(provider: Provider) -> None:
+    """The SweatStack SDK refreshes with its expired access token still in the header and
+    `client_secret=` empty for its public client."""
+    code = provider.code(client_id="public")
+    tokens = provider.exchange(code, client_id="public", secret=None).json()
+    response = provider.token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": "public",
+            "client_secret": "",
+        },
+        headers={"Authorization": "Bearer expired.or.garbage"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "Bearer"
 
 
 def test_refresh_rotates_and_detects_reuse(provider: Provider) -> None:
@@ -757,6 +859,38 @@ def test_official_sdk_refreshes_against_the_mock(sweatstack_provider: Provider) 
     assert_oauth_error(
         provider.refresh(refresh_token, client_id=SDK_CLIENT_ID, secret=None), 400, "invalid_grant"
     )
+
+
+def test_official_sdk_signs_in_through_the_mock(sweatstack_provider: Provider) -> None:
+    """The SDK's own authorization URL, code exchange and userinfo, against the mock."""
+    provider = sweatstack_provider
+    provider.auth.register_client(SDK_CLIENT_ID, secret=None, redirect_uris=[REDIRECT])
+    with sweatstack.Client(url=provider.url, ambient_credentials=False, max_retries=0) as client:
+        verifier, challenge = client.oauth.generate_pkce_params()
+        url = client.oauth.authorization_url(
+            client_id=SDK_CLIENT_ID,
+            redirect_uri=REDIRECT,
+            code_challenge=challenge,
+            state="sdk-state",
+            nonce="sdk-nonce",
+        )
+        assert url.startswith(provider.url + provider.paths.authorize + "?")
+        query = redirect_query(provider.http.get(url))
+        assert query["state"] == "sdk-state"
+
+        tokens = client.oauth.exchange_code(
+            query["code"], client_id=SDK_CLIENT_ID, code_verifier=verifier
+        )
+        user = client.oauth.userinfo()
+        activities = client.activities.list(limit=1)
+
+    assert tokens.token_type == "Bearer" and tokens.refresh_token and tokens.id_token
+    assert tokens.scope is not None and "openid" in tokens.scope.split()
+    claims = decode_id_token(tokens.id_token, provider.jwks())
+    assert claims["nonce"] == "sdk-nonce" and claims["aud"] == SDK_CLIENT_ID
+    assert user.sub == provider.user and user.name
+    assert user.registered_at.tzinfo is not None
+    assert len(activities) == 1
 
 
 # PKCE, for any verifier
