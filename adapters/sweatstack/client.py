@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 PROVIDER = mapping.PROVIDER
 T = TypeVar("T")
+# A SweatStack record with `unknown_fields`: an activity or a test.
+OpenT = TypeVar("OpenT", bound=msgspec.Struct)
 ACTIVITIES_PATH = "/api/v1/activities/"
 TESTS_PATH = "/api/v1/tests/"
 # SweatStack serves at most 50 tests per page.
@@ -260,11 +262,11 @@ class SweatStackAdapter:
         pages = self._pages(
             creds,
             TESTS_PATH,
-            test_list_params(query),
+            list_params(query),
             offset,
             limit,
             TESTS_PAGE_SIZE,
-            lambda payload: _decoded(wire.decode_tests, payload),
+            lambda payload: decode_list(payload, wire.TestSummary),
         )
         return [mapping.lab_test_to_unified(item) async for item in pages]
 
@@ -308,9 +310,7 @@ class SweatStackAdapter:
             token=creds.access_token,
             not_found=_missing_test(native_id),
         )
-        return mapping.lab_test_to_unified(
-            _decoded(wire.decode_test, response.content, wire.TestDetails)
-        )
+        return mapping.lab_test_to_unified(decode_one(response.content, wire.TestDetails))
 
     async def create_test(self, creds: Credentials, draft: LabTestDraft) -> LabTest:
         response = await call_provider(
@@ -321,9 +321,7 @@ class SweatStackAdapter:
             token=creds.access_token,
             json=mapping.lab_test_body(draft),
         )
-        return mapping.lab_test_to_unified(
-            _decoded(wire.decode_test, response.content, wire.TestSummary)
-        )
+        return mapping.lab_test_to_unified(decode_one(response.content, wire.TestSummary))
 
     async def replace_test(
         self, creds: Credentials, native_id: str, draft: LabTestDraft
@@ -382,30 +380,6 @@ def _missing_test(native_id: str) -> str:
     return f"sweatstack test {native_id!r} not found"
 
 
-def _decoded(decode: Callable[..., T], *args: Any) -> T:
-    """A decode of SweatStack's JSON, failures named as sweatstack's."""
-    try:
-        return decode(*args)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ProviderError(
-            PROVIDER, f"{PROVIDER} sent a test that does not decode: {exc}"
-        ) from None
-
-
-def test_list_params(query: TestQuery) -> list[tuple[str, str]]:
-    """The test-list filters SweatStack evaluates itself."""
-    params: list[tuple[str, str]] = []
-    if query.start_date is not None:
-        params.append(("start", query.start_date.isoformat()))
-    if query.end_date is not None:
-        params.append(("end", query.end_date.isoformat()))
-    params.extend(("sport", sport) for sport in query.sports)
-    params.extend(("tags", tag) for tag in query.tags)
-    if query.created_by is not None:
-        params.append(("created_by", query.created_by))
-    return params
-
-
 def _missing(native_id: str) -> str:
     return f"sweatstack activity {native_id!r} not found"
 
@@ -436,8 +410,9 @@ def decode_backfill_line(line: str | bytes) -> datetime | None:
     return decode_provider(PROVIDER, payload, wire.BackfillStatus).backfill_loaded_until
 
 
-def list_params(query: ActivityQuery) -> list[tuple[str, str]]:
-    """The query filters SweatStack evaluates itself: dates, repeated `sport` and `tags`."""
+def list_params(query: ActivityQuery | TestQuery) -> list[tuple[str, str]]:
+    """The list filters SweatStack evaluates itself: dates, repeated `sport` and `tags`, and for
+    tests `created_by`."""
     params: list[tuple[str, str]] = []
     if query.start_date is not None:
         params.append(("start", query.start_date.isoformat()))
@@ -445,27 +420,37 @@ def list_params(query: ActivityQuery) -> list[tuple[str, str]]:
         params.append(("end", query.end_date.isoformat()))
     params.extend(("sport", sport) for sport in query.sports)
     params.extend(("tags", tag) for tag in query.tags)
+    if isinstance(query, TestQuery) and query.created_by is not None:
+        params.append(("created_by", query.created_by))
     return params
 
 
-def decode_summaries(payload: bytes) -> list[wire.ActivitySummary]:
-    """SweatStack's activity list, strictly typed, each item keeping its unknown fields.
-
-    Anything that does not decode raises ProviderError naming sweatstack.
-    """
+def decode_list(payload: bytes, shape: type[OpenT]) -> list[OpenT]:
+    """A SweatStack list of activities or tests, strictly typed, each item keeping its unknown
+    top-level fields. Anything that does not decode raises ProviderError naming sweatstack."""
     items = decode_provider(PROVIDER, payload, list[dict[str, msgspec.Raw]])
-    split = [wire.split_fields(item, wire.ActivitySummary) for item in items]
+    split = [wire.split_fields(item, shape) for item in items]
     declared = msgspec.json.encode([known for known, _ in split])
-    typed = decode_provider(PROVIDER, declared, list[wire.ActivitySummary])
+    typed = decode_provider(PROVIDER, declared, list[shape])  # type: ignore[valid-type]
     return [
         msgspec.structs.replace(item, unknown_fields=unknown)
         for item, (_, unknown) in zip(typed, split, strict=True)
     ]
 
 
-def decode_details(payload: bytes) -> wire.ActivityDetails:
-    """One activity's details, strictly typed, keeping its unknown fields (or ProviderError)."""
+def decode_one(payload: bytes, shape: type[OpenT]) -> OpenT:
+    """One activity or test, strictly typed, keeping its unknown fields (or ProviderError)."""
     obj = decode_provider(PROVIDER, payload, dict[str, msgspec.Raw])
-    known, unknown = wire.split_fields(obj, wire.ActivityDetails)
-    typed = decode_provider(PROVIDER, msgspec.json.encode(known), wire.ActivityDetails)
+    known, unknown = wire.split_fields(obj, shape)
+    typed = decode_provider(PROVIDER, msgspec.json.encode(known), shape)
     return msgspec.structs.replace(typed, unknown_fields=unknown)
+
+
+def decode_summaries(payload: bytes) -> list[wire.ActivitySummary]:
+    """SweatStack's activity list (see `decode_list`)."""
+    return decode_list(payload, wire.ActivitySummary)
+
+
+def decode_details(payload: bytes) -> wire.ActivityDetails:
+    """One activity's details (see `decode_one`)."""
+    return decode_one(payload, wire.ActivityDetails)

@@ -180,13 +180,14 @@ class ActivityDetails(ActivitySummary, kw_only=True):
 _UNKNOWN = "unknown_fields"
 
 
-def declared_fields(shape: type[ActivitySummary]) -> frozenset[str]:
-    """The JSON keys SweatStack defines for an activity shape."""
+def declared_fields(shape: type[Struct]) -> frozenset[str]:
+    """The JSON keys SweatStack defines for a shape with `unknown_fields` (an activity or a
+    test)."""
     return frozenset(shape.__struct_encode_fields__) - {_UNKNOWN}
 
 
 def split_fields(
-    obj: dict[str, msgspec.Raw], shape: type[ActivitySummary]
+    obj: dict[str, msgspec.Raw], shape: type[Struct]
 ) -> tuple[dict[str, msgspec.Raw], dict[str, Any]]:
     """A raw JSON object split into the keys `shape` declares (still raw) and the rest (decoded).
 
@@ -322,7 +323,8 @@ class TestResults(Struct, kw_only=True, omit_defaults=True, forbid_unknown_field
 
 class TestSummary(Struct, kw_only=True):
     """An item of `GET /api/v1/tests/` (SDK `TestSummary`). `end_local` is a required key
-    that may be null. `unknown_fields` keeps top-level keys this Struct does not declare."""
+    that may be null. `unknown_fields` keeps top-level keys this Struct does not declare, as
+    for activities (`split_fields`)."""
 
     __test__ = False
 
@@ -359,28 +361,3 @@ class TestBody(Struct, kw_only=True):
     end: AwareDatetime | None
     results: TestResults | None
     tags: list[str] | None
-
-
-def decode_test(payload: bytes, shape: type[TestSummary]) -> TestSummary:
-    """A test decoded strictly, unknown top-level keys kept aside (see `split_fields`)."""
-    obj = msgspec.json.decode(payload, type=dict[str, msgspec.Raw])
-    return _test_from_raw(obj, shape)
-
-
-def decode_tests(payload: bytes) -> list[TestSummary]:
-    items = msgspec.json.decode(payload, type=list[dict[str, msgspec.Raw]])
-    return [_test_from_raw(obj, TestSummary) for obj in items]
-
-
-def _test_from_raw(obj: dict[str, msgspec.Raw], shape: type[TestSummary]) -> TestSummary:
-    known = frozenset(shape.__struct_encode_fields__) - {_UNKNOWN}
-    declared = {key: value for key, value in obj.items() if key in known}
-    unknown = {key: msgspec.json.decode(value) for key, value in obj.items() if key not in known}
-    raw = (
-        b"{"
-        + b",".join(msgspec.json.encode(k) + b":" + bytes(v) for k, v in declared.items())
-        + b"}"
-    )
-    test = msgspec.json.decode(raw, type=shape, strict=True)
-    test.unknown_fields = unknown
-    return test

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.sweatstack import mapping, wire
+from adapters.sweatstack.client import decode_list, decode_one
 from models.lab_test import (
     MARKERS,
     LabTest,
@@ -218,7 +219,7 @@ def _assert_keeps_every_field(test: LabTest, sent: wire.TestSummary) -> None:
 @_SETTINGS
 @given(test_summaries)
 def test_summary_keeps_every_field_through_json_and_mapping(summary: wire.TestSummary) -> None:
-    decoded = wire.decode_test(_encode(summary), wire.TestSummary)
+    decoded = decode_one(_encode(summary), wire.TestSummary)
     assert decoded == summary
 
     test = mapping.lab_test_to_unified(decoded)
@@ -231,13 +232,13 @@ def test_summary_keeps_every_field_through_json_and_mapping(summary: wire.TestSu
 @given(st.lists(test_summaries, max_size=3))
 def test_lists_decode_like_single_tests(summaries: list[wire.TestSummary]) -> None:
     payload = b"[" + b",".join(_encode(summary) for summary in summaries) + b"]"
-    assert wire.decode_tests(payload) == summaries
+    assert decode_list(payload, wire.TestSummary) == summaries
 
 
 @_SETTINGS
 @given(test_details)
 def test_details_keep_traces_activity_ids_and_unknown_fields(details: wire.TestDetails) -> None:
-    decoded = wire.decode_test(_encode(details), wire.TestDetails)
+    decoded = decode_one(_encode(details), wire.TestDetails)
     assert decoded == details
 
     test = mapping.lab_test_to_unified(decoded)

@@ -17,6 +17,7 @@ from sweatstack.schemas import TestSummary as SdkTestSummary
 
 from adapters._mock import MockServer, TokenIssuer, serve_mock
 from adapters.sweatstack import SweatStackMock, wire
+from adapters.sweatstack.client import decode_list, decode_one
 from adapters.sweatstack.mock import StoredActivity
 from adapters.sweatstack.mock_tests import FIRST_PARTY_APP, LAB_APP, StoredTest
 
@@ -149,8 +150,9 @@ def test_summary_json_has_utc_instants_and_local_wall_clocks(
     # the wire Structs decode the mock's JSON strictly
     assert [
         t.id
-        for t in wire.decode_tests(
-            _call("GET", shared_server.url, TESTS, shared_mock.token_for()).content
+        for t in decode_list(
+            _call("GET", shared_server.url, TESTS, shared_mock.token_for()).content,
+            wire.TestSummary,
         )
     ] == [item["id"] for item in _list(shared_server.url, shared_mock.token_for())]
 
@@ -314,9 +316,7 @@ def test_details_include_the_activities_the_test_overlaps(
     assert {
         key: value for key, value in details.items() if key not in ("traces", "activities")
     } == (created)
-    decoded = wire.decode_test(
-        _call("GET", url, TESTS + created["id"], token).content, wire.TestDetails
-    )
+    decoded = decode_one(_call("GET", url, TESTS + created["id"], token).content, wire.TestDetails)
     assert isinstance(decoded, wire.TestDetails) and decoded.unknown_fields == {}
     assert [item["id"] for item in decoded.activities or []] == linked
 
