@@ -12,15 +12,15 @@ import httpx
 import pyarrow as pa
 from msgspec import Struct, field
 
-from models.activity import Activity, ActivityDraft, ActivityStatus
-from models.lab_test import LabTest, LabTestDraft
+from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus
+from training_gateway.models.lab_test import LabTest, LabTestDraft
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp
 
-    from adapters._mock.faults import FaultInjector
-    from adapters._mock.oauth import AuthorizationServer
-    from adapters._mock.tokens import TokenIssuer
+    from training_gateway.adapters._mock.faults import FaultInjector
+    from training_gateway.adapters._mock.oauth import AuthorizationServer
+    from training_gateway.adapters._mock.tokens import TokenIssuer
 
 ENTRY_POINT_GROUP = "training_gateway.adapters"
 
@@ -301,7 +301,7 @@ _OPERATIONS: dict[Capability, type] = {
 
 def require(adapter: type[Adapter] | Adapter, capability: Capability) -> None:
     """Raise Unsupported when the adapter does not declare `capability` (or lacks its method)."""
-    from models.errors import Unsupported
+    from training_gateway.models.errors import Unsupported
 
     if capability not in adapter.capabilities:
         raise Unsupported(adapter.name, capability.value)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from models.errors import (
+from training_gateway.models.errors import (
     NotFound,
     ProviderError,
     ProviderForbidden,

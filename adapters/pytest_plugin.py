@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from adapters._mock.server import MockServer
-from adapters.base import MockProvider, load_adapters
+from training_gateway.adapters._mock.server import MockServer
+from training_gateway.adapters.base import MockProvider, load_adapters
 
 
 @dataclass

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from adapters._mock.server import free_loopback_port
+from training_gateway.adapters._mock.server import free_loopback_port
 
-GATEWAY = [sys.executable, "-m", "gateway.cli"]
+GATEWAY = [sys.executable, "-m", "training_gateway.gateway.cli"]
 
 
 def _wait_http(url: str, timeout_s: float = 30.0) -> None:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.hr_model import (
+from tests.models.hr_simulation import interval_speeds, simulate
+from training_gateway.models.hr_model import (
     HrModelSettings,
     brute_force_search,
     fit_session,
@@ -31,7 +32,6 @@ from models.hr_model import (
     prepare_session,
     search_grid,
 )
-from tests.models.hr_simulation import interval_speeds, simulate
 
 
 def timed(call: Callable[[], object], runs: int) -> list[float]:

@@ -13,16 +13,16 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from adapters.base import Adapter, AuthKind, load_adapters
-from gateway.auth.oauth import ProviderOAuth
-from gateway.auth.tokens import RenewingTransport, TokenManager
-from gateway.errors import EXCEPTION_HANDLERS
-from gateway.local_provider import PROVIDER as LOCAL_PROVIDER
-from gateway.local_provider import LocalAdapter
-from gateway.routes import route_handlers
-from gateway.settings import Settings
-from gateway.state import GatewayState
-from gateway.storage import Store, TokenVault, development_key
+from training_gateway.adapters.base import Adapter, AuthKind, load_adapters
+from training_gateway.gateway.auth.oauth import ProviderOAuth
+from training_gateway.gateway.auth.tokens import RenewingTransport, TokenManager
+from training_gateway.gateway.errors import EXCEPTION_HANDLERS
+from training_gateway.gateway.local_provider import PROVIDER as LOCAL_PROVIDER
+from training_gateway.gateway.local_provider import LocalAdapter
+from training_gateway.gateway.routes import route_handlers
+from training_gateway.gateway.settings import Settings
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage import Store, TokenVault, development_key
 
 API_VERSION = "0.1.0"
 _log = logging.getLogger("gateway")
@@ -171,7 +171,7 @@ def openapi_config() -> OpenAPIConfig:
 
 def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     """The OpenAPI document the app serves, as plain data."""
-    from gateway.settings import load_settings
+    from training_gateway.gateway.settings import load_settings
 
     app = create_app(settings or load_settings({}), adapter_classes={})
     document: dict[str, Any] = app.openapi_schema.to_schema()

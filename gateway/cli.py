@@ -10,18 +10,18 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from adapters.base import load_adapters
+from training_gateway.adapters.base import load_adapters
 
 if TYPE_CHECKING:
-    from gateway.storage import Store
+    from training_gateway.gateway.storage import Store
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gateway.app import create_app
-    from gateway.demo import start_demo
-    from gateway.settings import load_settings
+    from training_gateway.gateway.app import create_app
+    from training_gateway.gateway.demo import start_demo
+    from training_gateway.gateway.settings import load_settings
 
     settings = load_settings(demo=args.demo)
     if args.port is not None:
@@ -81,7 +81,7 @@ def _mock(args: argparse.Namespace) -> int:
 
 
 def _openapi(_args: argparse.Namespace) -> int:
-    from gateway.app import openapi_document
+    from training_gateway.gateway.app import openapi_document
 
     print(json.dumps(openapi_document(), indent=2, sort_keys=True))
     return 0
@@ -96,10 +96,10 @@ def _secret_key(_args: argparse.Namespace) -> int:
 
 def _on_store(action: Callable[[Store], Awaitable[None]]) -> int:
     """Run `action` on the store a running gateway uses (same settings); errors go to stderr."""
-    from gateway.app import vault_for
-    from gateway.settings import load_settings
-    from gateway.storage import Store
-    from models.errors import GatewayError
+    from training_gateway.gateway.app import vault_for
+    from training_gateway.gateway.settings import load_settings
+    from training_gateway.gateway.storage import Store
+    from training_gateway.models.errors import GatewayError
 
     async def run() -> None:
         settings = load_settings()
@@ -136,7 +136,7 @@ def _users(args: argparse.Namespace) -> int:
 
 def _connections(args: argparse.Namespace) -> int:
     """Store a user's provider token given on standard input (never on the command line)."""
-    from gateway.demo import credentials_from_token
+    from training_gateway.gateway.demo import credentials_from_token
 
     token = sys.stdin.readline().strip()
     if not token:

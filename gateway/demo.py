@@ -11,12 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import msgspec
 
-from adapters._mock.server import MockServer
-from adapters.base import Adapter, Credentials, MockProvider
-from gateway.auth.flow import ConnectionFlow
-from gateway.settings import OAuthClient, Settings
-from gateway.state import GatewayState
-from gateway.storage.store import API_KEY_PREFIX
+from training_gateway.adapters._mock.server import MockServer
+from training_gateway.adapters.base import Adapter, Credentials, MockProvider
+from training_gateway.gateway.auth.flow import ConnectionFlow
+from training_gateway.gateway.settings import OAuthClient, Settings
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage.store import API_KEY_PREFIX
 
 DEMO_USER = "demo"
 DEMO_CLIENT_ID = "training-gateway-demo"

@@ -11,8 +11,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from gateway.storage.vault import VaultError
-from models.errors import (
+from training_gateway.gateway.storage.vault import VaultError
+from training_gateway.models.errors import (
     Conflict,
     GatewayError,
     InvalidInput,

@@ -24,12 +24,12 @@ from typing import Any, Protocol
 import msgspec
 from open_sport_taxonomy import Sport
 
-from adapters.base import ActivityQuery, Adapter, Credentials, TestQuery
-from gateway.errors import status_for
-from models.activity import Activity, ActivityStatus
-from models.errors import GatewayError, InvalidInput
-from models.lab_test import LabTest
-from models.sport import parse_sport_filter, sport_matches
+from training_gateway.adapters.base import ActivityQuery, Adapter, Credentials, TestQuery
+from training_gateway.gateway.errors import status_for
+from training_gateway.models.activity import Activity, ActivityStatus
+from training_gateway.models.errors import GatewayError, InvalidInput
+from training_gateway.models.lab_test import LabTest
+from training_gateway.models.sport import parse_sport_filter, sport_matches
 
 _log = logging.getLogger("gateway.federation")
 DEFAULT_LIMIT = 50

@@ -8,14 +8,14 @@ from typing import Any
 
 import msgspec
 
-from adapters.base import Capability, SupportsConditionalTestWrite, SupportsTests
-from gateway.errors import field_from_message
-from gateway.federation import ActivityFilter, ProviderFailure, Source, list_merged
-from models.activity import Activity
-from models.errors import Conflict, InvalidInput, PreconditionFailed
-from models.lab_test import LabTest, LabTestDraft, draft_from_test, etag, overlaps
-from models.merge_patch import apply_merge_patch
-from models.sport import canonical_sport
+from training_gateway.adapters.base import Capability, SupportsConditionalTestWrite, SupportsTests
+from training_gateway.gateway.errors import field_from_message
+from training_gateway.gateway.federation import ActivityFilter, ProviderFailure, Source, list_merged
+from training_gateway.models.activity import Activity
+from training_gateway.models.errors import Conflict, InvalidInput, PreconditionFailed
+from training_gateway.models.lab_test import LabTest, LabTestDraft, draft_from_test, etag, overlaps
+from training_gateway.models.merge_patch import apply_merge_patch
+from training_gateway.models.sport import canonical_sport
 
 # An activity overlapping a test began at most this long before it.
 _LONGEST_ACTIVITY = timedelta(days=1)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from adapters.base import (
+from training_gateway.adapters.base import (
     ActivityQuery,
     AuthKind,
     Capability,
@@ -21,11 +21,15 @@ from adapters.base import (
     MockProvider,
     TestQuery,
 )
-from gateway.storage import Store, User
-from gateway.storage.local import local_activity_records, local_test_records, new_local_id
-from models.activity import Activity, ActivityDraft
-from models.errors import Unsupported
-from models.lab_test import LabTest, LabTestDraft, etag, lab_test_from_draft
+from training_gateway.gateway.storage import Store, User
+from training_gateway.gateway.storage.local import (
+    local_activity_records,
+    local_test_records,
+    new_local_id,
+)
+from training_gateway.models.activity import Activity, ActivityDraft
+from training_gateway.models.errors import Unsupported
+from training_gateway.models.lab_test import LabTest, LabTestDraft, etag, lab_test_from_draft
 
 PROVIDER = "local"
 

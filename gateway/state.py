@@ -8,17 +8,17 @@ from typing import Any
 
 import httpx
 
-from adapters.base import Adapter
-from gateway.auth.oauth import ProviderOAuth
-from gateway.auth.tokens import TokenManager
-from gateway.errors import NotConnected
-from gateway.federation import Source
-from gateway.local_provider import PROVIDER as LOCAL_PROVIDER
-from gateway.local_provider import credentials_for as local_credentials
-from gateway.settings import Settings
-from gateway.storage import Store, User
-from models.activity import split_federated_id
-from models.errors import GatewayError, InvalidInput, NotFound
+from training_gateway.adapters.base import Adapter
+from training_gateway.gateway.auth.oauth import ProviderOAuth
+from training_gateway.gateway.auth.tokens import TokenManager
+from training_gateway.gateway.errors import NotConnected
+from training_gateway.gateway.federation import Source
+from training_gateway.gateway.local_provider import PROVIDER as LOCAL_PROVIDER
+from training_gateway.gateway.local_provider import credentials_for as local_credentials
+from training_gateway.gateway.settings import Settings
+from training_gateway.gateway.storage import Store, User
+from training_gateway.models.activity import split_federated_id
+from training_gateway.models.errors import GatewayError, InvalidInput, NotFound
 
 
 @dataclass

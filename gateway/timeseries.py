@@ -17,23 +17,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.base import (
+from training_gateway.adapters.base import (
     Capability,
     MeanMaxPoint,
     SupportsActivityData,
     SupportsMeanMax,
     require,
 )
-from gateway.errors import status_for
-from gateway.federation import ActivityFilter, ProviderFailure, Source, list_merged
-from gateway.state import GatewayState
-from gateway.storage import AnalyticsRepository, User
-from gateway.storage.analytics import CachedPoint
-from models import mean_max
-from models.activity import Activity
-from models.errors import GatewayError, InvalidInput, NotFound, ProviderError
-from models.mean_max import DEFAULT_DURATIONS_S, all_durations_s, on_one_hz_grid
-from models.timeseries import TIMESERIES_COLUMNS, conform, schema_for
+from training_gateway.gateway.errors import status_for
+from training_gateway.gateway.federation import ActivityFilter, ProviderFailure, Source, list_merged
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage import AnalyticsRepository, User
+from training_gateway.gateway.storage.analytics import CachedPoint
+from training_gateway.models import mean_max
+from training_gateway.models.activity import Activity
+from training_gateway.models.errors import GatewayError, InvalidInput, NotFound, ProviderError
+from training_gateway.models.mean_max import DEFAULT_DURATIONS_S, all_durations_s, on_one_hz_grid
+from training_gateway.models.timeseries import TIMESERIES_COLUMNS, conform, schema_for
 
 _log = logging.getLogger("gateway.timeseries")
 PARQUET = "application/vnd.apache.parquet"

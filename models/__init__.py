@@ -1,6 +1,6 @@
 """The unified schema and pure analytics. No HTTP, no I/O."""
 
-from models.activity import (
+from training_gateway.models.activity import (
     Activity,
     ActivityCreate,
     ActivityDraft,
@@ -11,7 +11,7 @@ from models.activity import (
     federated_id,
     split_federated_id,
 )
-from models.errors import (
+from training_gateway.models.errors import (
     GatewayError,
     InvalidInput,
     NotFound,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct, field
 
-from models.errors import InvalidInput
+from training_gateway.models.errors import InvalidInput
 
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
 NaiveDatetime = Annotated[datetime, Meta(tz=False)]

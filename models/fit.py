@@ -17,9 +17,9 @@ from garmin_fit_sdk import Decoder, Stream
 from msgspec import Struct, field
 from open_sport_taxonomy.platforms import garmin_fit
 
-from models.activity import AwareDatetime, Lap, MetricStats, NaiveDatetime, Summary
-from models.errors import InvalidInput
-from models.timeseries import TIMESERIES_COLUMNS, conform
+from training_gateway.models.activity import AwareDatetime, Lap, MetricStats, NaiveDatetime, Summary
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.timeseries import TIMESERIES_COLUMNS, conform
 
 # 25 MiB. A 24 h recording at 1 Hz with every common sensor is about 5 MB, so a larger upload
 # is almost certainly not a single activity; the limit also caps decoding time and memory.

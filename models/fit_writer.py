@@ -18,9 +18,9 @@ from garmin_fit_sdk import Encoder, Profile
 from open_sport_taxonomy import Sport
 from open_sport_taxonomy.platforms import garmin_fit
 
-from models.activity import Lap, MetricStats, Summary
-from models.fit import FIT_EPOCH_S, SEMICIRCLE_DEG, FitActivity, FitSummary
-from models.timeseries import conform
+from training_gateway.models.activity import Lap, MetricStats, Summary
+from training_gateway.models.fit import FIT_EPOCH_S, SEMICIRCLE_DEG, FitActivity, FitSummary
+from training_gateway.models.timeseries import conform
 
 _MESG = Profile["mesg_num"]
 _EVENT_TIMER, _EVENT_ACTIVITY = 0, 26

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct, field
 
-from models.activity import AwareDatetime, NaiveDatetime
+from training_gateway.models.activity import AwareDatetime, NaiveDatetime
 
 # Physiological ranges. Wide enough for any athlete a lab will see (an elite cyclist's sprint
 # power, a newborn's heart rate), narrow enough to refuse unit mix-ups (L/min for mL/min,

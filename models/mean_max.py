@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.errors import InvalidInput
+from training_gateway.models.errors import InvalidInput
 
 # SweatStack's default grid: 19 durations from 1 s to 6 h.
 DEFAULT_DURATIONS_S: tuple[int, ...] = (

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from open_sport_taxonomy import Sport
 
-from models.errors import InvalidInput
+from training_gateway.models.errors import InvalidInput
 
 
 def parse_sport_filter(raw: str, *, field: str = "sport") -> Sport:

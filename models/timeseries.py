@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from models.errors import InvalidInput
+from training_gateway.models.errors import InvalidInput
 
 # Column -> Arrow type. `timestamp` is UTC, `timestamp_local` the athlete's naive wall clock,
 # `duration` the seconds elapsed since the activity's start. Units: heart_rate bpm, power W,

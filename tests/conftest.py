@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from gateway.storage import Store, TokenVault
+from training_gateway.gateway.storage import Store, TokenVault
 
 POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -59,7 +59,7 @@ async def _drop_all(url: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from gateway.storage.migrate import target_metadata
+    from training_gateway.gateway.storage.migrate import target_metadata
 
     engine = create_async_engine(url)
     async with engine.begin() as conn:

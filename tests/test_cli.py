@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters._mock.server import free_loopback_port
+from training_gateway.adapters._mock.server import free_loopback_port
 
-GATEWAY = [sys.executable, "-m", "gateway.cli"]
+GATEWAY = [sys.executable, "-m", "training_gateway.gateway.cli"]
 
 
 @pytest.fixture

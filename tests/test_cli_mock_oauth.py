@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from adapters._mock.oauth import ASTRAL_PATHS, SWEATSTACK_PATHS, AuthPaths, s256
-from adapters._mock.server import free_loopback_port
+from training_gateway.adapters._mock.oauth import ASTRAL_PATHS, SWEATSTACK_PATHS, AuthPaths, s256
+from training_gateway.adapters._mock.server import free_loopback_port
 
-GATEWAY = [sys.executable, "-m", "gateway.cli"]
+GATEWAY = [sys.executable, "-m", "training_gateway.gateway.cli"]
 CALLBACK = "http://127.0.0.1:8000/v1/connections/x/callback"
 VERIFIER = "a" * 43
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.app import openapi_document
+from training_gateway.gateway.app import openapi_document
 
 COMMITTED = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
@@ -34,6 +34,9 @@ def test_openapi_documents_every_route_and_problem_responses() -> None:
 
 def test_cli_prints_the_same_document() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "openapi"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "training_gateway.gateway.cli", "openapi"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(out.stdout) == json.loads(COMMITTED.read_text())

@@ -10,15 +10,15 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from adapters._mock.server import MockServer
-from adapters.base import ENTRY_POINT_GROUP, load_adapters
-from gateway.app import create_app
-from gateway.settings import load_settings
+from training_gateway.adapters._mock.server import MockServer
+from training_gateway.adapters.base import ENTRY_POINT_GROUP, load_adapters
+from training_gateway.gateway.app import create_app
+from training_gateway.gateway.settings import load_settings
 
 PLUGIN = """
 from typing import ClassVar
 
-from adapters.base import AuthKind, Capability
+from training_gateway.adapters.base import AuthKind, Capability
 
 
 class ThirdPartyAdapter:

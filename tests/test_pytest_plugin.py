@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from adapters.pytest_plugin import RunningMock, StartMock
+from training_gateway.adapters.pytest_plugin import RunningMock, StartMock
 
 
 def test_sweatstack_fixture_serves_the_official_client(sweatstack_mock: RunningMock) -> None:

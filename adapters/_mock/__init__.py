@@ -1,9 +1,9 @@
 """Pieces every provider mock shares: signed tokens, synthetic history, a loopback server."""
 
-from adapters._mock.faults import FaultInjector
-from adapters._mock.server import MockServer, serve_mock
-from adapters._mock.synth import SyntheticSession, synthesize_history
-from adapters._mock.tokens import TokenIssuer, TokenRejected
+from training_gateway.adapters._mock.faults import FaultInjector
+from training_gateway.adapters._mock.server import MockServer, serve_mock
+from training_gateway.adapters._mock.synth import SyntheticSession, synthesize_history
+from training_gateway.adapters._mock.tokens import TokenIssuer, TokenRejected
 
 __all__ = [
     "FaultInjector",

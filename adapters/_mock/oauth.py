@@ -26,7 +26,7 @@ from joserfc.jwk import KeySet
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 
-from adapters._mock.tokens import TokenIssuer, TokenRejected, new_signing_key
+from training_gateway.adapters._mock.tokens import TokenIssuer, TokenRejected, new_signing_key
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Astral (nexrex): the adapter for its Activities API and a faithful mock of it."""
 
-from adapters.astral.client import AstralAdapter
-from adapters.astral.mock import AstralMock
+from training_gateway.adapters.astral.client import AstralAdapter
+from training_gateway.adapters.astral.mock import AstralMock
 
 __all__ = ["AstralAdapter", "AstralMock"]

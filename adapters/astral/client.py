@@ -9,7 +9,7 @@ from urllib.parse import quote
 import httpx
 import pyarrow as pa
 
-from adapters.astral.mapping import (
+from training_gateway.adapters.astral.mapping import (
     PROVIDER,
     create_body,
     list_params,
@@ -18,25 +18,25 @@ from adapters.astral.mapping import (
     streams_to_unified,
     to_unified,
 )
-from adapters.astral.wire import (
+from training_gateway.adapters.astral.wire import (
     AstralActivity,
     AstralActivityEnvelope,
     AstralActivityList,
     AstralActivityListEnvelope,
     AstralDeleted,
 )
-from adapters.base import (
+from training_gateway.adapters.base import (
     ActivityQuery,
     AuthKind,
     Capability,
     Credentials,
 )
-from adapters.http import call_provider, decode_provider
-from models.activity import Activity, ActivityDraft
-from models.errors import NotFound, ProviderError
+from training_gateway.adapters.http import call_provider, decode_provider
+from training_gateway.models.activity import Activity, ActivityDraft
+from training_gateway.models.errors import NotFound, ProviderError
 
 if TYPE_CHECKING:
-    from adapters.astral.mock import AstralMock
+    from training_gateway.adapters.astral.mock import AstralMock
 
 ACTIVITIES_PATH = "/api/v1/activities"
 
@@ -72,7 +72,7 @@ class AstralAdapter:
     @classmethod
     def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> AstralMock:
         """A fresh, deterministically seeded mock of Astral's API."""
-        from adapters.astral.mock import AstralMock
+        from training_gateway.adapters.astral.mock import AstralMock
 
         return AstralMock(seed, history_days=history_days)
 

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import UNSET
 
-from adapters.astral.wire import (
+from training_gateway.adapters.astral.wire import (
     AstralActivity,
     AstralActivityBody,
     AstralDataSource,
@@ -39,11 +39,11 @@ from adapters.astral.wire import (
     StreamsView,
     view,
 )
-from adapters.base import ActivityQuery, Credentials
-from models.activity import Activity, ActivityDraft, ActivityStatus, federated_id
-from models.errors import InvalidInput, ProviderError
-from models.sport import canonical_sport
-from models.timeseries import METRICS, TIMESERIES_COLUMNS, conform
+from training_gateway.adapters.base import ActivityQuery, Credentials
+from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus, federated_id
+from training_gateway.models.errors import InvalidInput, ProviderError
+from training_gateway.models.sport import canonical_sport
+from training_gateway.models.timeseries import METRICS, TIMESERIES_COLUMNS, conform
 
 PROVIDER: Final = "astral"
 

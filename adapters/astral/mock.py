@@ -36,15 +36,15 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
-from adapters._mock import (
+from training_gateway.adapters._mock import (
     FaultInjector,
     SyntheticSession,
     TokenIssuer,
     TokenRejected,
     synthesize_history,
 )
-from adapters._mock.oauth import ASTRAL_PATHS, AuthorizationServer
-from adapters.astral.wire import (
+from training_gateway.adapters._mock.oauth import ASTRAL_PATHS, AuthorizationServer
+from training_gateway.adapters.astral.wire import (
     AstralActivity,
     AstralActivityBody,
     AstralErrorBody,

@@ -11,7 +11,7 @@ import httpx
 import msgspec
 import pyarrow as pa
 
-from adapters.base import (
+from training_gateway.adapters.base import (
     ActivityQuery,
     AuthKind,
     Capability,
@@ -20,20 +20,25 @@ from adapters.base import (
     TestQuery,
     UploadedFile,
 )
-from adapters.http import call_provider, decode_provider, raise_for_status, transport_error
-from adapters.sweatstack import mapping, timeseries, wire
-from models.activity import Activity, ActivityDraft, ActivityStatus
-from models.errors import (
+from training_gateway.adapters.http import (
+    call_provider,
+    decode_provider,
+    raise_for_status,
+    transport_error,
+)
+from training_gateway.adapters.sweatstack import mapping, timeseries, wire
+from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus
+from training_gateway.models.errors import (
     InvalidInput,
     NotFound,
     ProviderError,
     Unsupported,
 )
-from models.lab_test import LabTest, LabTestDraft
-from models.timeseries import METRICS
+from training_gateway.models.lab_test import LabTest, LabTestDraft
+from training_gateway.models.timeseries import METRICS
 
 if TYPE_CHECKING:
-    from adapters.sweatstack.mock import SweatStackMock
+    from training_gateway.adapters.sweatstack.mock import SweatStackMock
 
 PROVIDER = mapping.PROVIDER
 T = TypeVar("T")
@@ -98,7 +103,7 @@ class SweatStackAdapter:
     @classmethod
     def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> SweatStackMock:
         """A fresh, deterministically seeded mock of SweatStack's API."""
-        from adapters.sweatstack.mock import SweatStackMock
+        from training_gateway.adapters.sweatstack.mock import SweatStackMock
 
         return SweatStackMock(seed, history_days=history_days)
 

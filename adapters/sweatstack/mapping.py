@@ -19,9 +19,16 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from adapters.sweatstack import wire
-from models.activity import Activity, ActivityStatus, Lap, MetricStats, Summary, federated_id
-from models.lab_test import LabTest, LabTestDraft, LabTestResults, Marker
+from training_gateway.adapters.sweatstack import wire
+from training_gateway.models.activity import (
+    Activity,
+    ActivityStatus,
+    Lap,
+    MetricStats,
+    Summary,
+    federated_id,
+)
+from training_gateway.models.lab_test import LabTest, LabTestDraft, LabTestResults, Marker
 
 PROVIDER = "sweatstack"
 

@@ -44,7 +44,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 import numpy as np
@@ -59,18 +59,18 @@ from litestar.params import FromPath
 from litestar.response import Stream
 from open_sport_taxonomy import Sport
 
-from adapters._mock import (
+from training_gateway.adapters._mock import (
     FaultInjector,
     SyntheticSession,
     TokenIssuer,
     TokenRejected,
     synthesize_history,
 )
-from adapters._mock.oauth import SWEATSTACK_PATHS, AuthorizationServer
-from adapters.sweatstack import mapping, timeseries, wire
-from models.errors import InvalidInput
-from models.mean_max import DEFAULT_DURATIONS_S
-from models.sport import sport_matches
+from training_gateway.adapters._mock.oauth import SWEATSTACK_PATHS, AuthorizationServer
+from training_gateway.adapters.sweatstack import mapping, timeseries, wire
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.mean_max import DEFAULT_DURATIONS_S
+from training_gateway.models.sport import sport_matches
 
 ISSUER = "https://app.sweatstack.no"
 DEFAULT_SCOPE = "openid profile email activities:read offline_access"
@@ -401,7 +401,7 @@ class SweatStackMock:
             # The SDK's oauth.exchange_code sends no redirect_uri, and works against SweatStack.
             token_redirect_uri_required=False,
         )
-        from adapters.sweatstack.mock_tests import TestsState
+        from training_gateway.adapters.sweatstack.mock_tests import TestsState
 
         #: Lab tests (the Tests API): `tests_state.tests` by id, hooks to interleave writes.
         self.tests_state = TestsState()
@@ -554,7 +554,9 @@ class SweatStackMock:
         activity's id, or "failed" with an error (what the background processing does)."""
         source = self.sources[source_id]
         try:
-            from models.fit import decode_fit  # the FIT decoder is only needed here
+            from training_gateway.models.fit import (
+                decode_fit,  # the FIT decoder is only needed here
+            )
 
             decoded = decode_fit(content, filename=source.filename or source.id)
             summary, records = (
@@ -668,7 +670,17 @@ class SweatStackMock:
         return found
 
 
-def _on_or_after(stored: StoredActivity, bound: date | datetime | None) -> bool:
+class Dated(Protocol):
+    """A stored record with an instant and its local wall clock (an activity or a test)."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def start_local(self) -> datetime: ...
+
+
+def _on_or_after(stored: Dated, bound: date | datetime | None) -> bool:
     if bound is None:
         return True
     if isinstance(bound, datetime):
@@ -676,7 +688,7 @@ def _on_or_after(stored: StoredActivity, bound: date | datetime | None) -> bool:
     return stored.start_local.date() >= bound
 
 
-def _on_or_before(stored: StoredActivity, bound: date | datetime | None) -> bool:
+def _on_or_before(stored: Dated, bound: date | datetime | None) -> bool:
     if bound is None:
         return True
     if isinstance(bound, datetime):
@@ -831,10 +843,10 @@ def _json(value: Any) -> Response[bytes]:
     return Response(content=msgspec.json.encode(value), media_type="application/json")
 
 
-def provide_caller(request: Request[Any, Any, Any], store: NamedDependency[SweatStackMock]) -> str:
-    """The user id the bearer token was issued to; 401 for a missing, bad or expired token."""
+def verified_claims(request: Request[Any, Any, Any], store: SweatStackMock) -> dict[str, Any]:
+    """The claims of the request's bearer token; 401 for a missing, bad or expired token."""
     try:
-        claims = store.tokens.verify_authorization(request.headers.get("authorization"))
+        return store.tokens.verify_authorization(request.headers.get("authorization"))
     except TokenRejected as exc:
         detail = (
             "Not authenticated"
@@ -842,7 +854,11 @@ def provide_caller(request: Request[Any, Any, Any], store: NamedDependency[Sweat
             else f"Could not validate credentials: {exc}"
         )
         raise ApiError(401, detail, {"WWW-Authenticate": "Bearer"}) from None
-    return str(claims["sub"])
+
+
+def provide_caller(request: Request[Any, Any, Any], store: NamedDependency[SweatStackMock]) -> str:
+    """The user id the bearer token was issued to; 401 for a missing, bad or expired token."""
+    return str(verified_claims(request, store)["sub"])
 
 
 def _not_recorded(activity_id: str, parameter: str, metric: str) -> ApiError:
@@ -1087,7 +1103,7 @@ def _internal_error_response(_: Request[Any, Any, Any], exc: Exception) -> Respo
 def create_app(mock: SweatStackMock) -> Litestar:
     """The Litestar app serving `mock`'s state."""
 
-    from adapters.sweatstack.mock_tests import TestsController
+    from training_gateway.adapters.sweatstack.mock_tests import TestsController
 
     def provide_store() -> SweatStackMock:
         return mock

@@ -28,12 +28,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 from open_sport_taxonomy import Sport
 
-from adapters._mock.tokens import TokenRejected
-from adapters.sweatstack import wire
-from models.sport import sport_matches
+from training_gateway.adapters.sweatstack import wire
+from training_gateway.models.sport import sport_matches
 
 if TYPE_CHECKING:
-    from adapters.sweatstack.mock import SweatStackMock
+    from training_gateway.adapters.sweatstack.mock import SweatStackMock
 
 #: The app a token without `client_id` stands for.
 FIRST_PARTY_APP = "sweatstack-web"
@@ -61,6 +60,10 @@ class StoredTest:
     app_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: int = 1
 
+    @property
+    def start_local(self) -> datetime:
+        return self.start.replace(tzinfo=None)
+
     def summary(self, app: str) -> dict[str, Any]:
         """The TestSummary JSON: instants in UTC with `Z`, local wall clocks naive."""
         return {
@@ -73,7 +76,7 @@ class StoredTest:
             "end": _utc(self.end) if self.end else None,
             "results": self.results,
             "app_metadata": self.app_metadata.get(app),
-            "start_local": self.start.replace(tzinfo=None).isoformat(),
+            "start_local": self.start_local.isoformat(),
             "end_local": self.end.replace(tzinfo=None).isoformat() if self.end else None,
         }
 
@@ -234,17 +237,9 @@ def provide_test_caller(
     request: Request[Any, Any, Any], store: NamedDependency[SweatStackMock]
 ) -> Caller:
     """The user and the app behind the bearer token; 401 as the activity API answers it."""
-    from adapters.sweatstack.mock import ApiError
+    from training_gateway.adapters.sweatstack.mock import verified_claims
 
-    try:
-        claims = store.tokens.verify_authorization(request.headers.get("authorization"))
-    except TokenRejected as exc:
-        detail = (
-            "Not authenticated"
-            if "missing" in str(exc)
-            else f"Could not validate credentials: {exc}"
-        )
-        raise ApiError(401, detail, {"WWW-Authenticate": "Bearer"}) from None
+    claims = verified_claims(request, store)
     app = claims.get("client_id")
     return Caller(
         user=str(claims["sub"]),
@@ -254,7 +249,7 @@ def provide_test_caller(
 
 
 def _api_error(status: int, detail: Any) -> Exception:
-    from adapters.sweatstack.mock import ApiError
+    from training_gateway.adapters.sweatstack.mock import ApiError
 
     return ApiError(status, detail)
 
@@ -278,7 +273,7 @@ class _TestWrite(msgspec.Struct, kw_only=True):
 
 def _write_body(raw: bytes) -> _TestWrite:
     """The body, validated as FastAPI would: a 422 listing what is wrong."""
-    from adapters.sweatstack.mock import ApiError, _body_error
+    from training_gateway.adapters.sweatstack.mock import ApiError, _body_error
 
     try:
         obj = msgspec.json.decode(raw) if raw else None
@@ -354,7 +349,11 @@ class TestsController(Controller):
         store: NamedDependency[SweatStackMock],
         caller: NamedDependency[Caller],
     ) -> Response[bytes]:
-        from adapters.sweatstack.mock import QueryParams
+        from training_gateway.adapters.sweatstack.mock import (
+            QueryParams,
+            _on_or_after,
+            _on_or_before,
+        )
 
         query = QueryParams(request)
         start, end = query.moment("start"), query.moment("end")
@@ -375,8 +374,8 @@ class TestsController(Controller):
         found = [
             t
             for t in store.tests_state.of(caller.user)
-            if _within(t, start, lower=True)
-            and _within(t, end, lower=False)
+            if _on_or_after(t, start)
+            and _on_or_before(t, end)
             and sport_matches(t.sport, sports)
             and set(tags) <= set(t.tags or [])
             and (created_by is None or t.created_by == created_by)
@@ -391,7 +390,7 @@ class TestsController(Controller):
         caller: NamedDependency[Caller],
         test_id: FromPath[str],
     ) -> Response[bytes]:
-        from adapters.sweatstack.mock import QueryParams
+        from training_gateway.adapters.sweatstack.mock import QueryParams
 
         query = QueryParams(request)
         # `traces=linked` keeps only traces linked to this test; the mock holds no traces, so
@@ -478,7 +477,7 @@ class TestsController(Controller):
         caller: NamedDependency[Caller],
         test_id: FromPath[str],
     ) -> None:
-        from adapters.sweatstack.mock import _body_error
+        from training_gateway.adapters.sweatstack.mock import _body_error
 
         test = store.tests_state.get(caller.user, test_id)
         if not caller.app_token:
@@ -530,13 +529,3 @@ def _depth(value: Any) -> int:
     if isinstance(value, list):
         return 1 + max((_depth(v) for v in value), default=0)
     return 0
-
-
-def _within(test: StoredTest, bound: date | datetime | None, *, lower: bool) -> bool:
-    if bound is None:
-        return True
-    if isinstance(bound, datetime):
-        moment = test.start if bound.tzinfo else test.start.replace(tzinfo=None)
-        return moment >= bound if lower else moment <= bound
-    local_day = test.start.date()
-    return local_day >= bound if lower else local_day <= bound

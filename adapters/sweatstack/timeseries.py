@@ -27,15 +27,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from adapters.base import MeanMaxPoint
-from models.errors import ProviderError
-from models.mean_max import (
+from training_gateway.adapters.base import MeanMaxPoint
+from training_gateway.models.errors import ProviderError
+from training_gateway.models.mean_max import (
     DEFAULT_DURATIONS_S,
     all_durations_s,
     mean_max_reference,
     on_one_hz_grid,
 )
-from models.timeseries import TIMESERIES_COLUMNS, conform
+from training_gateway.models.timeseries import TIMESERIES_COLUMNS, conform
 
 PROVIDER = "sweatstack"
 #: Metrics stored as small integers on the wire.

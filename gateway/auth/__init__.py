@@ -11,7 +11,7 @@ __all__ = ["provide_state", "resolve_caller"]
 def __getattr__(name: str) -> Any:
     # Lazily: gateway.state imports this package's protocol modules, and caller needs the state.
     if name in __all__:
-        from gateway.auth import caller
+        from training_gateway.gateway.auth import caller
 
         return getattr(caller, name)
     raise AttributeError(name)

@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException
 
-from gateway.state import GatewayState
-from gateway.storage import User
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage import User
 
 
 async def resolve_caller(request: Request[Any, Any, Any]) -> User:

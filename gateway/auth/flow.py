@@ -12,14 +12,19 @@ from urllib.parse import urlencode, urlsplit
 
 import msgspec
 
-from adapters.base import AuthKind, Credentials
-from gateway.auth.oauth import IdTokenRejected, OAuthRefused, ProviderOAuth, new_code_verifier
-from gateway.errors import AuthorizationFailed
-from gateway.storage import User
-from models.errors import GatewayError, InvalidInput, NotFound, ProviderError
+from training_gateway.adapters.base import AuthKind, Credentials
+from training_gateway.gateway.auth.oauth import (
+    IdTokenRejected,
+    OAuthRefused,
+    ProviderOAuth,
+    new_code_verifier,
+)
+from training_gateway.gateway.errors import AuthorizationFailed
+from training_gateway.gateway.storage import User
+from training_gateway.models.errors import GatewayError, InvalidInput, NotFound, ProviderError
 
 if TYPE_CHECKING:
-    from gateway.state import GatewayState
+    from training_gateway.gateway.state import GatewayState
 
 _log = logging.getLogger("gateway.auth")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -213,7 +218,7 @@ class ConnectionFlow:
                     display_name=_claim(identity, "name"),
                 )
             else:  # no client: prove the token works with the cheapest read there is
-                from adapters.base import ActivityQuery
+                from training_gateway.adapters.base import ActivityQuery
 
                 await adapter.list_activities(credentials, ActivityQuery(), offset=0, limit=1)
         except ProviderError as exc:
@@ -271,7 +276,7 @@ class ConnectionFlow:
 
 
 def view_of(connection: object) -> ConnectionView:
-    from gateway.storage import Connection
+    from training_gateway.gateway.storage import Connection
 
     assert isinstance(connection, Connection)
     status = connection.status

@@ -22,8 +22,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from gateway.settings import OAuthClient
-from models.errors import ProviderError, ProviderTimeout
+from training_gateway.gateway.settings import OAuthClient
+from training_gateway.models.errors import ProviderError, ProviderTimeout
 
 # Asymmetric signatures only: `none` and HMAC (keyed with a secret the provider shares with
 # every client) never prove who issued a token.

@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from adapters.base import Credentials
-from gateway.auth.oauth import OAuthRefused, ProviderOAuth
-from gateway.errors import ConnectionRevoked
-from gateway.storage import Connection, Store, User
-from models.errors import ProviderError
+from training_gateway.adapters.base import Credentials
+from training_gateway.gateway.auth.oauth import OAuthRefused, ProviderOAuth
+from training_gateway.gateway.errors import ConnectionRevoked
+from training_gateway.gateway.storage import Connection, Store, User
+from training_gateway.models.errors import ProviderError
 
 _log = logging.getLogger("gateway.auth")
 # Tokens handed out recently, so a 401 can be traced back to its connection; bounded.

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.routes.activities import ActivityController
-from gateway.routes.connections import ConnectionController, connection_callback
-from gateway.routes.health import health
-from gateway.routes.hr_model import HrModelController, fit_activity
-from gateway.routes.providers import ProviderController
-from gateway.routes.tests import TestController
-from gateway.routes.timeseries import TimeseriesController, backfill_status
-from gateway.routes.uploads import upload_files
+from training_gateway.gateway.routes.activities import ActivityController
+from training_gateway.gateway.routes.connections import ConnectionController, connection_callback
+from training_gateway.gateway.routes.health import health
+from training_gateway.gateway.routes.hr_model import HrModelController, fit_activity
+from training_gateway.gateway.routes.providers import ProviderController
+from training_gateway.gateway.routes.tests import TestController
+from training_gateway.gateway.routes.timeseries import TimeseriesController, backfill_status
+from training_gateway.gateway.routes.uploads import upload_files
 
 
 def route_handlers() -> list[Any]:

@@ -10,17 +10,17 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import Body, Parameter
 
-from adapters.base import Capability, require
-from gateway.auth import provide_state, resolve_caller
-from gateway.errors import field_from_message
-from gateway.federation import (
+from training_gateway.adapters.base import Capability, require
+from training_gateway.gateway.auth import provide_state, resolve_caller
+from training_gateway.gateway.errors import field_from_message
+from training_gateway.gateway.federation import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     ActivityFilter,
     ActivityPage,
     list_merged,
 )
-from gateway.routes.params import (
+from training_gateway.gateway.routes.params import (
     check_order,
     parse_bound,
     parse_providers,
@@ -28,18 +28,18 @@ from gateway.routes.params import (
     parse_statuses,
     split_repeated,
 )
-from gateway.state import GatewayState
-from gateway.storage import AnalyticsRepository, User
-from models.activity import (
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage import AnalyticsRepository, User
+from training_gateway.models.activity import (
     Activity,
     ActivityCreate,
     ActivityDraft,
     draft_from_activity,
     draft_to_builtins,
 )
-from models.errors import InvalidInput
-from models.merge_patch import apply_merge_patch
-from models.sport import canonical_sport
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.merge_patch import apply_merge_patch
+from training_gateway.models.sport import canonical_sport
 
 MERGE_PATCH = "application/merge-patch+json"
 

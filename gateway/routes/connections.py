@@ -11,10 +11,15 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Redirect
 
-from gateway.auth import provide_state, resolve_caller
-from gateway.auth.flow import AuthorizationStart, ConnectionFlow, ConnectionView, Disconnected
-from gateway.state import GatewayState
-from gateway.storage import User
+from training_gateway.gateway.auth import provide_state, resolve_caller
+from training_gateway.gateway.auth.flow import (
+    AuthorizationStart,
+    ConnectionFlow,
+    ConnectionView,
+    Disconnected,
+)
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage import User
 
 
 class ConnectRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

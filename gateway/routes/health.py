@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Request, get
 
-from gateway.state import GatewayState
+from training_gateway.gateway.state import GatewayState
 
 
 class Health(msgspec.Struct):

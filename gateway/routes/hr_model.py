@@ -13,13 +13,13 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 
-from gateway.auth import provide_state, resolve_caller
-from gateway.state import GatewayState
-from gateway.storage import User
-from gateway.storage.hr_memory import HrModelRepository
-from gateway.timeseries import load_activity_table
-from models.errors import InvalidInput, NotFound
-from models.hr_model import (
+from training_gateway.gateway.auth import provide_state, resolve_caller
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage import User
+from training_gateway.gateway.storage.hr_memory import HrModelRepository
+from training_gateway.gateway.timeseries import load_activity_table
+from training_gateway.models.errors import InvalidInput, NotFound
+from training_gateway.models.hr_model import (
     SPORTS,
     HrMemory,
     decode_memory,
@@ -28,7 +28,7 @@ from models.hr_model import (
     fit_samples,
     fit_session,
 )
-from models.hr_model.wire import (
+from training_gateway.models.hr_model.wire import (
     HrModelFitRequest,
     HrModelFitResponse,
     HrModelProfile,

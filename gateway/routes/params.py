@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from models.activity import ActivityStatus
-from models.errors import InvalidInput
-from models.sport import canonical_sport
+from training_gateway.models.activity import ActivityStatus
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.sport import canonical_sport
 
 
 def parse_bound(raw: str | None, name: str) -> date | datetime | None:

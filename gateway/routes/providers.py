@@ -5,10 +5,10 @@ from __future__ import annotations
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 
-from adapters.base import ProviderInfo, provider_info
-from gateway.auth import provide_state, resolve_caller
-from gateway.state import GatewayState
-from gateway.storage import User
+from training_gateway.adapters.base import ProviderInfo, provider_info
+from training_gateway.gateway.auth import provide_state, resolve_caller
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage import User
 
 
 class ProviderController(Controller):

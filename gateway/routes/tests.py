@@ -10,9 +10,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import Body, Parameter
 
-from adapters.base import Capability, SupportsTests, require
-from gateway.auth import provide_state, resolve_caller
-from gateway.federation import (
+from training_gateway.adapters.base import Capability, SupportsTests, require
+from training_gateway.gateway.auth import provide_state, resolve_caller
+from training_gateway.gateway.federation import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     Source,
@@ -20,23 +20,23 @@ from gateway.federation import (
     TestPage,
     list_tests_merged,
 )
-from gateway.lab_tests import (
+from training_gateway.gateway.lab_tests import (
     LabTestDetails,
     canonical_draft,
     patch_test,
     with_overlapping_activities,
 )
-from gateway.routes.params import (
+from training_gateway.gateway.routes.params import (
     check_order,
     parse_bound,
     parse_providers,
     parse_sports,
     split_repeated,
 )
-from gateway.state import GatewayState
-from gateway.storage import User
-from models.errors import InvalidInput
-from models.lab_test import LabTest, LabTestCreate, LabTestDraft, etag
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage import User
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.lab_test import LabTest, LabTestCreate, LabTestDraft, etag
 
 MERGE_PATCH = "application/merge-patch+json"
 

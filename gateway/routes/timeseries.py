@@ -13,18 +13,18 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from adapters.base import Capability, SupportsBackfillStatus
-from gateway.auth import provide_state, resolve_caller
-from gateway.federation import ActivityFilter, Source
-from gateway.routes.params import (
+from training_gateway.adapters.base import Capability, SupportsBackfillStatus
+from training_gateway.gateway.auth import provide_state, resolve_caller
+from training_gateway.gateway.federation import ActivityFilter, Source
+from training_gateway.gateway.routes.params import (
     check_order,
     parse_bound,
     parse_providers,
     parse_sports,
 )
-from gateway.state import GatewayState
-from gateway.storage import User
-from gateway.timeseries import (
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage import User
+from training_gateway.gateway.timeseries import (
     ARROW_STREAM,
     PARQUET,
     TABLE_MEDIA_TYPES,
@@ -40,10 +40,10 @@ from gateway.timeseries import (
     parse_durations,
     stream_longitudinal,
 )
-from models.activity import ActivityStatus
-from models.errors import GatewayError, InvalidInput
-from models.mean_max import MEAN_MAX_METRICS
-from models.timeseries import parse_metrics, schema_for
+from training_gateway.models.activity import ActivityStatus
+from training_gateway.models.errors import GatewayError, InvalidInput
+from training_gateway.models.mean_max import MEAN_MAX_METRICS
+from training_gateway.models.timeseries import parse_metrics, schema_for
 
 MAX_AFTER_VALUES = 5
 MAX_AFTER_RANGE_DAYS = 366

@@ -17,14 +17,14 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from open_sport_taxonomy import Sport
 
-from adapters.base import Capability, SupportsUpload, UploadedFile, require
-from gateway.auth import provide_state, resolve_caller
-from gateway.federation import Source
-from gateway.state import GatewayState
-from gateway.storage import AnalyticsRepository, User
-from models.activity import Activity, ActivityDraft
-from models.errors import GatewayError, InvalidInput
-from models.fit import MAX_FIT_BYTES, FitActivity, decode_fit
+from training_gateway.adapters.base import Capability, SupportsUpload, UploadedFile, require
+from training_gateway.gateway.auth import provide_state, resolve_caller
+from training_gateway.gateway.federation import Source
+from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.storage import AnalyticsRepository, User
+from training_gateway.models.activity import Activity, ActivityDraft
+from training_gateway.models.errors import GatewayError, InvalidInput
+from training_gateway.models.fit import MAX_FIT_BYTES, FitActivity, decode_fit
 
 MAX_FILES = 10
 # Ten files at the per-file limit, plus the multipart envelope.

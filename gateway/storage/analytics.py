@@ -27,8 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from gateway.storage.store import Store, User
-from gateway.storage.tables import metadata
+from training_gateway.gateway.storage.store import Store, User
+from training_gateway.gateway.storage.tables import metadata
 
 activity_streams = Table(
     "activity_streams",

@@ -23,10 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from gateway.storage.store import Store, User
-from gateway.storage.tables import metadata
-from models.hr_model.memory import decay
-from models.hr_model.wire import (
+from training_gateway.gateway.storage.store import Store, User
+from training_gateway.gateway.storage.tables import metadata
+from training_gateway.models.hr_model.memory import decay
+from training_gateway.models.hr_model.wire import (
     HrMemory,
     HrModelEstimate,
     HrModelFit,

@@ -30,11 +30,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.storage.store import Store
-from gateway.storage.tables import metadata
-from models.activity import Activity
-from models.errors import Conflict, NotFound
-from models.lab_test import LabTest
+from training_gateway.gateway.storage.store import Store
+from training_gateway.gateway.storage.tables import metadata
+from training_gateway.models.activity import Activity
+from training_gateway.models.errors import Conflict, NotFound
+from training_gateway.models.lab_test import LabTest
 
 local_activities = Table(
     "local_activities",

@@ -8,7 +8,7 @@ To add a revision: change the tables, then write `migrations/versions/NNNN_<what
 hand (copy the last one; set `revision` and `down_revision`), or let Alembic draft it
 against a scratch database upgraded to head:
 
-    python -m gateway.storage.migrate revision "add the widgets table"
+    python -m training_gateway.gateway.storage.migrate revision "add the widgets table"
 
 and review what it wrote. `tests/gateway/test_migrations.py` fails until the migrations
 produce exactly the tables the code declares.
@@ -31,7 +31,7 @@ _ADVISORY_LOCK_ID = 7_236_001_420
 
 def target_metadata() -> MetaData:
     """Every table of the gateway (importing the modules that declare them)."""
-    from gateway.storage import analytics, hr_memory, local, tables  # noqa: F401
+    from training_gateway.gateway.storage import analytics, hr_memory, local, tables  # noqa: F401
 
     return tables.metadata
 
@@ -81,7 +81,9 @@ async def _at_head(engine: AsyncEngine) -> None:
     await engine.dispose()
 
 
-if __name__ == "__main__":  # python -m gateway.storage.migrate revision "message"
+if __name__ == "__main__":  # python -m training_gateway.gateway.storage.migrate revision "message"
     if len(sys.argv) != 3 or sys.argv[1] != "revision":
-        sys.exit('usage: python -m gateway.storage.migrate revision "what changes"')
+        sys.exit(
+            'usage: python -m training_gateway.gateway.storage.migrate revision "what changes"'
+        )
     _draft_revision(sys.argv[2])

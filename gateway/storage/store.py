@@ -18,10 +18,10 @@ from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from adapters.base import Credentials
-from gateway.storage import tables
-from gateway.storage.vault import TokenVault
-from models.errors import InvalidInput, NotFound
+from training_gateway.adapters.base import Credentials
+from training_gateway.gateway.storage import tables
+from training_gateway.gateway.storage.vault import TokenVault
+from training_gateway.models.errors import InvalidInput, NotFound
 
 API_KEY_PREFIX = "gw_"
 
@@ -163,7 +163,7 @@ class Store:
 
     async def create_schema(self) -> None:
         """Create or migrate the schema to the newest revision (see gateway.storage.migrate)."""
-        from gateway.storage.migrate import upgrade
+        from training_gateway.gateway.storage.migrate import upgrade
 
         await upgrade(self.engine)
 

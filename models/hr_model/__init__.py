@@ -5,10 +5,15 @@ search and merges the result into the athlete's memory. The model and every cons
 docs/hr-model.md.
 """
 
-from models.hr_model.fit import fit_samples, fit_session, sample_arrays, validate_session
-from models.hr_model.grid import Grid, decode_key, encode_key, make_grid
-from models.hr_model.memory import decay, memory_surface, posterior
-from models.hr_model.model import (
+from training_gateway.models.hr_model.fit import (
+    fit_samples,
+    fit_session,
+    sample_arrays,
+    validate_session,
+)
+from training_gateway.models.hr_model.grid import Grid, decode_key, encode_key, make_grid
+from training_gateway.models.hr_model.memory import decay, memory_surface, posterior
+from training_gateway.models.hr_model.model import (
     Session,
     Thresholds,
     predict_hr,
@@ -17,14 +22,14 @@ from models.hr_model.model import (
     v5_from,
     vmax_from,
 )
-from models.hr_model.search import (
+from training_gateway.models.hr_model.search import (
     SearchResult,
     brute_force_search,
     brute_force_sse,
     point_sse,
     search_grid,
 )
-from models.hr_model.wire import (
+from training_gateway.models.hr_model.wire import (
     SPORTS,
     ErrorSurface,
     HrMemory,

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.errors import InvalidInput
-from models.hr_model import memory as mem
-from models.hr_model.grid import FloatArray, Grid, decode_key, make_grid
-from models.hr_model.model import (
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.hr_model import memory as mem
+from training_gateway.models.hr_model.grid import FloatArray, Grid, decode_key, make_grid
+from training_gateway.models.hr_model.model import (
     DEFAULT_REST_HR_BPM,
     Session,
     kinetics,
@@ -23,9 +23,20 @@ from models.hr_model.model import (
     v5_from,
     vmax_from,
 )
-from models.hr_model.search import compiled_kernels, kernel_weights, point_sse, search_grid
-from models.hr_model.stats import MAX_SAMPLE_GAP_S, session_stats
-from models.hr_model.wire import HrMemory, HrModelFit, HrModelResult, HrModelSettings, HrSample
+from training_gateway.models.hr_model.search import (
+    compiled_kernels,
+    kernel_weights,
+    point_sse,
+    search_grid,
+)
+from training_gateway.models.hr_model.stats import MAX_SAMPLE_GAP_S, session_stats
+from training_gateway.models.hr_model.wire import (
+    HrMemory,
+    HrModelFit,
+    HrModelResult,
+    HrModelSettings,
+    HrSample,
+)
 
 #: Fewer samples than this are refused.
 MIN_SAMPLES = 60

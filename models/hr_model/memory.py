@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.errors import InvalidInput
-from models.hr_model.grid import MAX_HR_MAX_BPM, FloatArray, IntArray
-from models.hr_model.search import MAX_SURFACE_KEYS, SearchResult, surface_cutoff
-from models.hr_model.wire import ErrorSurface, HrMemory
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.hr_model.grid import MAX_HR_MAX_BPM, FloatArray, IntArray
+from training_gateway.models.hr_model.search import MAX_SURFACE_KEYS, SearchResult, surface_cutoff
+from training_gateway.models.hr_model.wire import ErrorSurface, HrMemory
 
 #: A Julian year (s): confidence halves over it.
 SECONDS_PER_YEAR = 31_557_600.0

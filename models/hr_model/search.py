@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from models.hr_model.grid import FloatArray, Grid, IntArray
-from models.hr_model.model import (
+from training_gateway.models.hr_model.grid import FloatArray, Grid, IntArray
+from training_gateway.models.hr_model.model import (
     Kinetics,
     PairConstants,
     Session,
@@ -68,7 +68,7 @@ def _executor() -> ThreadPoolExecutor:
 
 def compiled_kernels() -> Any:
     """The numba kernels, compiled (or loaded from numba's cache) on first use."""
-    from models.hr_model import _kernels
+    from training_gateway.models.hr_model import _kernels
 
     return _kernels
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.hr_model.grid import FloatArray
-from models.hr_model.model import THRESHOLD_STEPS, steady_state_hr, thresholds
-from models.hr_model.wire import HrModelStats, HrZone, TrainingLoad
+from training_gateway.models.hr_model.grid import FloatArray
+from training_gateway.models.hr_model.model import THRESHOLD_STEPS, steady_state_hr, thresholds
+from training_gateway.models.hr_model.wire import HrModelStats, HrZone, TrainingLoad
 
 #: A gap between samples counts for at most this long (s) in time-in-zone and coverage.
 MAX_SAMPLE_GAP_S = 6.0

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from models.errors import InvalidInput
-from models.hr_model.grid import (
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.hr_model.grid import (
     DEFAULT_E_CONSTRAINTS,
     DEFAULT_P_CONSTRAINTS,
     DEFAULT_V5_CONSTRAINTS,

@@ -25,10 +25,16 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from adapters._mock.oauth import ASTRAL_PATHS, SWEATSTACK_PATHS, AuthPaths, IdTokenFault, s256
-from adapters._mock.server import serve_mock
-from adapters.astral.mock import AstralMock
-from adapters.sweatstack import SweatStackMock
+from training_gateway.adapters._mock.oauth import (
+    ASTRAL_PATHS,
+    SWEATSTACK_PATHS,
+    AuthPaths,
+    IdTokenFault,
+    s256,
+)
+from training_gateway.adapters._mock.server import serve_mock
+from training_gateway.adapters.astral.mock import AstralMock
+from training_gateway.adapters.sweatstack import SweatStackMock
 
 TODAY = date(2026, 5, 20)
 REDIRECT = "http://127.0.0.1:9/cb"

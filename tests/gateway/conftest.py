@@ -12,12 +12,12 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from adapters._mock.server import MockServer, free_loopback_port
-from adapters.base import load_adapters
-from gateway.app import create_app
-from gateway.demo import Demo, start_demo
-from gateway.settings import Settings, load_settings
-from gateway.storage import Store, TokenVault
+from training_gateway.adapters._mock.server import MockServer, free_loopback_port
+from training_gateway.adapters.base import load_adapters
+from training_gateway.gateway.app import create_app
+from training_gateway.gateway.demo import Demo, start_demo
+from training_gateway.gateway.settings import Settings, load_settings
+from training_gateway.gateway.storage import Store, TokenVault
 
 T = TypeVar("T")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from adapters.base import ActivityQuery, AuthKind, Capability, Credentials
-from models.activity import Activity, ActivityStatus
-from models.errors import ProviderError
+from training_gateway.adapters.base import ActivityQuery, AuthKind, Capability, Credentials
+from training_gateway.models.activity import Activity, ActivityStatus
+from training_gateway.models.errors import ProviderError
 
 
 def make_activity(provider: str, native_id: str, start: datetime, **fields: object) -> Activity:

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from adapters._mock.oauth import IdTokenFault
 from tests.gateway.conftest import RunningGateway, serve_gateway
+from training_gateway.adapters._mock.oauth import IdTokenFault
 
 RETURN_TO = "http://127.0.0.1:9/connected"
 

@@ -8,11 +8,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Credentials
-from gateway.federation import ActivityFilter, Source, decode_cursor, encode_cursor, list_merged
-from models.activity import Activity, ActivityStatus
-from models.errors import InvalidInput
 from tests.gateway.fakes import BASE, FakeAdapter, make_activity
+from training_gateway.adapters.base import Credentials
+from training_gateway.gateway.federation import (
+    ActivityFilter,
+    Source,
+    decode_cursor,
+    encode_cursor,
+    list_merged,
+)
+from training_gateway.models.activity import Activity, ActivityStatus
+from training_gateway.models.errors import InvalidInput
 
 CREDS = Credentials(access_token="t")
 

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 from cryptography.fernet import Fernet
 
-from gateway.settings import sqlite_url
-from gateway.storage import Store, TokenVault
 from tests.gateway.conftest import RunningGateway
 from tests.models.hr_simulation import interval_speeds, simulate
+from training_gateway.gateway.settings import sqlite_url
+from training_gateway.gateway.storage import Store, TokenVault
 
 PROBLEM = "application/problem+json"
 MEMORY_FIELDS = {
@@ -198,7 +198,7 @@ def test_bad_input_is_a_422_naming_the_field(api: httpx.Client) -> None:
 
 
 def test_openapi_documents_the_hr_model_routes() -> None:
-    from gateway.app import openapi_document
+    from training_gateway.gateway.app import openapi_document
 
     paths = openapi_document()["paths"]
     assert "post" in paths["/v1/hr-model/fit"] and "get" in paths["/v1/hr-model/profile"]

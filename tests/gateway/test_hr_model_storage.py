@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from gateway.storage import Store
-from gateway.storage.hr_memory import HrModelRepository
-from models.hr_model import HrModelSettings, decay, fit_session
-from models.hr_model.memory import SECONDS_PER_YEAR
-from models.hr_model.wire import HrModelFit
 from tests.models.hr_simulation import interval_speeds, simulate
+from training_gateway.gateway.storage import Store
+from training_gateway.gateway.storage.hr_memory import HrModelRepository
+from training_gateway.models.hr_model import HrModelSettings, decay, fit_session
+from training_gateway.models.hr_model.memory import SECONDS_PER_YEAR
+from training_gateway.models.hr_model.wire import HrModelFit
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 SETTINGS = HrModelSettings(

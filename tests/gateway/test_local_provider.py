@@ -12,12 +12,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import ActivityQuery, SupportsConditionalTestWrite, SupportsTests, TestQuery
-from gateway.local_provider import LocalAdapter, credentials_for
-from gateway.storage import Store
-from models.activity import ActivityDraft
-from models.errors import Conflict, NotFound
-from models.lab_test import LabTestDraft, LabTestResults, Marker, etag
+from training_gateway.adapters.base import (
+    ActivityQuery,
+    SupportsConditionalTestWrite,
+    SupportsTests,
+    TestQuery,
+)
+from training_gateway.gateway.local_provider import LocalAdapter, credentials_for
+from training_gateway.gateway.storage import Store
+from training_gateway.models.activity import ActivityDraft
+from training_gateway.models.errors import Conflict, NotFound
+from training_gateway.models.lab_test import LabTestDraft, LabTestResults, Marker, etag
 
 OSLO = timezone(timedelta(hours=1))
 START = datetime(2026, 5, 6, 10, 0, tzinfo=OSLO)

@@ -26,8 +26,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.storage import Store, TokenVault
-from gateway.storage.migrate import alembic_config, current_revision, target_metadata, upgrade
+from training_gateway.gateway.storage import Store, TokenVault
+from training_gateway.gateway.storage.migrate import (
+    alembic_config,
+    current_revision,
+    target_metadata,
+    upgrade,
+)
 
 
 def _head() -> str:

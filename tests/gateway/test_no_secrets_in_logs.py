@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from gateway.storage import Store
 from tests.gateway.conftest import RunningGateway, serve_gateway
 from tests.gateway.test_connections_http import _approve, _callback, _start
+from training_gateway.gateway.storage import Store
 
 _LOGGERS = ("", "gateway", "litestar", "httpx", "httpcore", "authlib", "uvicorn", "sqlalchemy")
 

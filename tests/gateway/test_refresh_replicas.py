@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from adapters._mock.server import MockServer, serve_mock
-from adapters.sweatstack.mock import SweatStackMock
-from gateway.auth.oauth import ProviderOAuth, new_code_verifier
-from gateway.auth.tokens import TokenManager
-from gateway.settings import OAuthClient
-from gateway.storage import Store, TokenVault
+from training_gateway.adapters._mock.server import MockServer, serve_mock
+from training_gateway.adapters.sweatstack.mock import SweatStackMock
+from training_gateway.gateway.auth.oauth import ProviderOAuth, new_code_verifier
+from training_gateway.gateway.auth.tokens import TokenManager
+from training_gateway.gateway.settings import OAuthClient
+from training_gateway.gateway.storage import Store, TokenVault
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 CLIENT = OAuthClient(client_id="replica-test", client_secret="s3cret-for-tests")
@@ -67,7 +67,7 @@ async def test_two_replicas_refresh_an_expired_token_once(
     try:
         oauth = _oauth(server.url)
         access, refresh = await _code_flow(oauth)
-        from adapters.base import Credentials
+        from training_gateway.adapters.base import Credentials
 
         user = await replicas[0].create_user("athlete")
         await replicas[0].save_connection(

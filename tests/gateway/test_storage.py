@@ -8,11 +8,11 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 
-from adapters.base import Credentials
-from gateway.storage import Store, TokenVault, VaultError
-from gateway.storage.store import hash_api_key
-from gateway.storage.tables import api_keys, connections
-from models.errors import InvalidInput, NotFound
+from training_gateway.adapters.base import Credentials
+from training_gateway.gateway.storage import Store, TokenVault, VaultError
+from training_gateway.gateway.storage.store import hash_api_key
+from training_gateway.gateway.storage.tables import api_keys, connections
+from training_gateway.models.errors import InvalidInput, NotFound
 
 
 async def test_api_key_resolves_its_user_until_revoked(store: Store) -> None:

@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gateway.timeseries import ERRORS_METADATA_KEY
-from models.mean_max import DEFAULT_DURATIONS_S, mean_max_reference, on_one_hz_grid
-from models.timeseries import TIMESERIES_COLUMNS, schema_for
 from tests.gateway.test_activities_http import assert_problem, walk
+from training_gateway.gateway.timeseries import ERRORS_METADATA_KEY
+from training_gateway.models.mean_max import DEFAULT_DURATIONS_S, mean_max_reference, on_one_hz_grid
+from training_gateway.models.timeseries import TIMESERIES_COLUMNS, schema_for
 
 PARQUET = "application/vnd.apache.parquet"
 ARROW = "application/vnd.apache.arrow.stream"

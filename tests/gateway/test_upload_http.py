@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pyarrow.parquet as pq
 
-from models.fit import MAX_FIT_BYTES
-from models.fit_writer import encode_fit, synthetic_activity
 from tests.gateway.conftest import RunningGateway
 from tests.gateway.test_activities_http import assert_problem, walk
+from training_gateway.models.fit import MAX_FIT_BYTES
+from training_gateway.models.fit_writer import encode_fit, synthetic_activity
 
 
 def fit_file(
@@ -117,7 +117,7 @@ def test_astral_refusal_of_one_file_undoes_the_others(api: httpx.Client) -> None
 def test_a_file_whose_records_run_days_past_its_session_is_refused(api: httpx.Client) -> None:
     import pyarrow as pa
 
-    from models.fit import FitActivity
+    from training_gateway.models.fit import FitActivity
 
     activity = synthetic_activity(
         120, sport="cycling", seed=7, start=datetime.now(UTC) - timedelta(days=1)
@@ -135,12 +135,12 @@ def test_a_file_whose_records_run_days_past_its_session_is_refused(api: httpx.Cl
 
 
 async def test_undo_removes_every_created_activity_even_when_one_delete_fails(store: Any) -> None:
-    from adapters.base import Credentials
-    from gateway.federation import Source
-    from gateway.routes.uploads import _undo
-    from gateway.storage import AnalyticsRepository
-    from models.errors import ProviderError
     from tests.gateway.fakes import BASE, make_activity
+    from training_gateway.adapters.base import Credentials
+    from training_gateway.gateway.federation import Source
+    from training_gateway.gateway.routes.uploads import _undo
+    from training_gateway.gateway.storage import AnalyticsRepository
+    from training_gateway.models.errors import ProviderError
 
     class Provider:
         name = "astral"

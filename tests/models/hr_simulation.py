@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from models.hr_model import predict_hr, prepare_session, thresholds
+from training_gateway.models.hr_model import predict_hr, prepare_session, thresholds
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -7,9 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.hr_model import predict_hr, prepare_session, thresholds, v5_from, vmax_from
-from models.hr_model.grid import make_grid
-from models.hr_model.model import (
+from tests.models.hr_simulation import interval_speeds
+from training_gateway.models.hr_model import (
+    predict_hr,
+    prepare_session,
+    thresholds,
+    v5_from,
+    vmax_from,
+)
+from training_gateway.models.hr_model.grid import make_grid
+from training_gateway.models.hr_model.model import (
     DRIFT_MAX,
     pair_constants,
     reserve_paths,
@@ -17,8 +24,7 @@ from models.hr_model.model import (
     tau_off_s,
     tau_on_s,
 )
-from models.hr_model.search import brute_force_sse, point_sse
-from tests.models.hr_simulation import interval_speeds
+from training_gateway.models.hr_model.search import brute_force_sse, point_sse
 
 
 def constant_session(
@@ -138,7 +144,7 @@ def test_compiled_kernels_give_the_bits_of_the_numpy_recursion() -> None:
         for iv, v5 in enumerate(grid.v5):
             for ip, p in enumerate(grid.hr_max_bpm):
                 assert point_sse(session, float(e), float(v5), float(p)) == sse[ie, iv, ip]
-    from models.hr_model.fit import _model_paths
+    from training_gateway.models.hr_model.fit import _model_paths
 
     phi, b, _ = _model_paths(session, 0.4, 5.7)
     ref_phi, ref_b = reserve_paths(session, 0.4, pair_constants([0.4], [5.7]))

@@ -10,8 +10,9 @@ import msgspec
 import numpy as np
 import pytest
 
-from models.errors import InvalidInput
-from models.hr_model import (
+from tests.models.hr_simulation import interval_speeds, simulate
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.hr_model import (
     HrModelSettings,
     decode_memory,
     decode_samples,
@@ -23,7 +24,6 @@ from models.hr_model import (
     thresholds,
     vmax_from,
 )
-from tests.models.hr_simulation import interval_speeds, simulate
 
 NOW_S = 1_750_000_000
 FIT = HrModelSettings(fixed_speed=False, fit=True)

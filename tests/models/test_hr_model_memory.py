@@ -6,7 +6,8 @@ import msgspec
 import numpy as np
 import pytest
 
-from models.hr_model import (
+from tests.models.hr_simulation import simulate
+from training_gateway.models.hr_model import (
     HrMemory,
     HrModelSettings,
     decay,
@@ -16,7 +17,7 @@ from models.hr_model import (
     make_grid,
     thresholds,
 )
-from models.hr_model.memory import (
+from training_gateway.models.hr_model.memory import (
     MAX_TRUE_CONFIDENCE,
     SECONDS_PER_YEAR,
     Surface,
@@ -24,7 +25,6 @@ from models.hr_model.memory import (
     posterior,
     to_memory,
 )
-from tests.models.hr_simulation import simulate
 
 NOW_S = 1_750_000_000
 

@@ -6,11 +6,16 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.hr_model import brute_force_search, make_grid, prepare_session, search_grid
-from models.hr_model.grid import Grid
-from models.hr_model.model import predict_hr
-from models.hr_model.search import _evaluate_pairs
 from tests.models.hr_simulation import interval_speeds, simulate
+from training_gateway.models.hr_model import (
+    brute_force_search,
+    make_grid,
+    prepare_session,
+    search_grid,
+)
+from training_gateway.models.hr_model.grid import Grid
+from training_gateway.models.hr_model.model import predict_hr
+from training_gateway.models.hr_model.search import _evaluate_pairs
 
 
 @st.composite

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import models.mean_max as mm
-from models.errors import InvalidInput
-from models.fit_writer import synthetic_activity
-from models.mean_max import (
+import training_gateway.models.mean_max as mm
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.fit_writer import synthetic_activity
+from training_gateway.models.mean_max import (
     all_durations_s,
     mean_max_after,
     mean_max_curve,

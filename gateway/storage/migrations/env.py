@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from gateway.storage.migrate import target_metadata
+from training_gateway.gateway.storage.migrate import target_metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -7,8 +7,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from adapters.astral.wire import AstralActivity, AstralSummary
-from models.activity import ActivityDraft, ActivityStatus
+from training_gateway.adapters.astral.wire import AstralActivity, AstralSummary
+from training_gateway.models.activity import ActivityDraft, ActivityStatus
 
 ids = st.text("abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=12)
 json_scalars = (

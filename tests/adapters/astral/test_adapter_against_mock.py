@@ -9,13 +9,19 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from adapters.astral import AstralAdapter, AstralMock
-from adapters.astral.mock import StoredActivity
-from adapters.base import ActivityQuery, Credentials
-from models.activity import Activity, ActivityDraft, ActivityStatus
-from models.errors import InvalidInput, NotFound, ProviderError, ProviderRejected, ProviderTimeout
-from models.timeseries import DEFAULT_METRICS, schema_for
 from tests.adapters.astral.conftest import Served
+from training_gateway.adapters.astral import AstralAdapter, AstralMock
+from training_gateway.adapters.astral.mock import StoredActivity
+from training_gateway.adapters.base import ActivityQuery, Credentials
+from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus
+from training_gateway.models.errors import (
+    InvalidInput,
+    NotFound,
+    ProviderError,
+    ProviderRejected,
+    ProviderTimeout,
+)
+from training_gateway.models.timeseries import DEFAULT_METRICS, schema_for
 
 CET = timezone(timedelta(hours=1))
 

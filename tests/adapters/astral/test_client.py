@@ -12,8 +12,14 @@ import msgspec
 import pytest
 import respx
 
-from adapters.astral import AstralAdapter, AstralMock
-from adapters.base import (
+from tests.adapters.astral.examples import (
+    SPEC_ACTIVITY,
+    SPEC_CREATE_BODY,
+    SPEC_SKIPPED_RIDE,
+    envelope,
+)
+from training_gateway.adapters.astral import AstralAdapter, AstralMock
+from training_gateway.adapters.base import (
     ActivityQuery,
     Adapter,
     AuthKind,
@@ -22,8 +28,8 @@ from adapters.base import (
     provider_info,
     require,
 )
-from models.activity import ActivityDraft, ActivityStatus
-from models.errors import (
+from training_gateway.models.activity import ActivityDraft, ActivityStatus
+from training_gateway.models.errors import (
     InvalidInput,
     NotFound,
     ProviderError,
@@ -31,13 +37,7 @@ from models.errors import (
     ProviderTimeout,
     Unsupported,
 )
-from models.timeseries import DEFAULT_METRICS, schema_for
-from tests.adapters.astral.examples import (
-    SPEC_ACTIVITY,
-    SPEC_CREATE_BODY,
-    SPEC_SKIPPED_RIDE,
-    envelope,
-)
+from training_gateway.models.timeseries import DEFAULT_METRICS, schema_for
 
 BASE = "https://app.nexrex.ai"
 ACTIVITIES = f"{BASE}/api/v1/activities"

@@ -9,7 +9,10 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 
-from adapters.astral.mapping import (
+from tests.adapters.astral.conftest import SEED, TODAY
+from tests.adapters.astral.examples import SPEC_ACTIVITY, SPEC_CREATE_BODY, SPEC_SKIPPED_RIDE
+from tests.adapters.astral.strategies import astral_activities, writable_drafts
+from training_gateway.adapters.astral.mapping import (
     create_body,
     list_params,
     local_offset,
@@ -17,14 +20,11 @@ from adapters.astral.mapping import (
     to_unified,
     to_wire,
 )
-from adapters.astral.mock import AstralStore
-from adapters.astral.wire import AstralActivity, AstralActivityBody
-from adapters.base import ActivityQuery, Credentials
-from models.activity import ActivityDraft, ActivityStatus
-from models.errors import InvalidInput
-from tests.adapters.astral.conftest import SEED, TODAY
-from tests.adapters.astral.examples import SPEC_ACTIVITY, SPEC_CREATE_BODY, SPEC_SKIPPED_RIDE
-from tests.adapters.astral.strategies import astral_activities, writable_drafts
+from training_gateway.adapters.astral.mock import AstralStore
+from training_gateway.adapters.astral.wire import AstralActivity, AstralActivityBody
+from training_gateway.adapters.base import ActivityQuery, Credentials
+from training_gateway.models.activity import ActivityDraft, ActivityStatus
+from training_gateway.models.errors import InvalidInput
 
 CREDS = Credentials(
     access_token="token",

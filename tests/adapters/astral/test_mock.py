@@ -14,10 +14,12 @@ import httpx
 import msgspec
 import pytest
 
-from adapters._mock import TokenIssuer
-from adapters.astral import AstralMock
-from adapters.astral.mock import DETAIL_RESOLUTION_S, ISSUER
-from adapters.astral.wire import (
+from tests.adapters.astral.conftest import SEED, Served
+from tests.adapters.astral.examples import SPEC_CREATE_BODY
+from training_gateway.adapters._mock import TokenIssuer
+from training_gateway.adapters.astral import AstralMock
+from training_gateway.adapters.astral.mock import DETAIL_RESOLUTION_S, ISSUER
+from training_gateway.adapters.astral.wire import (
     AstralActivity,
     AstralActivityEnvelope,
     AstralErrorBody,
@@ -30,9 +32,7 @@ from adapters.astral.wire import (
     ZonesView,
     view,
 )
-from adapters.base import MockProvider
-from tests.adapters.astral.conftest import SEED, Served
-from tests.adapters.astral.examples import SPEC_CREATE_BODY
+from training_gateway.adapters.base import MockProvider
 
 ACTIVITIES = "/api/v1/activities"
 TEN_K = SPEC_CREATE_BODY

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from adapters.sweatstack import wire
+from training_gateway.adapters.sweatstack import wire
 
 _OFFSETS = st.sampled_from(
     [

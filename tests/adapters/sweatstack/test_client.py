@@ -10,10 +10,17 @@ import httpx
 import pytest
 import respx
 
-from adapters.base import ActivityQuery, Adapter, AuthKind, Capability, Credentials, MockProvider
-from adapters.sweatstack import SweatStackAdapter, SweatStackMock
-from models.activity import ActivityDraft, ActivityStatus
-from models.errors import NotFound, ProviderError, ProviderTimeout, Unsupported
+from training_gateway.adapters.base import (
+    ActivityQuery,
+    Adapter,
+    AuthKind,
+    Capability,
+    Credentials,
+    MockProvider,
+)
+from training_gateway.adapters.sweatstack import SweatStackAdapter, SweatStackMock
+from training_gateway.models.activity import ActivityDraft, ActivityStatus
+from training_gateway.models.errors import NotFound, ProviderError, ProviderTimeout, Unsupported
 
 BASE_URL = "https://sweatstack.test"
 LIST_URL = f"{BASE_URL}/api/v1/activities/"

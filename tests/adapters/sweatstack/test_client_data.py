@@ -14,11 +14,21 @@ import pyarrow as pa
 import pytest
 import respx
 
-from adapters.base import Credentials, MeanMaxPoint, UploadedFile
-from adapters.sweatstack import SweatStackAdapter
-from adapters.sweatstack.timeseries import activity_table, mean_max_table, to_parquet
-from models.errors import InvalidInput, NotFound, ProviderError, ProviderRejected, ProviderTimeout
-from models.timeseries import DEFAULT_METRICS, schema_for
+from training_gateway.adapters.base import Credentials, MeanMaxPoint, UploadedFile
+from training_gateway.adapters.sweatstack import SweatStackAdapter
+from training_gateway.adapters.sweatstack.timeseries import (
+    activity_table,
+    mean_max_table,
+    to_parquet,
+)
+from training_gateway.models.errors import (
+    InvalidInput,
+    NotFound,
+    ProviderError,
+    ProviderRejected,
+    ProviderTimeout,
+)
+from training_gateway.models.timeseries import DEFAULT_METRICS, schema_for
 
 BASE_URL = "https://sweatstack.test"
 ACTIVITIES = f"{BASE_URL}/api/v1/activities/"

@@ -12,12 +12,17 @@ import httpx
 import pytest
 import respx
 
-from adapters.base import Credentials, TestQuery
-from adapters.sweatstack import SweatStackAdapter, SweatStackMock
-from adapters.sweatstack.client import TESTS_PAGE_SIZE, TESTS_PATH
-from adapters.sweatstack.mock_tests import LAB_APP
-from models.errors import NotFound, ProviderError, ProviderForbidden, ProviderRejected
-from models.lab_test import LabTestDraft, LabTestResults, Marker, draft_from_test
+from training_gateway.adapters.base import Credentials, TestQuery
+from training_gateway.adapters.sweatstack import SweatStackAdapter, SweatStackMock
+from training_gateway.adapters.sweatstack.client import TESTS_PAGE_SIZE, TESTS_PATH
+from training_gateway.adapters.sweatstack.mock_tests import LAB_APP
+from training_gateway.models.errors import (
+    NotFound,
+    ProviderError,
+    ProviderForbidden,
+    ProviderRejected,
+)
+from training_gateway.models.lab_test import LabTestDraft, LabTestResults, Marker, draft_from_test
 
 BASE_URL = "https://sweatstack.test"
 TESTS_URL = f"{BASE_URL}/api/v1/tests/"

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from open_sport_taxonomy import Sport
 
-from adapters._mock import MockServer
-from adapters.base import ActivityQuery, Credentials, MeanMaxPoint, UploadedFile
-from adapters.sweatstack import SweatStackAdapter, SweatStackMock
-from adapters.sweatstack.mapping import native_id
-from adapters.sweatstack.mock import StoredActivity
-from models.activity import ActivityStatus
-from models.errors import NotFound, ProviderError, ProviderRejected
-from models.mean_max import mean_max_reference, on_one_hz_grid
-from models.timeseries import DEFAULT_METRICS, schema_for
+from training_gateway.adapters._mock import MockServer
+from training_gateway.adapters.base import ActivityQuery, Credentials, MeanMaxPoint, UploadedFile
+from training_gateway.adapters.sweatstack import SweatStackAdapter, SweatStackMock
+from training_gateway.adapters.sweatstack.mapping import native_id
+from training_gateway.adapters.sweatstack.mock import StoredActivity
+from training_gateway.models.activity import ActivityStatus
+from training_gateway.models.errors import NotFound, ProviderError, ProviderRejected
+from training_gateway.models.mean_max import mean_max_reference, on_one_hz_grid
+from training_gateway.models.timeseries import DEFAULT_METRICS, schema_for
 
 from .conftest import TODAY
 from .fit_files import activity_fit, steady_ride
@@ -265,7 +265,7 @@ def creds_of(mock: SweatStackMock) -> Credentials:
 
 
 needs_fit_decoder = pytest.mark.skipif(
-    importlib.util.find_spec("models.fit") is None,
+    importlib.util.find_spec("training_gateway.models.fit") is None,
     reason="models.fit.decode_fit is not in the tree yet (another engineer is writing it); "
     "processing an upload needs it",
 )

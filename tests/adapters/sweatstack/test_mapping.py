@@ -8,9 +8,9 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.sweatstack import mapping, wire
-from adapters.sweatstack.client import decode_details, decode_summaries
-from models.activity import Activity, ActivityStatus, Lap, MetricStats
+from training_gateway.adapters.sweatstack import mapping, wire
+from training_gateway.adapters.sweatstack.client import decode_details, decode_summaries
+from training_gateway.models.activity import Activity, ActivityStatus, Lap, MetricStats
 
 from . import strategies
 

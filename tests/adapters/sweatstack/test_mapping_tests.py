@@ -9,9 +9,9 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.sweatstack import mapping, wire
-from adapters.sweatstack.client import decode_list, decode_one
-from models.lab_test import (
+from training_gateway.adapters.sweatstack import mapping, wire
+from training_gateway.adapters.sweatstack.client import decode_list, decode_one
+from training_gateway.models.lab_test import (
     MARKERS,
     LabTest,
     LabTestDraft,

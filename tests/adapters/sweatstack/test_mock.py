@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 from open_sport_taxonomy import Sport
 
-from adapters._mock import MockServer, TokenIssuer, serve_mock
-from adapters.sweatstack import SweatStackMock, wire
-from adapters.sweatstack.client import decode_details, decode_summaries
-from adapters.sweatstack.mock import StoredActivity
+from training_gateway.adapters._mock import MockServer, TokenIssuer, serve_mock
+from training_gateway.adapters.sweatstack import SweatStackMock, wire
+from training_gateway.adapters.sweatstack.client import decode_details, decode_summaries
+from training_gateway.adapters.sweatstack.mock import StoredActivity
 
 from .conftest import SEED, TODAY
 

@@ -14,8 +14,8 @@ import pytest
 import sweatstack
 from sweatstack.schemas import BackfillStatus
 
-from adapters._mock import TokenIssuer, serve_mock
-from adapters.sweatstack import SweatStackMock
+from training_gateway.adapters._mock import TokenIssuer, serve_mock
+from training_gateway.adapters.sweatstack import SweatStackMock
 
 from .conftest import SEED, TODAY
 

@@ -15,10 +15,15 @@ import pyarrow.parquet as pq
 import pytest
 from open_sport_taxonomy import Sport
 
-from adapters._mock import MockServer
-from adapters.sweatstack import SweatStackMock
-from adapters.sweatstack.mock import StoredActivity
-from models.mean_max import DEFAULT_DURATIONS_S, all_durations_s, mean_max_reference, on_one_hz_grid
+from training_gateway.adapters._mock import MockServer
+from training_gateway.adapters.sweatstack import SweatStackMock
+from training_gateway.adapters.sweatstack.mock import StoredActivity
+from training_gateway.models.mean_max import (
+    DEFAULT_DURATIONS_S,
+    all_durations_s,
+    mean_max_reference,
+    on_one_hz_grid,
+)
 
 LIST = "/api/v1/activities/"
 _HTTP = httpx.Client(timeout=10)

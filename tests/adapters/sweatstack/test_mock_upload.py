@@ -20,12 +20,12 @@ import pytest
 import sweatstack
 from sweatstack.schemas import SourceResponse
 
-from adapters._mock import TokenIssuer, serve_mock
-from adapters.sweatstack import SweatStackMock, wire
-from adapters.sweatstack.client import decode_details
-from adapters.sweatstack.mock import StoredSource, is_fit
-from models.mean_max import mean_max_reference, on_one_hz_grid
-from models.timeseries import conform
+from training_gateway.adapters._mock import TokenIssuer, serve_mock
+from training_gateway.adapters.sweatstack import SweatStackMock, wire
+from training_gateway.adapters.sweatstack.client import decode_details
+from training_gateway.adapters.sweatstack.mock import StoredSource, is_fit
+from training_gateway.models.mean_max import mean_max_reference, on_one_hz_grid
+from training_gateway.models.timeseries import conform
 
 from .conftest import SEED, TODAY
 from .fit_files import Sample, activity_fit, not_fit, steady_ride
@@ -36,7 +36,7 @@ START = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
 CEST = timezone(timedelta(hours=2))
 
 needs_fit_decoder = pytest.mark.skipif(
-    importlib.util.find_spec("models.fit") is None,
+    importlib.util.find_spec("training_gateway.models.fit") is None,
     reason="models.fit.decode_fit is not in the tree yet (another engineer is writing it); "
     "processing an upload needs it",
 )

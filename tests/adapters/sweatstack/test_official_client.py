@@ -20,10 +20,15 @@ from sweatstack.exceptions import (
 )
 from sweatstack.schemas import ActivityDetails, ActivitySummary
 
-from adapters._mock import MockServer
-from adapters.sweatstack import SweatStackMock
-from adapters.sweatstack.mock import StoredActivity
-from models.mean_max import DEFAULT_DURATIONS_S, all_durations_s, mean_max_reference, on_one_hz_grid
+from training_gateway.adapters._mock import MockServer
+from training_gateway.adapters.sweatstack import SweatStackMock
+from training_gateway.adapters.sweatstack.mock import StoredActivity
+from training_gateway.models.mean_max import (
+    DEFAULT_DURATIONS_S,
+    all_durations_s,
+    mean_max_reference,
+    on_one_hz_grid,
+)
 
 from .conftest import TODAY
 

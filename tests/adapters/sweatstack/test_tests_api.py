@@ -15,11 +15,11 @@ from sweatstack.schemas import TestDetails as SdkTestDetails
 from sweatstack.schemas import TestResults as SdkTestResults
 from sweatstack.schemas import TestSummary as SdkTestSummary
 
-from adapters._mock import MockServer, TokenIssuer, serve_mock
-from adapters.sweatstack import SweatStackMock, wire
-from adapters.sweatstack.client import decode_list, decode_one
-from adapters.sweatstack.mock import StoredActivity
-from adapters.sweatstack.mock_tests import FIRST_PARTY_APP, LAB_APP, StoredTest
+from training_gateway.adapters._mock import MockServer, TokenIssuer, serve_mock
+from training_gateway.adapters.sweatstack import SweatStackMock, wire
+from training_gateway.adapters.sweatstack.client import decode_list, decode_one
+from training_gateway.adapters.sweatstack.mock import StoredActivity
+from training_gateway.adapters.sweatstack.mock_tests import FIRST_PARTY_APP, LAB_APP, StoredTest
 
 from .conftest import SEED, TODAY
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import msgspec
 import pytest
 
-from adapters.sweatstack import wire
-from adapters.sweatstack.client import decode_details, decode_summaries
-from models.errors import ProviderError
+from training_gateway.adapters.sweatstack import wire
+from training_gateway.adapters.sweatstack.client import decode_details, decode_summaries
+from training_gateway.models.errors import ProviderError
 
 
 def _spec_item(payload: bytes) -> dict[str, object]:
