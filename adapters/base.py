@@ -1,18 +1,21 @@
-"""The Adapter protocol, capabilities as data, and the entry-point registry of providers."""
+"""The Adapter protocol, its capabilities as data and as typed operation protocols, and the
+entry-point registry of providers."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 import httpx
 import pyarrow as pa
 from msgspec import Struct, field
 
 from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus
+from training_gateway.models.errors import Unsupported
 from training_gateway.models.lab_test import LabTest, LabTestDraft
 
 if TYPE_CHECKING:
@@ -69,7 +72,7 @@ class ActivityQuery(Struct, kw_only=True, frozen=True):
     tags: tuple[str, ...] = ()
 
 
-class TestQuery(Struct, kw_only=True, frozen=True):
+class LabTestQuery(Struct, kw_only=True, frozen=True):
     """Filters an adapter may push down when listing lab tests (same contract as ActivityQuery:
     a superset is fine, the order must be stable for paging by offset)."""
 
@@ -146,6 +149,12 @@ class MockProvider(Protocol):
 class Adapter(Protocol):
     """A provider plugin: maps the provider's API onto the unified schema.
 
+    The protocol holds what every provider has: its name, the capabilities it declares and
+    how users connect. Each operation is a protocol of its own below (`SupportsActivities`,
+    `SupportsLabTests`, ...); an adapter implements those it declares, and the gateway checks
+    once, when adapters load, that every declared capability is implemented
+    (`check_capabilities`). Callers reach an operation through `capability(adapter, op)`.
+
     Instances are created once per gateway with the provider's base URL and the gateway's
     pooled HTTP client; every call carries the user's credentials.
     """
@@ -154,16 +163,17 @@ class Adapter(Protocol):
     display_name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
     auth_kind: ClassVar[AuthKind]
+    # What to ask the provider for when connecting through OAuth (None: nothing to connect).
+    oauth_scope: ClassVar[str | None]
     # Extensions a merge patch carries over from the stored activity unless it changes them.
     patch_preserved_extensions: ClassVar[frozenset[str]]
 
     def __init__(self, base_url: str, http: httpx.AsyncClient) -> None: ...
 
-    @classmethod
-    def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> MockProvider:
-        """A fresh mock of this provider, seeded deterministically, with `history_days` of
-        training history."""
-        ...
+
+@runtime_checkable
+class SupportsActivities(Protocol):
+    """Capability.LIST_ACTIVITIES and GET_ACTIVITY."""
 
     async def list_activities(
         self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int
@@ -172,6 +182,11 @@ class Adapter(Protocol):
         ...
 
     async def get_activity(self, creds: Credentials, native_id: str) -> Activity: ...
+
+
+@runtime_checkable
+class SupportsActivityWrites(Protocol):
+    """Capability.CREATE_ACTIVITY, UPDATE_ACTIVITY and DELETE_ACTIVITY."""
 
     async def create_activity(self, creds: Credentials, draft: ActivityDraft) -> Activity: ...
 
@@ -184,7 +199,7 @@ class Adapter(Protocol):
 
 @runtime_checkable
 class SupportsActivityData(Protocol):
-    """An adapter declaring Capability.ACTIVITY_DATA."""
+    """Capability.ACTIVITY_DATA."""
 
     async def activity_data(
         self, creds: Credentials, native_id: str, metrics: Sequence[str]
@@ -196,7 +211,7 @@ class SupportsActivityData(Protocol):
 
 @runtime_checkable
 class SupportsMeanMax(Protocol):
-    """An adapter declaring Capability.MEAN_MAX."""
+    """Capability.MEAN_MAX."""
 
     async def mean_max(
         self, creds: Credentials, native_id: str, metric: str, durations_s: Sequence[int]
@@ -207,7 +222,7 @@ class SupportsMeanMax(Protocol):
 
 @runtime_checkable
 class SupportsUpload(Protocol):
-    """An adapter declaring Capability.UPLOAD."""
+    """Capability.UPLOAD."""
 
     async def upload_files(self, creds: Credentials, files: Sequence[UploadedFile]) -> list[str]:
         """Forward activity files; the provider's source ids."""
@@ -216,7 +231,7 @@ class SupportsUpload(Protocol):
 
 @runtime_checkable
 class SupportsBackfillStatus(Protocol):
-    """An adapter declaring Capability.BACKFILL_STATUS."""
+    """Capability.BACKFILL_STATUS."""
 
     def backfill_status(self, creds: Credentials) -> AsyncIterator[datetime | None]:
         """The provider's backfill progress: `backfill_loaded_until` values as they come."""
@@ -224,11 +239,11 @@ class SupportsBackfillStatus(Protocol):
 
 
 @runtime_checkable
-class SupportsTests(Protocol):
-    """An adapter declaring the tests:* capabilities (lab tests: lactate, VO2max, FTP, ...)."""
+class SupportsLabTests(Protocol):
+    """The tests:* capabilities (lab tests: lactate, VO2max, FTP, ...)."""
 
     async def list_tests(
-        self, creds: Credentials, query: TestQuery, *, offset: int, limit: int
+        self, creds: Credentials, query: LabTestQuery, *, offset: int, limit: int
     ) -> list[LabTest]:
         """Up to `limit` tests from `offset`, newest start first, in a stable order."""
         ...
@@ -253,7 +268,7 @@ class SupportsTests(Protocol):
 
 
 @runtime_checkable
-class SupportsConditionalTestWrite(Protocol):
+class SupportsConditionalLabTestWrite(Protocol):
     """An adapter that can replace a test atomically only if it is still what was read (the
     gateway guards merge patches on other providers by reading again before writing)."""
 
@@ -264,13 +279,116 @@ class SupportsConditionalTestWrite(Protocol):
         ...
 
 
+@runtime_checkable
+class SupportsImportedDrafts(Protocol):
+    """An adapter whose provider holds less than a recording says (coarser sports, whole
+    units), and which states what it keeps of a draft imported from a file, instead of
+    refusing it. Writes of drafts the caller composed are still refused, never adapted."""
+
+    def imported_draft(self, draft: ActivityDraft) -> tuple[ActivityDraft, list[str]]:
+        """The draft as the provider would hold it, and a note for each value it changed."""
+        ...
+
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Operation(Generic[P]):
+    """A capability and the protocol that implements it: the key `capability()` narrows by."""
+
+    capability: Capability
+    protocol: Any  # the runtime-checkable Protocol that P names
+
+
+class Operations:
+    """Every operation an adapter may offer, typed by the protocol that implements it."""
+
+    LIST_ACTIVITIES = Operation[SupportsActivities](Capability.LIST_ACTIVITIES, SupportsActivities)
+    GET_ACTIVITY = Operation[SupportsActivities](Capability.GET_ACTIVITY, SupportsActivities)
+    CREATE_ACTIVITY = Operation[SupportsActivityWrites](
+        Capability.CREATE_ACTIVITY, SupportsActivityWrites
+    )
+    UPDATE_ACTIVITY = Operation[SupportsActivityWrites](
+        Capability.UPDATE_ACTIVITY, SupportsActivityWrites
+    )
+    DELETE_ACTIVITY = Operation[SupportsActivityWrites](
+        Capability.DELETE_ACTIVITY, SupportsActivityWrites
+    )
+    ACTIVITY_DATA = Operation[SupportsActivityData](Capability.ACTIVITY_DATA, SupportsActivityData)
+    MEAN_MAX = Operation[SupportsMeanMax](Capability.MEAN_MAX, SupportsMeanMax)
+    UPLOAD = Operation[SupportsUpload](Capability.UPLOAD, SupportsUpload)
+    BACKFILL_STATUS = Operation[SupportsBackfillStatus](
+        Capability.BACKFILL_STATUS, SupportsBackfillStatus
+    )
+    LIST_TESTS = Operation[SupportsLabTests](Capability.LIST_TESTS, SupportsLabTests)
+    GET_TEST = Operation[SupportsLabTests](Capability.GET_TEST, SupportsLabTests)
+    CREATE_TEST = Operation[SupportsLabTests](Capability.CREATE_TEST, SupportsLabTests)
+    UPDATE_TEST = Operation[SupportsLabTests](Capability.UPDATE_TEST, SupportsLabTests)
+    DELETE_TEST = Operation[SupportsLabTests](Capability.DELETE_TEST, SupportsLabTests)
+    TEST_APP_METADATA = Operation[SupportsLabTests](Capability.TEST_APP_METADATA, SupportsLabTests)
+
+    @classmethod
+    def all(cls) -> list[Operation[Any]]:
+        return [value for value in vars(cls).values() if isinstance(value, Operation)]
+
+
+def has_capability(adapter: type[Adapter] | Adapter, operation: Operation[Any]) -> bool:
+    """Whether the adapter declares the operation's capability and implements it."""
+    return operation.capability in adapter.capabilities and _implements(
+        adapter if isinstance(adapter, type) else type(adapter), operation.protocol
+    )
+
+
+def capability(adapter: Adapter, operation: Operation[P]) -> P:
+    """The adapter as the protocol of `operation`; Unsupported naming the provider and the
+    capability when it does not offer it."""
+    if not has_capability(adapter, operation):
+        raise Unsupported(adapter.name, operation.capability.value)
+    return cast(P, adapter)
+
+
+class AdapterContractError(TypeError):
+    """An adapter declares a capability it does not implement."""
+
+
+def check_capabilities(adapter_class: type[Adapter]) -> None:
+    """Every capability the adapter declares must be implemented by its protocol's methods;
+    checked once, when adapters load, so a request never finds out."""
+    declared = set(adapter_class.capabilities)
+    for operation in Operations.all():
+        if operation.capability in declared and not _implements(adapter_class, operation.protocol):
+            missing = ", ".join(
+                m
+                for m in _members(operation.protocol)
+                if not callable(getattr(adapter_class, m, None))
+            )
+            raise AdapterContractError(
+                f"adapter {adapter_class.name!r} declares {operation.capability.value!r} "
+                f"but does not implement {missing}"
+            )
+    unknown = declared - {operation.capability for operation in Operations.all()}
+    if unknown:
+        raise AdapterContractError(
+            f"adapter {adapter_class.name!r} declares unknown capabilities {sorted(unknown)}"
+        )
+
+
+def _members(protocol: Any) -> list[str]:
+    return [name for name in vars(protocol) if not name.startswith("_")]
+
+
+def _implements(adapter_class: type, protocol: Any) -> bool:
+    return all(callable(getattr(adapter_class, name, None)) for name in _members(protocol))
+
+
 def load_adapters() -> dict[str, type[Adapter]]:
     """Every installed adapter, by provider name, from the `training_gateway.adapters` entry points."""
     found: dict[str, type[Adapter]] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         adapter_class = entry.load()
-        name = getattr(adapter_class, "name", entry.name)
-        found[name] = adapter_class
+        check_capabilities(adapter_class)
+        found[adapter_class.name] = adapter_class
     return dict(sorted(found.items()))
 
 
@@ -283,31 +401,6 @@ def provider_info(adapter: type[Adapter] | Adapter, *, connected: bool = False) 
         auth_kind=adapter.auth_kind,
         connected=connected,
     )
-
-
-_OPERATIONS: dict[Capability, type] = {
-    Capability.ACTIVITY_DATA: SupportsActivityData,
-    Capability.MEAN_MAX: SupportsMeanMax,
-    Capability.UPLOAD: SupportsUpload,
-    Capability.BACKFILL_STATUS: SupportsBackfillStatus,
-    Capability.LIST_TESTS: SupportsTests,
-    Capability.GET_TEST: SupportsTests,
-    Capability.CREATE_TEST: SupportsTests,
-    Capability.UPDATE_TEST: SupportsTests,
-    Capability.DELETE_TEST: SupportsTests,
-    Capability.TEST_APP_METADATA: SupportsTests,
-}
-
-
-def require(adapter: type[Adapter] | Adapter, capability: Capability) -> None:
-    """Raise Unsupported when the adapter does not declare `capability` (or lacks its method)."""
-    from training_gateway.models.errors import Unsupported
-
-    if capability not in adapter.capabilities:
-        raise Unsupported(adapter.name, capability.value)
-    operation = _OPERATIONS.get(capability)
-    if operation is not None and not isinstance(adapter, operation):
-        raise Unsupported(adapter.name, capability.value)
 
 
 def registry_names(adapters: Mapping[str, type[Adapter]]) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import httpx
+import httpx2
 import msgspec
 
 from training_gateway.models.errors import (
@@ -36,11 +37,19 @@ def _upstream_detail(response: httpx.Response) -> str:
     return text or response.reason_phrase
 
 
-def transport_error(provider: str, exc: httpx.HTTPError) -> ProviderError:
-    """The named error for a request that got no answer."""
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeout(provider, f"{provider} did not answer in time")
-    return ProviderError(provider, f"{provider} could not be reached: {type(exc).__name__}")
+# The exceptions of a request that got no answer, from either HTTP client the gateway uses
+# (httpx for the providers' APIs, httpx2 under Authlib for their OAuth endpoints).
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.RequestError, httpx2.RequestError)
+_TIMEOUTS: tuple[type[Exception], ...] = (httpx.TimeoutException, httpx2.TimeoutException)
+
+
+def transport_error(provider: str, exc: Exception, *, what: str | None = None) -> ProviderError:
+    """The named error for a request to `provider` (for `what`, e.g. "its JWKS") that got no
+    answer: ProviderTimeout when it timed out, else ProviderError saying it was unreachable."""
+    target = f"{provider}" if what is None else f"{provider} ({what})"
+    if isinstance(exc, _TIMEOUTS):
+        return ProviderTimeout(provider, f"{target} did not answer in time")
+    return ProviderError(provider, f"{target} could not be reached: {type(exc).__name__}")
 
 
 def raise_for_status(
@@ -102,7 +111,7 @@ async def call_provider(
         response = await http.request(
             method, url, params=params, content=content, files=files, headers=sent
         )
-    except httpx.HTTPError as exc:
+    except TRANSPORT_ERRORS as exc:
         raise transport_error(provider, exc) from None
     raise_for_status(provider, response, method, not_found=not_found)
     return response

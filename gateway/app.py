@@ -20,14 +20,15 @@ from training_gateway.gateway.errors import EXCEPTION_HANDLERS
 from training_gateway.gateway.local_provider import PROVIDER as LOCAL_PROVIDER
 from training_gateway.gateway.local_provider import LocalAdapter
 from training_gateway.gateway.routes import route_handlers
+from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.settings import Settings
-from training_gateway.gateway.state import GatewayState
 from training_gateway.gateway.storage import Store, TokenVault, development_key
+from training_gateway.gateway.storage.migrate import upgrade
 
 API_VERSION = "0.1.0"
 _log = logging.getLogger("gateway")
 
-Bootstrap = Callable[[GatewayState], Awaitable[None]]
+Bootstrap = Callable[[Gateway], Awaitable[None]]
 
 
 def vault_for(settings: Settings) -> TokenVault:
@@ -54,10 +55,6 @@ def build_adapters(
     }
 
 
-# What a provider is asked for when its client settings name no scope.
-DEFAULT_OAUTH_SCOPE = "openid offline_access"
-
-
 def build_oauth(settings: Settings, classes: dict[str, type[Adapter]]) -> dict[str, ProviderOAuth]:
     """The gateway's OAuth client at every provider with a base URL and a client configured."""
     found: dict[str, ProviderOAuth] = {}
@@ -73,7 +70,7 @@ def build_oauth(settings: Settings, classes: dict[str, type[Adapter]]) -> dict[s
             settings.provider_urls[name],
             client,
             redirect_uri=settings.redirect_uri(name),
-            scope=client.scope or str(getattr(adapter_class, "oauth_scope", DEFAULT_OAUTH_SCOPE)),
+            scope=client.scope or adapter_class.oauth_scope or "",
             openid=kind is AuthKind.OAUTH2_PKCE_OIDC,
             timeout_s=settings.http_timeout_s,
             leeway_s=settings.id_token_leeway_s,
@@ -102,7 +99,7 @@ def create_app(
         tokens = TokenManager(store, oauth, skew_s=settings.refresh_skew_s)
         transport = RenewingTransport(httpx.AsyncHTTPTransport(limits=limits), tokens)
         try:
-            await store.create_schema()
+            await upgrade(store.engine)
             async with httpx.AsyncClient(
                 transport=transport, timeout=timeout, follow_redirects=False
             ) as http:
@@ -110,7 +107,7 @@ def create_app(
                     **build_adapters(settings, http, classes),
                     LOCAL_PROVIDER: LocalAdapter(store),
                 }
-                state = GatewayState(
+                state = Gateway(
                     store=store,
                     http=http,
                     adapters=adapters,

@@ -99,12 +99,13 @@ def _on_store(action: Callable[[Store], Awaitable[None]]) -> int:
     from training_gateway.gateway.app import vault_for
     from training_gateway.gateway.settings import load_settings
     from training_gateway.gateway.storage import Store
+    from training_gateway.gateway.storage.migrate import upgrade
     from training_gateway.models.errors import GatewayError
 
     async def run() -> None:
         settings = load_settings()
         store = Store.open(settings.database_url, vault_for(settings))
-        await store.create_schema()
+        await upgrade(store.engine)
         try:
             await action(store)
         finally:

@@ -13,9 +13,9 @@ import msgspec
 
 from training_gateway.adapters._mock.server import MockServer
 from training_gateway.adapters.base import Adapter, Credentials, MockProvider
-from training_gateway.gateway.auth.flow import ConnectionFlow
+from training_gateway.gateway.runtime import Gateway
+from training_gateway.gateway.services.connections import ConnectionFlow
 from training_gateway.gateway.settings import OAuthClient, Settings
-from training_gateway.gateway.state import GatewayState
 from training_gateway.gateway.storage.store import API_KEY_PREFIX
 
 DEMO_USER = "demo"
@@ -54,7 +54,7 @@ class Demo:
             )
         settings.oauth_clients = clients
 
-    async def bootstrap(self, state: GatewayState) -> None:
+    async def bootstrap(self, state: Gateway) -> None:
         """Create the demo user and connect it to every mock the way a user would: start the
         flow, let the mock's authorization endpoint approve, finish at the callback step."""
         user = await state.store.ensure_user(DEMO_USER)

@@ -12,10 +12,14 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from training_gateway.gateway.storage.vault import VaultError
+from training_gateway.models.decoding import field_path
 from training_gateway.models.errors import (
     Conflict,
     GatewayError,
+    InvalidBody,
     InvalidInput,
+    InvalidParameter,
+    NotAcceptable,
     NotFound,
     PreconditionFailed,
     ProviderError,
@@ -23,6 +27,7 @@ from training_gateway.models.errors import (
     ProviderRejected,
     ProviderTimeout,
     Unsupported,
+    UnsupportedMediaType,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -65,6 +70,15 @@ class AuthorizationFailed(GatewayError):
         self.field = field
 
 
+class ConnectMethodUnavailable(InvalidInput):
+    """The provider cannot be connected the way the caller asked (no OAuth client configured,
+    or it takes OAuth only): the request conflicts with how the gateway is set up."""
+
+    def __init__(self, provider: str, detail: str) -> None:
+        super().__init__("provider", detail)
+        self.provider = provider
+
+
 class Problem(msgspec.Struct, omit_defaults=True, kw_only=True):
     """An RFC 9457 problem document, with the field or provider at fault when there is one."""
 
@@ -79,31 +93,37 @@ class Problem(msgspec.Struct, omit_defaults=True, kw_only=True):
     errors: list[dict[str, Any]] | None = None
 
 
+# Domain error -> HTTP status: the one place statuses are chosen. An error resolves to the
+# entry of the nearest class along its MRO; one with no entry is a bug, answered as a 500.
+STATUS_OF: dict[type[GatewayError], int] = {
+    InvalidInput: 422,
+    InvalidBody: 422,
+    InvalidParameter: 400,
+    NotAcceptable: 406,
+    UnsupportedMediaType: 415,
+    NotFound: 404,
+    Unsupported: 405,
+    Conflict: 409,
+    PreconditionFailed: 412,
+    ProviderError: 502,
+    ProviderTimeout: 504,
+    ProviderRejected: 422,
+    ProviderForbidden: 403,
+    NotConnected: 409,
+    ConnectionRevoked: 409,
+    ConnectMethodUnavailable: 409,
+    AuthorizationFailed: 400,
+}
+
+
 def status_for(exc: GatewayError) -> int:
-    """The HTTP status of a domain error."""
-    if isinstance(exc, InvalidInput):
-        return exc.status
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Unsupported):
-        return 405
-    if isinstance(exc, NotConnected | ConnectionRevoked):
-        return 409
-    if isinstance(exc, AuthorizationFailed):
-        return 400
-    if isinstance(exc, ProviderForbidden):
-        return 403
-    if isinstance(exc, PreconditionFailed):
-        return 412
-    if isinstance(exc, Conflict):
-        return 409
-    if isinstance(exc, ProviderRejected):
-        return 422
-    if isinstance(exc, ProviderTimeout):
-        return 504
-    if isinstance(exc, ProviderError):
-        return 502
-    return 400
+    """The HTTP status of a domain error (see STATUS_OF); 500 for an error it does not list."""
+    for cls in type(exc).__mro__:
+        status = STATUS_OF.get(cls)
+        if status is not None:
+            return status
+    _log.error("no HTTP status is defined for %s", type(exc).__name__)
+    return HTTP_500_INTERNAL_SERVER_ERROR
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -130,32 +150,17 @@ def _gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Respon
     return problem_response(problem)
 
 
-def field_from_message(message: str, default: str = "body") -> str:
-    """The field a msgspec message points at, as a dotted path without list indexes:
-    `... - at `$.results.lt1.power`` gives `results.lt1.power`; `Object missing required field
-    `start` - at `$.results`` gives `results.start`, and so does an unknown field."""
-    # Without a path in the message, `default` may be the path Litestar already split off.
-    path = "" if default in ("body", "data", "") else default
-    if "at `$." in message:
-        path = message.split("at `$.", 1)[1].split("`", 1)[0]
-        path = ".".join(part.split("[")[0] for part in path.split(".") if part.split("[")[0])
-    for marker in ("required field `", "unknown field `"):
-        if marker in message:
-            name = message.split(marker, 1)[1].split("`", 1)[0]
-            path = f"{path}.{name}" if path else name
-            break
-    return path or default
-
-
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar's parameter and body validation: name each field, 422 for bodies, else 400."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     errors = [dict(e) for e in extra if isinstance(e, dict)]
     for error in errors:
         if error.get("source") == "body" or error.get("key") in (None, "data"):
-            error["key"] = field_from_message(
-                str(error.get("message", "")), default=str(error.get("key") or "body")
-            )
+            # Litestar names the parameter (`data` for the body); msgspec's message the path.
+            key = str(error.get("key") or "")
+            error["key"] = field_path(
+                str(error.get("message", "")), "" if key in ("", "data", "body") else key
+            ) or ("body" if key in ("", "data") else key)
     fields = [str(e.get("key")) for e in errors if e.get("key")]
     missing = _MISSING_PARAMETER.search(exc.detail or "")
     if not fields and missing:

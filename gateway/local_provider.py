@@ -18,8 +18,8 @@ from training_gateway.adapters.base import (
     AuthKind,
     Capability,
     Credentials,
+    LabTestQuery,
     MockProvider,
-    TestQuery,
 )
 from training_gateway.gateway.storage import Store, User
 from training_gateway.gateway.storage.local import (
@@ -60,6 +60,7 @@ class LocalAdapter:
         }
     )
     auth_kind: ClassVar[AuthKind] = AuthKind.NONE
+    oauth_scope: ClassVar[str | None] = None
     patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, store: Store) -> None:
@@ -109,7 +110,7 @@ class LocalAdapter:
     # lab tests
 
     async def list_tests(
-        self, creds: Credentials, query: TestQuery, *, offset: int, limit: int
+        self, creds: Credentials, query: LabTestQuery, *, offset: int, limit: int
     ) -> list[LabTest]:
         found: list[LabTest] = await self.tests.list(
             _user(creds),

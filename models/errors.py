@@ -1,4 +1,21 @@
-"""The domain error hierarchy. The gateway maps these to HTTP in exactly one place."""
+"""The domain error hierarchy. Errors say what went wrong, never which HTTP status that is:
+the gateway maps them to statuses in one table (`training_gateway.gateway.errors`).
+
+    GatewayError
+    ├── InvalidInput            the caller sent a value that cannot be accepted (`field`)
+    │   ├── InvalidParameter    a query parameter that cannot be parsed
+    │   ├── InvalidBody         a request body that does not decode or validate
+    │   ├── NotAcceptable       `Accept` names no representation on offer
+    │   └── UnsupportedMediaType  the body is sent as a media type the route does not read
+    ├── NotFound                the named record does not exist for this caller
+    ├── Unsupported             a provider does not offer the operation (`capability`)
+    ├── Conflict                the record changed under the request
+    │   └── PreconditionFailed  `If-Match` named a version it no longer has
+    └── ProviderError           a provider failed or answered something unusable
+        ├── ProviderTimeout     ... did not answer in time
+        ├── ProviderRejected    ... refused a write as invalid (the caller's input is at fault)
+        └── ProviderForbidden   ... refused the operation to this caller
+"""
 
 from __future__ import annotations
 
@@ -18,10 +35,30 @@ class InvalidInput(GatewayError):
 
     title = "Invalid input"
 
-    def __init__(self, field: str, detail: str, *, status: int = 422) -> None:
+    def __init__(self, field: str, detail: str) -> None:
         super().__init__(detail)
         self.field = field
-        self.status = status
+
+
+class InvalidParameter(InvalidInput):
+    """A query parameter that cannot be parsed (a malformed date, an unknown value of an
+    enumeration, a tampered cursor)."""
+
+
+class InvalidBody(InvalidInput):
+    """A request body (or a document inside one) that does not decode or validate."""
+
+
+class NotAcceptable(InvalidInput):
+    """The client accepts none of the representations a route offers."""
+
+    title = "Not acceptable"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The request body is sent as a media type the route does not read."""
+
+    title = "Unsupported media type"
 
 
 class NotFound(GatewayError):

@@ -7,7 +7,8 @@ decoding, which is ~300x faster than the SDK's pure-Python CRC and lets errors s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import PurePosixPath
 from typing import Any, NamedTuple, cast
 
 import anycrc
@@ -17,7 +18,14 @@ from garmin_fit_sdk import Decoder, Stream
 from msgspec import Struct, field
 from open_sport_taxonomy.platforms import garmin_fit
 
-from training_gateway.models.activity import AwareDatetime, Lap, MetricStats, NaiveDatetime, Summary
+from training_gateway.models.activity import (
+    ActivityDraft,
+    AwareDatetime,
+    Lap,
+    MetricStats,
+    NaiveDatetime,
+    Summary,
+)
 from training_gateway.models.errors import InvalidInput
 from training_gateway.models.timeseries import TIMESERIES_COLUMNS, conform
 
@@ -53,6 +61,26 @@ class FitActivity(NamedTuple):
 
     summary: FitSummary
     records: pa.Table  # unified timeseries schema (models.timeseries), one row per record
+
+
+def draft_from_fit(summary: FitSummary, *, filename: str) -> ActivityDraft:
+    """An activity draft from a file's session summary, holding exactly what the file says
+    (a provider that cannot hold a value refuses or adapts it in its adapter). The start keeps
+    the file's local offset; the name defaults to the file's stem."""
+    start = summary.start
+    if summary.start_local is not None:
+        offset = summary.start_local - summary.start.replace(tzinfo=None)
+        start = summary.start.astimezone(timezone(timedelta(seconds=round(offset.total_seconds()))))
+    elapsed = summary.elapsed_s or summary.timer_s
+    if not elapsed or elapsed <= 0:
+        raise InvalidInput(filename, f"{filename} records no elapsed time, so it holds no activity")
+    return ActivityDraft(
+        sport=summary.sport,
+        start=start,
+        duration_s=float(elapsed),
+        name=summary.name or PurePosixPath(filename).stem,
+        distance_m=summary.distance_m,
+    )
 
 
 def decode_fit(data: bytes, *, filename: str) -> FitActivity:

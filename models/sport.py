@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
+import msgspec
 from open_sport_taxonomy import Sport
 
 from training_gateway.models.errors import InvalidInput
@@ -37,3 +39,16 @@ def sport_matches(sport: str, wanted: Iterable[Sport]) -> bool:
 def canonical_sport(raw: str) -> str:
     """The canonical string of a known sport (modifiers sorted), refusing unknown ones."""
     return str(parse_sport_filter(raw))
+
+
+class _HasSport(Protocol):
+    sport: str
+
+
+DraftT = TypeVar("DraftT", bound=_HasSport)
+
+
+def with_canonical_sport(draft: DraftT) -> DraftT:
+    """A draft (a msgspec Struct with a `sport`) with its sport in canonical form; an unknown
+    sport is refused naming `sport`."""
+    return msgspec.structs.replace(draft, sport=canonical_sport(draft.sport))  # type: ignore[type-var]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
+from training_gateway.models.activity import Activity
 from training_gateway.models.errors import InvalidInput
 
 # Column -> Arrow type. `timestamp` is UTC, `timestamp_local` the athlete's naive wall clock,
@@ -44,9 +45,7 @@ def parse_metrics(raw: Sequence[str] | None, *, field: str = "metrics") -> tuple
             if not name or name in TIME_COLUMNS:
                 continue
             if name not in METRICS:
-                raise InvalidInput(
-                    field, f"unknown metric {name!r}; known: {', '.join(METRICS)}", status=422
-                )
+                raise InvalidInput(field, f"unknown metric {name!r}; known: {', '.join(METRICS)}")
             if name not in wanted:
                 wanted.append(name)
     return tuple(wanted) or DEFAULT_METRICS
@@ -75,3 +74,19 @@ def schema_for(metrics: Sequence[str], *, longitudinal: bool = False) -> pa.Sche
     if longitudinal:
         fields += [pa.field(name, kind) for name, kind in LONGITUDINAL_COLUMNS.items()]
     return pa.schema(fields)
+
+
+def with_activity_columns(table: pa.Table, activity: Activity, schema: pa.Schema) -> pa.Table:
+    """A single activity's table in the longitudinal `schema`: missing metrics as nulls, plus
+    `activity_id`, `provider` and `sport`."""
+    rows = table.num_rows
+    identity = {"activity_id": activity.id, "provider": activity.provider, "sport": activity.sport}
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name))
+        elif field.name in identity:
+            columns.append(pa.array([identity[field.name]] * rows, pa.string()))
+        else:
+            columns.append(pa.nulls(rows, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from training_gateway.gateway.storage import Store, TokenVault
+from training_gateway.gateway.storage.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -71,6 +72,6 @@ async def _drop_all(url: str) -> None:
 @pytest.fixture
 async def store(database_url: str, vault: TokenVault) -> AsyncIterator[Store]:
     store = Store.open(database_url, vault)
-    await store.create_schema()
+    await upgrade(store.engine)
     yield store
     await store.close()

@@ -11,7 +11,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 from training_gateway.adapters._mock.server import MockServer
-from training_gateway.adapters.base import ENTRY_POINT_GROUP, load_adapters
+from training_gateway.adapters.base import (
+    ENTRY_POINT_GROUP,
+    AdapterContractError,
+    check_capabilities,
+    load_adapters,
+)
 from training_gateway.gateway.app import create_app
 from training_gateway.gateway.settings import load_settings
 
@@ -26,10 +31,22 @@ class ThirdPartyAdapter:
     display_name: ClassVar[str] = "A third-party provider"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LIST_ACTIVITIES})
     auth_kind: ClassVar[AuthKind] = AuthKind.BEARER
+    oauth_scope: ClassVar[str | None] = None
     patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, base_url, http):
         self.base_url = base_url
+
+    async def list_activities(self, creds, query, *, offset, limit):
+        return []
+
+    async def get_activity(self, creds, native_id):
+        raise LookupError(native_id)
+
+
+class ContradictoryAdapter(ThirdPartyAdapter):
+    name: ClassVar[str] = "contradictory"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.UPLOAD})
 """
 
 
@@ -55,6 +72,19 @@ def installed_plugin(tmp_path: Path) -> Iterator[None]:
 
 def test_built_in_providers_come_from_entry_points() -> None:
     assert {"sweatstack", "astral"} <= set(load_adapters())
+
+
+def test_an_adapter_declaring_a_capability_it_lacks_is_refused_at_load(tmp_path: Path) -> None:
+    sys.path.insert(0, str(tmp_path))
+    (tmp_path / "contradicting_gateway.py").write_text(PLUGIN)
+    try:
+        from contradicting_gateway import ContradictoryAdapter  # type: ignore[import-not-found]
+
+        with pytest.raises(AdapterContractError, match=r"'activities:upload'.*upload_files"):
+            check_capabilities(ContradictoryAdapter)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("contradicting_gateway", None)
 
 
 def test_an_installed_package_adds_a_provider(installed_plugin: None, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pyarrow as pa
 from training_gateway.adapters.astral.mapping import (
     PROVIDER,
     create_body,
+    imported_draft,
     list_params,
     replace_body,
     requested_metrics,
@@ -108,6 +109,10 @@ class AstralAdapter:
             not_found=_not_found(native_id),
         )
         return to_unified(decode_provider(PROVIDER, response.content, AstralActivityEnvelope).data)
+
+    def imported_draft(self, draft: ActivityDraft) -> tuple[ActivityDraft, list[str]]:
+        """What Astral keeps of a recording's draft (see `mapping.imported_draft`)."""
+        return imported_draft(draft)
 
     async def create_activity(self, creds: Credentials, draft: ActivityDraft) -> Activity:
         """Store a draft at Astral for the authenticated user."""

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import UNSET
+from open_sport_taxonomy import Sport
 
 from training_gateway.adapters.astral.wire import (
     AstralActivity,
@@ -387,6 +388,25 @@ def _body(draft: ActivityDraft, creds: Credentials, *, replace: bool) -> AstralA
         splits=extensions.get("splits", cleared),
         map=extensions.get("map", cleared),
     )
+
+
+def imported_draft(draft: ActivityDraft) -> tuple[ActivityDraft, list[str]]:
+    """A draft from a recording (a FIT file) as Astral holds it: its sport family, whole
+    seconds and metres; a note for a sport that changed."""
+    family = Sport.parse(draft.sport).code.split(".")[0]
+    notes = []
+    if family != draft.sport:
+        notes.append(
+            f"sport {draft.sport} is stored as {family}; the provider holds sport families only"
+        )
+    held = msgspec.structs.replace(
+        draft,
+        sport=family,
+        start=draft.start.replace(microsecond=0),
+        duration_s=float(max(1, round(draft.duration_s))),
+        distance_m=float(round(draft.distance_m)) if draft.distance_m is not None else None,
+    )
+    return held, notes
 
 
 def _writable_type(sport: str) -> AstralWritableType:

@@ -16,23 +16,23 @@ from training_gateway.adapters.base import (
     AuthKind,
     Capability,
     Credentials,
+    LabTestQuery,
     MeanMaxPoint,
-    TestQuery,
     UploadedFile,
 )
 from training_gateway.adapters.http import (
+    TRANSPORT_ERRORS,
     call_provider,
     decode_provider,
     raise_for_status,
     transport_error,
 )
 from training_gateway.adapters.sweatstack import mapping, timeseries, wire
-from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus
+from training_gateway.models.activity import Activity, ActivityStatus
 from training_gateway.models.errors import (
     InvalidInput,
     NotFound,
     ProviderError,
-    Unsupported,
 )
 from training_gateway.models.lab_test import LabTest, LabTestDraft
 from training_gateway.models.timeseries import METRICS
@@ -238,7 +238,7 @@ class SweatStackAdapter:
                 async for line in response.aiter_lines():
                     if line.strip():
                         yield decode_backfill_line(line)
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise transport_error(PROVIDER, exc) from None
 
     def _activity_url(self, native_id: str) -> str:
@@ -247,21 +247,10 @@ class SweatStackAdapter:
             raise NotFound(_missing(native_id))
         return f"{self.base_url}{ACTIVITIES_PATH}{quote(native_id, safe='')}"
 
-    async def create_activity(self, creds: Credentials, draft: ActivityDraft) -> Activity:
-        raise Unsupported(self.name, Capability.CREATE_ACTIVITY.value)
-
-    async def replace_activity(
-        self, creds: Credentials, native_id: str, draft: ActivityDraft
-    ) -> Activity:
-        raise Unsupported(self.name, Capability.UPDATE_ACTIVITY.value)
-
-    async def delete_activity(self, creds: Credentials, native_id: str) -> None:
-        raise Unsupported(self.name, Capability.DELETE_ACTIVITY.value)
-
     # lab tests
 
     async def list_tests(
-        self, creds: Credentials, query: TestQuery, *, offset: int, limit: int
+        self, creds: Credentials, query: LabTestQuery, *, offset: int, limit: int
     ) -> list[LabTest]:
         """Up to `limit` tests from `offset`, newest first, in pages of at most 50."""
         pages = self._pages(
@@ -415,7 +404,7 @@ def decode_backfill_line(line: str | bytes) -> datetime | None:
     return decode_provider(PROVIDER, payload, wire.BackfillStatus).backfill_loaded_until
 
 
-def list_params(query: ActivityQuery | TestQuery) -> list[tuple[str, str]]:
+def list_params(query: ActivityQuery | LabTestQuery) -> list[tuple[str, str]]:
     """The list filters SweatStack evaluates itself: dates, repeated `sport` and `tags`, and for
     tests `created_by`."""
     params: list[tuple[str, str]] = []
@@ -425,7 +414,7 @@ def list_params(query: ActivityQuery | TestQuery) -> list[tuple[str, str]]:
         params.append(("end", query.end_date.isoformat()))
     params.extend(("sport", sport) for sport in query.sports)
     params.extend(("tags", tag) for tag in query.tags)
-    if isinstance(query, TestQuery) and query.created_by is not None:
+    if isinstance(query, LabTestQuery) and query.created_by is not None:
         params.append(("created_by", query.created_by))
     return params
 

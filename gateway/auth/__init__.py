@@ -1,17 +1,4 @@
-"""Authentication: gateway callers (API keys), and provider connections (OAuth2 with PKCE,
-OpenID Connect, refresh) in `oauth`, `flow` and `tokens`."""
-
-from __future__ import annotations
-
-from typing import Any
-
-__all__ = ["provide_state", "resolve_caller"]
-
-
-def __getattr__(name: str) -> Any:
-    # Lazily: gateway.state imports this package's protocol modules, and caller needs the state.
-    if name in __all__:
-        from training_gateway.gateway.auth import caller
-
-        return getattr(caller, name)
-    raise AttributeError(name)
+"""Provider authorization, as protocol logic apart from framework glue: OAuth2 with PKCE and
+OpenID Connect ID-token validation (`oauth`), and keeping tokens fresh (`tokens`). The
+connection use cases over them are in `gateway.services.connections`; the caller's own API
+key is resolved in `gateway.dependencies`."""

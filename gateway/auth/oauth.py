@@ -22,8 +22,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from training_gateway.adapters.http import TRANSPORT_ERRORS, transport_error
 from training_gateway.gateway.settings import OAuthClient
-from training_gateway.models.errors import ProviderError, ProviderTimeout
+from training_gateway.models.errors import ProviderError
 
 # Asymmetric signatures only: `none` and HMAC (keyed with a secret the provider shares with
 # every client) never prove who issued a token.
@@ -299,20 +300,13 @@ class ProviderOAuth:
             yield
         except OAuthError as exc:
             raise OAuthRefused(str(exc.error), exc.description) from None
-        except httpx2.TimeoutException:
-            raise ProviderTimeout(
-                self.provider, f"{self.provider}'s token endpoint did not answer in time"
-            ) from None
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(self.provider, exc, what="its token endpoint") from None
         except httpx2.HTTPStatusError as exc:
             raise ProviderError(
                 self.provider,
                 f"{self.provider}'s token endpoint answered {exc.response.status_code}",
                 upstream_status=exc.response.status_code,
-            ) from None
-        except httpx2.HTTPError as exc:
-            raise ProviderError(
-                self.provider,
-                f"{self.provider}'s token endpoint could not be reached: {type(exc).__name__}",
             ) from None
         except ValueError as exc:  # a token answer that is not JSON
             raise ProviderError(
@@ -327,15 +321,8 @@ class ProviderOAuth:
                 response = await http.get(
                     url, headers={"Accept": "application/json", **(headers or {})}
                 )
-        except httpx2.TimeoutException:
-            raise ProviderTimeout(
-                self.provider, f"{self.provider} did not serve {what} in time"
-            ) from None
-        except httpx2.HTTPError as exc:
-            raise ProviderError(
-                self.provider,
-                f"{self.provider} could not be reached for {what}: {type(exc).__name__}",
-            ) from None
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(self.provider, exc, what=what) from None
         if response.status_code != 200:
             raise ProviderError(
                 self.provider,

@@ -1,31 +1,39 @@
-"""The gateway's route handlers, one module per resource."""
+"""The gateway's route handlers, one module per resource. Every /v1 route hangs off one
+Router, which declares the dependencies handlers ask for (`gateway.dependencies`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from litestar import Router
+
+from training_gateway.gateway.dependencies import V1_DEPENDENCIES
 from training_gateway.gateway.routes.activities import ActivityController
 from training_gateway.gateway.routes.connections import ConnectionController, connection_callback
 from training_gateway.gateway.routes.health import health
 from training_gateway.gateway.routes.hr_model import HrModelController, fit_activity
+from training_gateway.gateway.routes.lab_tests import LabTestController
 from training_gateway.gateway.routes.providers import ProviderController
-from training_gateway.gateway.routes.tests import TestController
 from training_gateway.gateway.routes.timeseries import TimeseriesController, backfill_status
 from training_gateway.gateway.routes.uploads import upload_files
 
 
 def route_handlers() -> list[Any]:
-    """Every controller and handler the app mounts."""
-    return [
-        health,
-        ActivityController,
-        ProviderController,
-        TestController,
-        ConnectionController,
-        connection_callback,
-        TimeseriesController,
-        backfill_status,
-        upload_files,
-        HrModelController,
-        fit_activity,
-    ]
+    """Every handler the app mounts: /health, and the /v1 router."""
+    v1 = Router(
+        path="/v1",
+        dependencies=V1_DEPENDENCIES,
+        route_handlers=[
+            ActivityController,
+            ProviderController,
+            LabTestController,
+            ConnectionController,
+            connection_callback,
+            TimeseriesController,
+            backfill_status,
+            upload_files,
+            HrModelController,
+            fit_activity,
+        ],
+    )
+    return [health, v1]

@@ -4,55 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import HTTPException
+from litestar.di import NamedDependency
 from litestar.params import Body, Parameter
 
-from training_gateway.adapters.base import Capability, require
-from training_gateway.gateway.auth import provide_state, resolve_caller
-from training_gateway.gateway.errors import field_from_message
-from training_gateway.gateway.federation import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
+from training_gateway.gateway.dependencies import PageRequest, Span
+from training_gateway.gateway.params import parse_statuses, require_json_body
+from training_gateway.gateway.services import activities
+from training_gateway.gateway.services.federation import (
     ActivityFilter,
     ActivityPage,
-    list_merged,
+    list_activities,
 )
-from training_gateway.gateway.routes.params import (
-    check_order,
-    parse_bound,
-    parse_providers,
-    parse_sports,
-    parse_statuses,
-    split_repeated,
-)
-from training_gateway.gateway.state import GatewayState
-from training_gateway.gateway.storage import AnalyticsRepository, User
-from training_gateway.models.activity import (
-    Activity,
-    ActivityCreate,
-    ActivityDraft,
-    draft_from_activity,
-    draft_to_builtins,
-)
-from training_gateway.models.errors import InvalidInput
-from training_gateway.models.merge_patch import apply_merge_patch
-from training_gateway.models.sport import canonical_sport
+from training_gateway.gateway.services.sources import CallerSources
+from training_gateway.gateway.storage import AnalyticsRepository
+from training_gateway.models.activity import Activity, ActivityCreate, ActivityDraft
 
 MERGE_PATCH = "application/merge-patch+json"
 
 
-def _canonical_draft(draft: ActivityDraft) -> ActivityDraft:
-    """The draft with its sport in canonical form; an unknown sport is refused naming `sport`."""
-    return msgspec.structs.replace(draft, sport=canonical_sport(draft.sport))
-
-
 class ActivityController(Controller):
-    path = "/v1/activities"
+    path = "/activities"
     tags = ["activities"]
-    dependencies = {"caller": Provide(resolve_caller), "gw": Provide(provide_state)}
 
     @get(
         "/",
@@ -65,60 +38,36 @@ class ActivityController(Controller):
     )
     async def list_activities(
         self,
-        caller: NamedDependency[User],
-        gw: NamedDependency[GatewayState],
-        start: Annotated[
-            str | None,
-            Parameter(description="Date (local calendar day, inclusive) or ISO 8601 datetime"),
-        ] = None,
-        end: Annotated[
-            str | None,
-            Parameter(description="Date (local calendar day, inclusive) or ISO 8601 datetime"),
-        ] = None,
-        sport: Annotated[
-            list[str] | None,
-            Parameter(
-                description="Open Sport Taxonomy code, repeatable; a parent matches its sub-sports"
-            ),
-        ] = None,
+        *,
+        sources: NamedDependency[CallerSources],
+        span: NamedDependency[Span],
+        sports: NamedDependency[tuple[str, ...]],
         status: Annotated[
             list[str] | None,
             Parameter(description="completed, scheduled, skipped or cancelled; repeatable"),
         ] = None,
-        provider: Annotated[
-            list[str] | None, Parameter(description="Provider name, repeatable")
-        ] = None,
-        tags: Annotated[
-            list[str] | None, Parameter(description="Tag, repeatable; all must be present")
-        ] = None,
-        limit: Annotated[
-            int, Parameter(ge=1, le=MAX_LIMIT, description="Page size")
-        ] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None, Parameter(description="`next_cursor` of the previous page")
-        ] = None,
+        providers: NamedDependency[tuple[str, ...]],
+        wanted_tags: NamedDependency[tuple[str, ...]],
+        page: NamedDependency[PageRequest],
     ) -> ActivityPage:
-        start_bound, end_bound = parse_bound(start, "start"), parse_bound(end, "end")
-        check_order(start_bound, end_bound)
         filter_ = ActivityFilter(
-            start=start_bound,
-            end=end_bound,
-            sports=parse_sports(sport),
+            start=span.start,
+            end=span.end,
+            sports=sports,
             statuses=parse_statuses(status),
-            tags=tuple(sorted(set(split_repeated(tags)))),
-            providers=parse_providers(provider, set(gw.adapters)),
+            tags=wanted_tags,
+            providers=providers,
         )
-        sources = await gw.sources(caller, filter_.providers)
-        sources = [s for s in sources if Capability.LIST_ACTIVITIES in s.adapter.capabilities]
-        return await list_merged(sources, filter_, limit=limit, cursor=cursor)
+        return await list_activities(
+            await sources.all(providers), filter_, limit=page.limit, cursor=page.cursor
+        )
 
     @get("/{activity_id:str}", summary="Get one activity by its federated id")
     async def get_activity(
-        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str
+        self, sources: NamedDependency[CallerSources], activity_id: str
     ) -> Activity:
-        source, native_id = await gw.source_for_activity(caller, activity_id)
-        require(source.adapter, Capability.GET_ACTIVITY)
-        return await source.adapter.get_activity(source.credentials, native_id)
+        source, native_id = await sources.of_record(activity_id)
+        return await activities.get_activity(source, native_id)
 
     @post(
         "/",
@@ -127,35 +76,21 @@ class ActivityController(Controller):
         response_headers=None,
     )
     async def create_activity(
-        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], data: ActivityCreate
+        self, sources: NamedDependency[CallerSources], data: ActivityCreate
     ) -> Response[Activity]:
-        if data.provider not in gw.adapters:
-            raise InvalidInput(
-                "provider",
-                f"unknown provider {data.provider!r}; known: {', '.join(sorted(gw.adapters))}",
-            )
-        source = await gw.source(caller, data.provider)
-        require(source.adapter, Capability.CREATE_ACTIVITY)
-        fields = {f: getattr(data, f) for f in ActivityDraft.__struct_fields__}
-        draft = _canonical_draft(ActivityDraft(**fields))
-        created = await source.adapter.create_activity(source.credentials, draft)
+        source = await sources.named_in_body(data.provider)
+        draft = ActivityDraft(**{f: getattr(data, f) for f in ActivityDraft.__struct_fields__})
+        created = await activities.create_activity(source, draft)
         return Response(
             created, status_code=201, headers={"Location": f"/v1/activities/{created.id}"}
         )
 
     @put("/{activity_id:str}", summary="Replace an activity (omitted optional fields become empty)")
     async def replace_activity(
-        self,
-        caller: NamedDependency[User],
-        gw: NamedDependency[GatewayState],
-        activity_id: str,
-        data: ActivityDraft,
+        self, sources: NamedDependency[CallerSources], activity_id: str, data: ActivityDraft
     ) -> Activity:
-        source, native_id = await gw.source_for_activity(caller, activity_id)
-        require(source.adapter, Capability.UPDATE_ACTIVITY)
-        return await source.adapter.replace_activity(
-            source.credentials, native_id, _canonical_draft(data)
-        )
+        source, native_id = await sources.of_record(activity_id)
+        return await activities.replace_activity(source, native_id, data)
 
     @patch(
         "/{activity_id:str}",
@@ -163,8 +98,7 @@ class ActivityController(Controller):
     )
     async def patch_activity(
         self,
-        caller: NamedDependency[User],
-        gw: NamedDependency[GatewayState],
+        sources: NamedDependency[CallerSources],
         activity_id: str,
         request: Request[Any, Any, Any],
         data: Annotated[
@@ -175,30 +109,16 @@ class ActivityController(Controller):
             ),
         ],
     ) -> Activity:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in (MERGE_PATCH, "application/json"):
-            raise HTTPException(status_code=415, detail=f"send the patch as {MERGE_PATCH}")
-        source, native_id = await gw.source_for_activity(caller, activity_id)
-        require(source.adapter, Capability.UPDATE_ACTIVITY)
-        current = await source.adapter.get_activity(source.credentials, native_id)
-        preserved = source.adapter.patch_preserved_extensions
-        patched = apply_merge_patch(
-            draft_to_builtins(draft_from_activity(current, keep_extensions=preserved)), data
-        )
-        try:
-            draft = msgspec.convert(patched, ActivityDraft, strict=False)
-        except msgspec.ValidationError as exc:
-            field = field_from_message(str(exc))
-            raise InvalidInput(field, f"the patched activity is invalid: {exc}") from None
-        return await source.adapter.replace_activity(
-            source.credentials, native_id, _canonical_draft(draft)
-        )
+        require_json_body(request, MERGE_PATCH)
+        source, native_id = await sources.of_record(activity_id)
+        return await activities.patch_activity(source, native_id, data)
 
     @delete("/{activity_id:str}", summary="Delete an activity", status_code=204)
     async def delete_activity(
-        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState], activity_id: str
+        self,
+        sources: NamedDependency[CallerSources],
+        analytics: NamedDependency[AnalyticsRepository],
+        activity_id: str,
     ) -> None:
-        source, native_id = await gw.source_for_activity(caller, activity_id)
-        require(source.adapter, Capability.DELETE_ACTIVITY)
-        await source.adapter.delete_activity(source.credentials, native_id)
-        await AnalyticsRepository(gw.store).delete_activity(caller, activity_id)
+        source, native_id = await sources.of_record(activity_id)
+        await activities.delete_activity(analytics, sources.user, source, activity_id, native_id)

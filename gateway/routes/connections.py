@@ -3,22 +3,22 @@ token where a provider allows one; list them; remove them."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Redirect
 
-from training_gateway.gateway.auth import provide_state, resolve_caller
-from training_gateway.gateway.auth.flow import (
+from training_gateway.gateway.dependencies import optional_caller
+from training_gateway.gateway.runtime import Gateway
+from training_gateway.gateway.services.connections import (
     AuthorizationStart,
     ConnectionFlow,
     ConnectionView,
     Disconnected,
 )
-from training_gateway.gateway.state import GatewayState
 from training_gateway.gateway.storage import User
 
 
@@ -39,18 +39,22 @@ class BearerConnection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
         return "BearerConnection(access_token=<redacted>)"
 
 
+async def provide_flow(gateway: Gateway) -> ConnectionFlow:
+    return ConnectionFlow(gateway)
+
+
 class ConnectionController(Controller):
-    path = "/v1/connections"
+    path = "/connections"
     tags = ["connections"]
-    dependencies = {"caller": Provide(resolve_caller), "gw": Provide(provide_state)}
+    dependencies = {"flow": Provide(provide_flow)}
 
     @get(
         "/", summary="Your provider connections: status (active, expired, revoked), scopes, subject"
     )
     async def list_connections(
-        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState]
+        self, caller: NamedDependency[User], flow: NamedDependency[ConnectionFlow]
     ) -> list[ConnectionView]:
-        return await ConnectionFlow(gw).connections(caller)
+        return await flow.connections(caller)
 
     @post(
         "/{provider:str}",
@@ -62,9 +66,9 @@ class ConnectionController(Controller):
         provider: str,
         data: ConnectRequest,
         caller: NamedDependency[User],
-        gw: NamedDependency[GatewayState],
+        flow: NamedDependency[ConnectionFlow],
     ) -> AuthorizationStart:
-        return await ConnectionFlow(gw).begin(caller, provider, data.return_to, data.login_hint)
+        return await flow.begin(caller, provider, data.return_to, data.login_hint)
 
     @put("/{provider:str}", summary="Connect a provider with a personal access token")
     async def connect_with_token(
@@ -72,9 +76,9 @@ class ConnectionController(Controller):
         provider: str,
         data: BearerConnection,
         caller: NamedDependency[User],
-        gw: NamedDependency[GatewayState],
+        flow: NamedDependency[ConnectionFlow],
     ) -> ConnectionView:
-        return await ConnectionFlow(gw).connect_bearer(caller, provider, data.access_token)
+        return await flow.connect_bearer(caller, provider, data.access_token)
 
     @delete(
         "/{provider:str}",
@@ -82,37 +86,31 @@ class ConnectionController(Controller):
         summary="Disconnect: revoke at the provider where it can, delete the stored tokens",
     )
     async def disconnect(
-        self, provider: str, caller: NamedDependency[User], gw: NamedDependency[GatewayState]
+        self, provider: str, caller: NamedDependency[User], flow: NamedDependency[ConnectionFlow]
     ) -> Disconnected:
-        return await ConnectionFlow(gw).disconnect(caller, provider)
-
-
-async def _optional_caller(request: Request[Any, Any, Any]) -> User | None:
-    """The callback is a browser redirect and needs no key; when one is sent, it must be the
-    key of the user who started the connection."""
-    if not request.headers.get("authorization"):
-        return None
-    return await resolve_caller(request)
+        return await flow.disconnect(caller, provider)
 
 
 @get(
-    "/v1/connections/{provider:str}/callback",
+    "/connections/{provider:str}/callback",
     tags=["connections"],
     summary="Where the provider sends the browser back: finishes connecting, then redirects to return_to",
-    dependencies={"gw": Provide(provide_state), "caller": Provide(_optional_caller)},
+    # A browser redirect needs no key; when one is sent, it must be the key of the user who
+    # started the connection.
+    dependencies={"flow": Provide(provide_flow), "caller": Provide(optional_caller)},
     security=[],
     status_code=303,
 )
 async def connection_callback(
     provider: str,
-    gw: NamedDependency[GatewayState],
+    flow: NamedDependency[ConnectionFlow],
     caller: NamedDependency[User | None],
     code: str | None = None,
     oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
     error: str | None = None,
     error_description: str | None = None,
 ) -> Redirect:
-    target = await ConnectionFlow(gw).complete(
+    target = await flow.complete(
         provider,
         code=code,
         state=oauth_state,

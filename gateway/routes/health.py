@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-from litestar import Request, get
+from litestar import get
+from litestar.datastructures import State
 
-from training_gateway.gateway.state import GatewayState
+from training_gateway.gateway.runtime import Gateway
 
 
 class Health(msgspec.Struct):
@@ -16,8 +15,8 @@ class Health(msgspec.Struct):
 
 
 @get("/health", tags=["health"], summary="Liveness and storage check")
-async def health(request: Request[Any, Any, Any]) -> Health:
-    gw: GatewayState = request.app.state.gateway
-    async with gw.store.engine.connect():
+async def health(state: State) -> Health:
+    gateway: Gateway = state.gateway
+    async with gateway.store.engine.connect():
         pass
-    return Health(status="ok", providers=sorted(gw.adapters))
+    return Health(status="ok", providers=sorted(gateway.adapters))

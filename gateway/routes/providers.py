@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from litestar import Controller, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 
 from training_gateway.adapters.base import ProviderInfo, provider_info
-from training_gateway.gateway.auth import provide_state, resolve_caller
-from training_gateway.gateway.state import GatewayState
-from training_gateway.gateway.storage import User
+from training_gateway.gateway.runtime import Gateway
+from training_gateway.gateway.services.sources import CallerSources
 
 
 class ProviderController(Controller):
-    path = "/v1/providers"
+    path = "/providers"
     tags = ["providers"]
-    dependencies = {"caller": Provide(resolve_caller), "gw": Provide(provide_state)}
 
     @get("/", summary="Providers: name, capabilities, auth kind, and whether you are connected")
     async def list_providers(
-        self, caller: NamedDependency[User], gw: NamedDependency[GatewayState]
+        self, sources: NamedDependency[CallerSources], gateway: NamedDependency[Gateway]
     ) -> list[ProviderInfo]:
-        connected = {s.name for s in await gw.sources(caller)}
+        connected = {s.name for s in await sources.all()}
         return [
             provider_info(adapter, connected=name in connected)
-            for name, adapter in sorted(gw.adapters.items())
+            for name, adapter in sorted(gateway.adapters.items())
         ]

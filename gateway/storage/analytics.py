@@ -4,6 +4,7 @@ streams) and cached per-activity mean-max curves."""
 from __future__ import annotations
 
 import io
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,13 +12,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import (
-    Column,
     ColumnElement,
-    DateTime,
-    Float,
-    ForeignKey,
-    LargeBinary,
-    String,
     Table,
     and_,
     delete,
@@ -28,34 +23,17 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from training_gateway.gateway.storage.store import Store, User
-from training_gateway.gateway.storage.tables import metadata
+from training_gateway.gateway.storage.tables import activity_streams, mean_max_curves
+from training_gateway.models.curves import CurvePoint
 
-activity_streams = Table(
-    "activity_streams",
-    metadata,
-    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("activity_id", String(300), primary_key=True),
-    Column("parquet", LargeBinary, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-mean_max_curves = Table(
-    "mean_max_curves",
-    metadata,
-    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("activity_id", String(300), primary_key=True),
-    Column("metric", String(32), primary_key=True),
-    # -1 when the curve is over the whole activity, else the `after` work (kJ or m).
-    Column("after", Float, primary_key=True),
-    # A fingerprint of the activity version the curve was computed from (its start and end).
-    Column("version", String(100), nullable=False),
-    Column("points", LargeBinary, nullable=False),
-    Column("computed_at", DateTime(timezone=True), nullable=False),
-)
+# A cached curve: each computed duration's point, or None where it has no valid window (so
+# that it is not computed again).
+CachedCurve = dict[int, CurvePoint | None]
 
 
-class CachedPoint(msgspec.Struct, array_like=True, frozen=True):
-    """One cached curve point: duration, best mean (NaN: no valid window), window start (epoch ms)."""
+class _Row(msgspec.Struct, array_like=True, frozen=True):
+    """A cached point as stored: duration, best mean (NaN: no valid window), window start (epoch
+    ms, -1 without a window)."""
 
     duration_s: int
     value: float
@@ -63,7 +41,27 @@ class CachedPoint(msgspec.Struct, array_like=True, frozen=True):
 
 
 _points_encoder = msgspec.msgpack.Encoder()
-_points_decoder = msgspec.msgpack.Decoder(list[CachedPoint])
+_points_decoder = msgspec.msgpack.Decoder(list[_Row])
+
+
+def _to_row(duration_s: int, point: CurvePoint | None) -> _Row:
+    if point is None:
+        return _Row(duration_s=duration_s, value=float("nan"), start_epoch_ms=-1)
+    return _Row(
+        duration_s=duration_s,
+        value=point.value,
+        start_epoch_ms=round(point.start.timestamp() * 1000),
+    )
+
+
+def _from_row(row: _Row) -> CurvePoint | None:
+    if row.start_epoch_ms < 0 or not math.isfinite(row.value):
+        return None
+    return CurvePoint(
+        duration_s=row.duration_s,
+        value=row.value,
+        start=datetime.fromtimestamp(row.start_epoch_ms / 1000, UTC),
+    )
 
 
 class AnalyticsRepository:
@@ -102,7 +100,8 @@ class AnalyticsRepository:
 
     async def load_curve(
         self, user: User, activity_id: str, metric: str, after: float | None, version: str
-    ) -> dict[int, CachedPoint] | None:
+    ) -> CachedCurve | None:
+        """The curve cached for the activity at `version`; None when there is none."""
         query = select(mean_max_curves.c.points, mean_max_curves.c.version).where(
             mean_max_curves.c.user_id == user.id,
             mean_max_curves.c.activity_id == activity_id,
@@ -113,7 +112,7 @@ class AnalyticsRepository:
             row = (await conn.execute(query)).first()
         if row is None or row.version != version:
             return None
-        return {p.duration_s: p for p in _points_decoder.decode(row.points)}
+        return {r.duration_s: _from_row(r) for r in _points_decoder.decode(row.points)}
 
     async def save_curve(
         self,
@@ -122,11 +121,12 @@ class AnalyticsRepository:
         metric: str,
         after: float | None,
         version: str,
-        points: dict[int, CachedPoint],
+        points: CachedCurve,
     ) -> None:
+        rows = [_to_row(d, p) for d, p in sorted(points.items())]
         values = {
             "version": version,
-            "points": _points_encoder.encode(sorted(points.values(), key=lambda p: p.duration_s)),
+            "points": _points_encoder.encode(rows),
             "computed_at": datetime.now(UTC),
         }
         key = and_(

@@ -6,16 +6,6 @@ from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
     and_,
     insert,
     select,
@@ -24,7 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from training_gateway.gateway.storage.store import Store, User
-from training_gateway.gateway.storage.tables import metadata
+from training_gateway.gateway.storage.tables import hr_model_history, hr_model_memories
 from training_gateway.models.hr_model.memory import decay
 from training_gateway.models.hr_model.wire import (
     HrMemory,
@@ -33,35 +23,6 @@ from training_gateway.models.hr_model.wire import (
     HrModelHistoryEntry,
     HrModelProfile,
 )
-
-hr_model_memories = Table(
-    "hr_model_memories",
-    metadata,
-    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("sport", String(32), primary_key=True),
-    # The memory document as the fit answered it (JSON).
-    Column("memory", Text, nullable=False),
-    Column("secs_since_epoch", BigInteger, nullable=False),
-    # The memory's estimates (trueE, trueV5, trueP, trueConfidence) with their grid values.
-    Column("endurance", Float, nullable=False),
-    Column("v5", Float, nullable=False),
-    Column("vmax", Float, nullable=False),
-    Column("hr_max_bpm", Float, nullable=False),
-    Column("confidence", Float, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-hr_model_history = Table(
-    "hr_model_history",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("sport", String(32), nullable=False),
-    Column("fitted_at", DateTime(timezone=True), nullable=False),
-    Column("entry", Text, nullable=False),
-)
-
-Index("ix_hr_model_history_user_sport", hr_model_history.c.user_id, hr_model_history.c.sport)
 
 _memory_decoder = msgspec.json.Decoder(HrMemory)
 _entry_decoder = msgspec.json.Decoder(HrModelHistoryEntry)

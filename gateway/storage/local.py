@@ -15,14 +15,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import (
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
     Table,
-    Text,
     delete,
     insert,
     select,
@@ -31,40 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from training_gateway.gateway.storage.store import Store
-from training_gateway.gateway.storage.tables import metadata
+from training_gateway.gateway.storage.tables import local_activities, local_tests
 from training_gateway.models.activity import Activity
 from training_gateway.models.errors import Conflict, NotFound
 from training_gateway.models.lab_test import LabTest
-
-local_activities = Table(
-    "local_activities",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("start_utc", DateTime(timezone=True), nullable=False),
-    Column("sport", String(200), nullable=False),
-    # The unified Activity as JSON.
-    Column("document", Text, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-local_tests = Table(
-    "local_tests",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("start_utc", DateTime(timezone=True), nullable=False),
-    Column("sport", String(200), nullable=False),
-    Column("created_by", String(200), nullable=True),
-    # The unified LabTest as JSON (its app_metadata included).
-    Column("document", Text, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-Index("ix_local_activities_user_start", local_activities.c.user_id, local_activities.c.start_utc)
-Index("ix_local_tests_user_start", local_tests.c.user_id, local_tests.c.start_utc)
 
 _activity_decoder = msgspec.json.Decoder(Activity)
 _test_decoder = msgspec.json.Decoder(LabTest)

@@ -24,15 +24,15 @@ from alembic.config import Config
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from training_gateway.gateway.storage import tables
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed 64-bit number: the lock every replica takes around its migration.
 _ADVISORY_LOCK_ID = 7_236_001_420
 
 
 def target_metadata() -> MetaData:
-    """Every table of the gateway (importing the modules that declare them)."""
-    from training_gateway.gateway.storage import analytics, hr_memory, local, tables  # noqa: F401
-
+    """Every table of the gateway."""
     return tables.metadata
 
 

@@ -161,12 +161,6 @@ class Store:
             )
         return cls(engine, vault)
 
-    async def create_schema(self) -> None:
-        """Create or migrate the schema to the newest revision (see gateway.storage.migrate)."""
-        from training_gateway.gateway.storage.migrate import upgrade
-
-        await upgrade(self.engine)
-
     async def close(self) -> None:
         await self.engine.dispose()
 

@@ -1,12 +1,19 @@
-"""The gateway's own tables (SQLAlchemy 2 Core), portable between SQLite and PostgreSQL."""
+"""Every table of the gateway (SQLAlchemy 2 Core), portable between SQLite and PostgreSQL.
+
+Declared here and only here, so migrations import tables, never repositories.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -77,3 +84,95 @@ oauth_states = Table(
 
 Index("ix_api_keys_user", api_keys.c.user_id)
 Index("ix_oauth_states_expires", oauth_states.c.expires_at)
+
+
+# analytics: streams the gateway keeps (FIT uploads to providers that store none) and
+# cached per-activity mean-max curves
+
+activity_streams = Table(
+    "activity_streams",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("activity_id", String(300), primary_key=True),
+    Column("parquet", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+mean_max_curves = Table(
+    "mean_max_curves",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("activity_id", String(300), primary_key=True),
+    Column("metric", String(32), primary_key=True),
+    # -1 when the curve is over the whole activity, else the `after` work (kJ or m).
+    Column("after", Float, primary_key=True),
+    # A fingerprint of the activity version the curve was computed from (its start and end).
+    Column("version", String(100), nullable=False),
+    Column("points", LargeBinary, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# heart-rate model memories per user and sport, and the history of fits behind them
+
+hr_model_memories = Table(
+    "hr_model_memories",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("sport", String(32), primary_key=True),
+    # The memory document as the fit answered it (JSON).
+    Column("memory", Text, nullable=False),
+    Column("secs_since_epoch", BigInteger, nullable=False),
+    # The memory's estimates (trueE, trueV5, trueP, trueConfidence) with their grid values.
+    Column("endurance", Float, nullable=False),
+    Column("v5", Float, nullable=False),
+    Column("vmax", Float, nullable=False),
+    Column("hr_max_bpm", Float, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+hr_model_history = Table(
+    "hr_model_history",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("sport", String(32), nullable=False),
+    Column("fitted_at", DateTime(timezone=True), nullable=False),
+    Column("entry", Text, nullable=False),
+)
+
+Index("ix_hr_model_history_user_sport", hr_model_history.c.user_id, hr_model_history.c.sport)
+
+
+# the built-in `local` provider's records
+
+local_activities = Table(
+    "local_activities",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("start_utc", DateTime(timezone=True), nullable=False),
+    Column("sport", String(200), nullable=False),
+    # The unified Activity as JSON.
+    Column("document", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+local_tests = Table(
+    "local_tests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("start_utc", DateTime(timezone=True), nullable=False),
+    Column("sport", String(200), nullable=False),
+    Column("created_by", String(200), nullable=True),
+    # The unified LabTest as JSON (its app_metadata included).
+    Column("document", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+Index("ix_local_activities_user_start", local_activities.c.user_id, local_activities.c.start_utc)
+Index("ix_local_tests_user_start", local_tests.c.user_id, local_tests.c.start_utc)

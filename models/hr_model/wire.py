@@ -2,20 +2,17 @@
 
 Field names on the wire are TrueZone's (`fixedSpeed`, `Econstraints`, `errorsX1000`, ...);
 attribute names are Python's. Everything is decoded strictly (no type coercion), and a decoding
-failure becomes `InvalidInput` naming the field, e.g. `data[12].hr` or `settings.Pconstraints`.
+failure becomes `InvalidBody` naming the field, e.g. `data[12].hr` or `settings.Pconstraints`.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
 
-from training_gateway.models.errors import InvalidInput
+from training_gateway.models.decoding import decode_as
 from training_gateway.models.hr_model.grid import (
     DEFAULT_E_CONSTRAINTS,
     DEFAULT_P_CONSTRAINTS,
@@ -202,59 +199,11 @@ class HrModelFit(msgspec.Struct, kw_only=True):
     memory: HrMemory | None
 
 
-_PATH = re.compile(r"at `\$(?P<path>[^`]*)`")
-_NAMED = re.compile(r"field `(?P<name>[^`]+)`")
-
-
-def field_path(prefix: str, message: str) -> str:
-    """The field a msgspec error message points at, under `prefix`: `data[3].hr`."""
-    match = _PATH.search(message)
-    path = match.group("path") if match else ""
-    named = _NAMED.search(message)
-    if named and ("missing required field" in message or "unknown field" in message):
-        path += "." + named.group("name")
-    return prefix + path
-
-
-def _non_finite_path(value: Any, path: str) -> str | None:
-    """Where the first NaN or infinity sits in parsed JSON, as `[3].hr`; None if nowhere."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return path
-    if isinstance(value, dict):
-        items: list[tuple[str, Any]] = [(f"{path}.{k}", v) for k, v in value.items()]
-    elif isinstance(value, list):
-        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
-    else:
-        return None
-    for where, item in items:
-        found = _non_finite_path(item, where)
-        if found is not None:
-            return found
-    return None
-
-
-def _decode(raw: Any, type_: Any, prefix: str) -> Any:
-    try:
-        if isinstance(raw, str | bytes):
-            return msgspec.json.decode(raw, type=type_, strict=True)
-        return msgspec.convert(raw, type_, strict=True)
-    except msgspec.ValidationError as exc:
-        raise InvalidInput(field_path(prefix, str(exc)), str(exc)) from None
-    except msgspec.DecodeError as exc:
-        try:  # Python's parser reads NaN and Infinity: name the field that holds one.
-            where = _non_finite_path(json.loads(raw), "")
-        except ValueError:
-            where = None
-        if where is not None:
-            raise InvalidInput(prefix + where, "NaN and Infinity are not JSON numbers") from None
-        raise InvalidInput(prefix, f"not valid JSON: {exc}") from None
-
-
 def decode_settings(raw: str | bytes | dict[str, Any] | HrModelSettings) -> HrModelSettings:
     """Settings from their JSON string (the documented form) or an object."""
     if isinstance(raw, HrModelSettings):
         return raw
-    settings: HrModelSettings = _decode(raw, HrModelSettings, "settings")
+    settings: HrModelSettings = decode_as(raw, HrModelSettings, prefix="settings")
     return settings
 
 
@@ -262,7 +211,7 @@ def decode_samples(raw: str | bytes | list[Any]) -> list[HrSample]:
     """Samples from their JSON string (the documented form) or a list of objects."""
     if isinstance(raw, list) and all(isinstance(s, HrSample) for s in raw):
         return raw
-    samples: list[HrSample] = _decode(raw, list[HrSample], "data")
+    samples: list[HrSample] = decode_as(raw, list[HrSample], prefix="data")
     return samples
 
 
@@ -272,7 +221,7 @@ def decode_memory(raw: str | bytes | dict[str, Any] | HrMemory | None) -> HrMemo
         return raw
     if isinstance(raw, str | bytes) and not raw.strip():
         return None
-    memory: HrMemory = _decode(raw, HrMemory, "memory")
+    memory: HrMemory = decode_as(raw, HrMemory, prefix="memory")
     return memory
 
 

@@ -30,6 +30,7 @@ class FakeAdapter:
     display_name: ClassVar[str] = "Fake"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LIST_ACTIVITIES})
     auth_kind: ClassVar[AuthKind] = AuthKind.NONE
+    oauth_scope: ClassVar[str | None] = None
     patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
@@ -50,6 +51,9 @@ class FakeAdapter:
                 self.provider, f"{self.provider} answered 500: boom", upstream_status=500
             )
         return self.activities[offset : offset + limit]
+
+    async def get_activity(self, creds: Credentials, native_id: str) -> Activity:
+        return next(a for a in self.activities if a.id == f"{self.provider}:{native_id}")
 
 
 BASE = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)

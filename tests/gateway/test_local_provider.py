@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from training_gateway.adapters.base import (
     ActivityQuery,
-    SupportsConditionalTestWrite,
-    SupportsTests,
-    TestQuery,
+    LabTestQuery,
+    SupportsConditionalLabTestWrite,
+    SupportsLabTests,
 )
 from training_gateway.gateway.local_provider import LocalAdapter, credentials_for
 from training_gateway.gateway.storage import Store
@@ -47,8 +47,8 @@ def _draft(**fields: object) -> LabTestDraft:
 
 async def test_local_is_a_tests_provider_with_compare_and_swap(store: Store) -> None:
     adapter = LocalAdapter(store)
-    assert isinstance(adapter, SupportsTests)
-    assert isinstance(adapter, SupportsConditionalTestWrite)
+    assert isinstance(adapter, SupportsLabTests)
+    assert isinstance(adapter, SupportsConditionalLabTestWrite)
 
 
 async def test_a_test_round_trips_with_its_local_time(store: Store) -> None:
@@ -83,7 +83,7 @@ async def test_one_user_never_reaches_another_users_records(store: Store) -> Non
     alice = credentials_for(await store.create_user("alice"))
     bob = credentials_for(await store.create_user("bob"))
     native = (await adapter.create_test(alice, _draft())).id.split(":", 1)[1]
-    assert await adapter.list_tests(bob, TestQuery(), offset=0, limit=10) == []
+    assert await adapter.list_tests(bob, LabTestQuery(), offset=0, limit=10) == []
     with pytest.raises(NotFound):
         await adapter.get_test(bob, native)
     with pytest.raises(NotFound):
@@ -172,14 +172,14 @@ async def test_paging_by_offset_visits_every_test_once(
     seen: list[str] = []
     offset = 0
     while True:
-        chunk = await adapter.list_tests(creds, TestQuery(), offset=offset, limit=page)
+        chunk = await adapter.list_tests(creds, LabTestQuery(), offset=offset, limit=page)
         seen.extend(t.id for t in chunk)
         offset += len(chunk)
         if len(chunk) < page:
             break
     assert sorted(seen) == sorted(created)
     assert len(seen) == len(set(seen))
-    listed = await adapter.list_tests(creds, TestQuery(), offset=0, limit=len(hours) or 1)
+    listed = await adapter.list_tests(creds, LabTestQuery(), offset=0, limit=len(hours) or 1)
     keys = [(-t.start.astimezone(UTC).timestamp(), t.id) for t in listed]
     assert keys == sorted(keys)
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.gateway.conftest import RunningGateway, serve_gateway
-from tests.gateway.test_connections_http import _approve, _callback, _start
+from tests.gateway.routes.test_connections import _approve, _callback, _start
 from training_gateway.gateway.storage import Store
 
 _LOGGERS = ("", "gateway", "litestar", "httpx", "httpcore", "authlib", "uvicorn", "sqlalchemy")

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from garmin_fit_sdk import Encoder, Profile
 
+from training_gateway.gateway.errors import status_for
 from training_gateway.models.errors import InvalidInput
 from training_gateway.models.fit import FIT_EPOCH_S, MAX_FIT_BYTES, FitActivity, decode_fit
 from training_gateway.models.fit_writer import encode_fit, synthetic_activity
@@ -292,7 +293,7 @@ def test_bad_files_are_refused_naming_the_file(ride_fit: bytes, case: str, reaso
         decode_fit(data, filename=filename)
     assert refused.value.field == filename
     assert reason in refused.value.detail
-    assert refused.value.status == 422
+    assert status_for(refused.value) == 422
 
 
 def test_max_size_is_25_mib() -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.models.hr_simulation import interval_speeds, simulate
+from training_gateway.gateway.errors import status_for
 from training_gateway.models.errors import InvalidInput
 from training_gateway.models.hr_model import (
     HrModelSettings,
@@ -210,7 +211,7 @@ def test_bad_input_is_refused_naming_the_field(
         settings = decode_settings({"fixedSpeed": False, "fit": True, **overrides})
         fit_samples(settings, decode_samples(rows), None, now_s=NOW_S)
     assert caught.value.field == field, caught.value.detail
-    assert caught.value.status == 422
+    assert status_for(caught.value) == 422
 
 
 def test_nan_is_refused_naming_the_field() -> None:

@@ -25,8 +25,9 @@ from training_gateway.adapters.base import (
     AuthKind,
     Capability,
     Credentials,
+    Operations,
+    capability,
     provider_info,
-    require,
 )
 from training_gateway.models.activity import ActivityDraft, ActivityStatus
 from training_gateway.models.errors import (
@@ -557,8 +558,8 @@ async def test_data_errors_are_named(router: respx.MockRouter, adapter: AstralAd
 
 
 def test_mean_max_upload_and_backfill_are_refused_as_unsupported(adapter: AstralAdapter) -> None:
-    for capability in (Capability.MEAN_MAX, Capability.UPLOAD, Capability.BACKFILL_STATUS):
+    for operation in (Operations.MEAN_MAX, Operations.UPLOAD, Operations.BACKFILL_STATUS):
         with pytest.raises(Unsupported) as refused:
-            require(adapter, capability)
-        assert refused.value.capability == capability.value
+            capability(adapter, operation)
+        assert refused.value.capability == operation.capability.value
         assert refused.value.provider == "astral"

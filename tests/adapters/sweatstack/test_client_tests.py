@@ -12,7 +12,7 @@ import httpx
 import pytest
 import respx
 
-from training_gateway.adapters.base import Credentials, TestQuery
+from training_gateway.adapters.base import Credentials, LabTestQuery
 from training_gateway.adapters.sweatstack import SweatStackAdapter, SweatStackMock
 from training_gateway.adapters.sweatstack.client import TESTS_PAGE_SIZE, TESTS_PATH
 from training_gateway.adapters.sweatstack.mock_tests import LAB_APP
@@ -83,7 +83,7 @@ def test_tests_path_and_page_size_are_sweatstacks() -> None:
 @respx.mock
 async def test_list_sends_bearer_paging_and_every_filter(adapter: SweatStackAdapter) -> None:
     route = respx.get(TESTS_URL).mock(return_value=httpx.Response(200, json=[]))
-    query = TestQuery(
+    query = LabTestQuery(
         start_date=date(2026, 1, 1),
         end_date=date(2026, 5, 31),
         sports=("cycling.road", "running"),
@@ -114,7 +114,7 @@ async def test_list_sends_bearer_paging_and_every_filter(adapter: SweatStackAdap
 async def test_list_without_filters_sends_only_limit_and_offset(adapter: SweatStackAdapter) -> None:
     route = respx.get(TESTS_URL).mock(return_value=httpx.Response(200, json=[]))
 
-    await adapter.list_tests(CREDS, TestQuery(), offset=0, limit=50)
+    await adapter.list_tests(CREDS, LabTestQuery(), offset=0, limit=50)
 
     assert route.calls.last.request.url.params.multi_items() == [("limit", "50"), ("offset", "0")]
 
@@ -123,7 +123,7 @@ async def test_list_without_filters_sends_only_limit_and_offset(adapter: SweatSt
 async def test_list_pages_by_at_most_50_repeating_the_filters(adapter: SweatStackAdapter) -> None:
     pages = [_page(50, 0), _page(50, 50), _page(20, 100)]
     route = respx.get(TESTS_URL).mock(side_effect=[httpx.Response(200, json=p) for p in pages])
-    query = TestQuery(sports=("cycling",), created_by="my-app")
+    query = LabTestQuery(sports=("cycling",), created_by="my-app")
 
     tests = await adapter.list_tests(CREDS, query, offset=10, limit=120)
 
@@ -142,7 +142,7 @@ async def test_list_stops_on_a_short_page(adapter: SweatStackAdapter) -> None:
         side_effect=[httpx.Response(200, json=_page(50)), httpx.Response(200, json=_page(7, 50))]
     )
 
-    tests = await adapter.list_tests(CREDS, TestQuery(), offset=0, limit=500)
+    tests = await adapter.list_tests(CREDS, LabTestQuery(), offset=0, limit=500)
 
     assert route.call_count == 2
     assert len(tests) == 57
@@ -155,7 +155,7 @@ async def test_list_stops_on_an_empty_page(adapter: SweatStackAdapter) -> None:
         side_effect=[httpx.Response(200, json=_page(50)), httpx.Response(200, json=[])]
     )
 
-    tests = await adapter.list_tests(CREDS, TestQuery(), offset=0, limit=100)
+    tests = await adapter.list_tests(CREDS, LabTestQuery(), offset=0, limit=100)
 
     assert route.call_count == 2 and len(tests) == 50
 
@@ -164,7 +164,7 @@ async def test_list_stops_on_an_empty_page(adapter: SweatStackAdapter) -> None:
 async def test_list_maps_each_summary(adapter: SweatStackAdapter) -> None:
     respx.get(TESTS_URL).mock(return_value=httpx.Response(200, json=[_summary()]))
 
-    [test] = await adapter.list_tests(CREDS, TestQuery(), offset=0, limit=10)
+    [test] = await adapter.list_tests(CREDS, LabTestQuery(), offset=0, limit=10)
 
     assert test.id == "sweatstack:tst_0001"
     assert test.provider == "sweatstack"
@@ -189,7 +189,7 @@ async def test_list_maps_each_summary(adapter: SweatStackAdapter) -> None:
 async def test_list_of_nothing_asks_nothing(adapter: SweatStackAdapter) -> None:
     route = respx.get(TESTS_URL).mock(return_value=httpx.Response(200, json=_page(3)))
 
-    assert await adapter.list_tests(CREDS, TestQuery(), offset=0, limit=0) == []
+    assert await adapter.list_tests(CREDS, LabTestQuery(), offset=0, limit=0) == []
     assert not route.called
 
 
@@ -274,7 +274,7 @@ async def test_undecodable_list_is_a_provider_error(
     respx.get(TESTS_URL).mock(return_value=httpx.Response(200, content=payload))
 
     with pytest.raises(ProviderError, match="sweatstack") as caught:
-        await adapter.list_tests(CREDS, TestQuery(), offset=0, limit=10)
+        await adapter.list_tests(CREDS, LabTestQuery(), offset=0, limit=10)
     assert caught.value.provider == "sweatstack"
 
 
@@ -551,9 +551,9 @@ async def test_create_get_replace_list_delete_against_the_mock(
     assert replaced.tags == []
     assert replaced.created_by == "my-app"
 
-    mine = await adapter.list_tests(creds, TestQuery(created_by="my-app"), offset=0, limit=10)
-    running = await adapter.list_tests(creds, TestQuery(sports=("running",)), offset=0, limit=10)
-    everything = await adapter.list_tests(creds, TestQuery(), offset=0, limit=100)
+    mine = await adapter.list_tests(creds, LabTestQuery(created_by="my-app"), offset=0, limit=10)
+    running = await adapter.list_tests(creds, LabTestQuery(sports=("running",)), offset=0, limit=10)
+    everything = await adapter.list_tests(creds, LabTestQuery(), offset=0, limit=100)
     assert [test.id for test in mine] == [created.id]
     assert [test.id for test in running] == [created.id]
     assert len(everything) == 4
@@ -566,7 +566,9 @@ async def test_create_get_replace_list_delete_against_the_mock(
         await adapter.get_test(creds, native)
     with pytest.raises(NotFound):
         await adapter.delete_test(creds, native)
-    assert await adapter.list_tests(creds, TestQuery(created_by="my-app"), offset=0, limit=10) == []
+    assert (
+        await adapter.list_tests(creds, LabTestQuery(created_by="my-app"), offset=0, limit=10) == []
+    )
 
 
 async def test_list_pages_through_the_mock_past_50(
@@ -580,8 +582,8 @@ async def test_list_pages_through_the_mock_past_50(
             creds, LabTestDraft(sport="rowing", start=first - timedelta(days=index), tags=["bulk"])
         )
 
-    bulk = await adapter.list_tests(creds, TestQuery(tags=("bulk",)), offset=0, limit=1000)
-    shifted = await adapter.list_tests(creds, TestQuery(tags=("bulk",)), offset=5, limit=52)
+    bulk = await adapter.list_tests(creds, LabTestQuery(tags=("bulk",)), offset=0, limit=1000)
+    shifted = await adapter.list_tests(creds, LabTestQuery(tags=("bulk",)), offset=5, limit=52)
 
     assert len(bulk) == 60 and len({test.id for test in bulk}) == 60
     assert [test.start for test in bulk] == [first - timedelta(days=i) for i in range(60)]

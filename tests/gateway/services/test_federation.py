@@ -10,27 +10,30 @@ from hypothesis import strategies as st
 
 from tests.gateway.fakes import BASE, FakeAdapter, make_activity
 from training_gateway.adapters.base import Credentials
-from training_gateway.gateway.federation import (
+from training_gateway.gateway.errors import status_for
+from training_gateway.gateway.services.federation import (
     ActivityFilter,
-    Source,
     decode_cursor,
     encode_cursor,
-    list_merged,
+    list_activities,
 )
+from training_gateway.gateway.services.sources import AnySource, Source
 from training_gateway.models.activity import Activity, ActivityStatus
 from training_gateway.models.errors import InvalidInput
 
 CREDS = Credentials(access_token="t")
 
 
-def sources_of(adapters: dict[str, FakeAdapter]) -> list[Source]:
+def sources_of(adapters: dict[str, FakeAdapter]) -> list[AnySource]:
     return [Source(name=name, adapter=a, credentials=CREDS) for name, a in adapters.items()]  # type: ignore[arg-type]
 
 
-async def walk(sources: list[Source], filter_: ActivityFilter, limit: int) -> list[list[Activity]]:
+async def walk(
+    sources: list[AnySource], filter_: ActivityFilter, limit: int
+) -> list[list[Activity]]:
     pages, cursor = [], None
     for _ in range(10_000):
-        page = await list_merged(sources, filter_, limit=limit, cursor=cursor)
+        page = await list_activities(sources, filter_, limit=limit, cursor=cursor)
         assert not page.errors
         pages.append(page.items)
         cursor = page.next_cursor
@@ -93,7 +96,7 @@ async def test_list_merges_providers_by_start_desc_with_ties_by_id() -> None:
         "beta",
         [make_activity("beta", "1", BASE), make_activity("beta", "0", BASE + timedelta(hours=1))],
     )
-    page = await list_merged(
+    page = await list_activities(
         sources_of({"alpha": a, "beta": b}), ActivityFilter(), limit=10, cursor=None
     )
     assert [x.id for x in page.items] == ["beta:0", "alpha:2", "beta:1", "alpha:1"]
@@ -104,7 +107,7 @@ async def test_failing_provider_is_named_and_the_others_still_answer() -> None:
     good = FakeAdapter("alpha", [make_activity("alpha", "1", BASE)])
     bad = FakeAdapter("beta", [make_activity("beta", "1", BASE)])
     bad.fail = True
-    page = await list_merged(
+    page = await list_activities(
         sources_of({"alpha": good, "beta": bad}), ActivityFilter(), limit=10, cursor=None
     )
     assert [x.id for x in page.items] == ["alpha:1"]
@@ -120,14 +123,14 @@ async def test_filters_are_applied_exactly_whatever_the_provider_returns() -> No
         make_activity("alpha", "old", BASE - timedelta(days=40)),
     ]
     src = sources_of({"alpha": FakeAdapter("alpha", acts)})
-    run = await list_merged(src, ActivityFilter(sports=("running",)), limit=10, cursor=None)
+    run = await list_activities(src, ActivityFilter(sports=("running",)), limit=10, cursor=None)
     assert {a.id for a in run.items} == {"alpha:run", "alpha:plan", "alpha:old"}
-    planned = await list_merged(
+    planned = await list_activities(
         src, ActivityFilter(statuses=(ActivityStatus.SCHEDULED,)), limit=10, cursor=None
     )
     assert [a.id for a in planned.items] == ["alpha:plan"]
     window = ActivityFilter(start=date(2026, 5, 30), end=BASE.date())
-    dated = await list_merged(src, window, limit=10, cursor=None)
+    dated = await list_activities(src, window, limit=10, cursor=None)
     assert {a.id for a in dated.items} == {"alpha:ride", "alpha:run"}
 
 
@@ -147,20 +150,22 @@ def test_cursor_from_other_filters_or_tampered_is_refused() -> None:
     for bad in ("not-a-cursor!", "e30", token[:-3]):
         with pytest.raises(InvalidInput) as exc:
             decode_cursor(bad, ActivityFilter())
-        assert exc.value.field == "cursor" and exc.value.status == 400
+        assert exc.value.field == "cursor" and status_for(exc.value) == 400
 
 
 async def test_a_failed_provider_keeps_a_cursor_to_resume_from() -> None:
     acts = [make_activity("alpha", f"{i:02d}", BASE - timedelta(minutes=i)) for i in range(6)]
     fake = FakeAdapter("alpha", acts)
-    first = await list_merged(sources_of({"alpha": fake}), ActivityFilter(), limit=4, cursor=None)
+    first = await list_activities(
+        sources_of({"alpha": fake}), ActivityFilter(), limit=4, cursor=None
+    )
     fake.fail = True
-    failed = await list_merged(
+    failed = await list_activities(
         sources_of({"alpha": fake}), ActivityFilter(), limit=4, cursor=first.next_cursor
     )
     assert failed.items == [] and failed.errors and failed.next_cursor is not None
     fake.fail = False
-    resumed = await list_merged(
+    resumed = await list_activities(
         sources_of({"alpha": fake}), ActivityFilter(), limit=4, cursor=failed.next_cursor
     )
     assert [a.id for a in first.items + resumed.items] == [a.id for a in acts]
@@ -172,7 +177,7 @@ async def test_an_adapter_bug_is_reported_as_that_providers_failure() -> None:
             raise TypeError("bug")
 
     good = FakeAdapter("alpha", [make_activity("alpha", "1", BASE)])
-    page = await list_merged(
+    page = await list_activities(
         sources_of({"alpha": good, "beta": Broken("beta", [])}),
         ActivityFilter(),
         limit=5,

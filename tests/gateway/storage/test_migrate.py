@@ -123,7 +123,7 @@ async def test_a_first_release_database_is_adopted_without_losing_data(
     await engine.dispose()
     store = Store.open(database_url, vault)
     try:
-        await store.create_schema()
+        await upgrade(store.engine)
         user = await store.user_by_name("kept")
         connection = (await store.connections(user))["astral"]
         assert connection.credentials.access_token == "token"

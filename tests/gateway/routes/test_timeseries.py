@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.gateway.test_activities_http import assert_problem, walk
-from training_gateway.gateway.timeseries import ERRORS_METADATA_KEY
+from tests.gateway.routes.test_activities import assert_problem, walk
+from training_gateway.gateway.encoding import ERRORS_METADATA_KEY
 from training_gateway.models.mean_max import DEFAULT_DURATIONS_S, mean_max_reference, on_one_hz_grid
 from training_gateway.models.timeseries import TIMESERIES_COLUMNS, schema_for
 

@@ -205,7 +205,7 @@ def test_openapi_documents_the_hr_model_routes() -> None:
 
 
 def test_fit_from_an_activity_of_each_provider_keeps_the_memory(api: httpx.Client) -> None:
-    from tests.gateway.test_activities_http import walk
+    from tests.gateway.routes.test_activities import walk
 
     for provider, sport in (("sweatstack", "cycling"), ("astral", "running")):
         activity = next(
@@ -236,7 +236,7 @@ def test_fit_from_an_activity_of_each_provider_keeps_the_memory(api: httpx.Clien
 
 
 def test_fit_from_an_activity_refuses_what_it_cannot_fit(api: httpx.Client) -> None:
-    from tests.gateway.test_activities_http import assert_problem, walk
+    from tests.gateway.routes.test_activities import assert_problem, walk
 
     swim = next(iter(walk(api, sport="swimming", status="completed", limit=20)), None)
     if swim is not None:

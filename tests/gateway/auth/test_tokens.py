@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.gateway.conftest import RunningGateway, serve_gateway
-from tests.gateway.test_connections_http import _connect, _connections
+from tests.gateway.routes.test_connections import _connect, _connections
 
 
 @pytest.fixture

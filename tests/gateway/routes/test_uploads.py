@@ -11,7 +11,7 @@ import httpx
 import pyarrow.parquet as pq
 
 from tests.gateway.conftest import RunningGateway
-from tests.gateway.test_activities_http import assert_problem, walk
+from tests.gateway.routes.test_activities import assert_problem, walk
 from training_gateway.models.fit import MAX_FIT_BYTES
 from training_gateway.models.fit_writer import encode_fit, synthetic_activity
 
@@ -136,17 +136,27 @@ def test_a_file_whose_records_run_days_past_its_session_is_refused(api: httpx.Cl
 
 async def test_undo_removes_every_created_activity_even_when_one_delete_fails(store: Any) -> None:
     from tests.gateway.fakes import BASE, make_activity
-    from training_gateway.adapters.base import Credentials
-    from training_gateway.gateway.federation import Source
-    from training_gateway.gateway.routes.uploads import _undo
+    from training_gateway.adapters.base import Capability, Credentials
+    from training_gateway.gateway.services.sources import Source
+    from training_gateway.gateway.services.uploads import undo
     from training_gateway.gateway.storage import AnalyticsRepository
+    from training_gateway.models.activity import Activity, ActivityDraft
     from training_gateway.models.errors import ProviderError
 
     class Provider:
         name = "astral"
+        capabilities = frozenset({Capability.DELETE_ACTIVITY})
 
         def __init__(self) -> None:
             self.deleted: list[str] = []
+
+        async def create_activity(self, creds: Credentials, draft: ActivityDraft) -> Activity:
+            raise NotImplementedError
+
+        async def replace_activity(
+            self, creds: Credentials, native_id: str, draft: ActivityDraft
+        ) -> Activity:
+            raise NotImplementedError
 
         async def delete_activity(self, creds: Credentials, native_id: str) -> None:
             self.deleted.append(native_id)
@@ -160,6 +170,6 @@ async def test_undo_removes_every_created_activity_even_when_one_delete_fails(st
         await repo.save_streams(user, activity.id, synthetic_activity(60).records)
     provider = Provider()
     source = Source(name="astral", adapter=provider, credentials=Credentials(access_token="t"))  # type: ignore[arg-type]
-    left = await _undo(source, user, repo, created)
+    left = await undo(source, user, repo, created)
     assert provider.deleted == ["a1", "a2"] and left == ["astral:a1"]
     assert await repo.load_streams(user, "astral:a2") is None

@@ -18,6 +18,7 @@ from training_gateway.gateway.auth.oauth import ProviderOAuth, new_code_verifier
 from training_gateway.gateway.auth.tokens import TokenManager
 from training_gateway.gateway.settings import OAuthClient
 from training_gateway.gateway.storage import Store, TokenVault
+from training_gateway.gateway.storage.migrate import upgrade
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 CLIENT = OAuthClient(client_id="replica-test", client_secret="s3cret-for-tests")
@@ -63,7 +64,7 @@ async def test_two_replicas_refresh_an_expired_token_once(
 ) -> None:
     mock, server = served_mock
     replicas = [Store.open(database_url, vault), Store.open(database_url, vault)]
-    await replicas[0].create_schema()
+    await upgrade(replicas[0].engine)
     try:
         oauth = _oauth(server.url)
         access, refresh = await _code_flow(oauth)

@@ -1,4 +1,4 @@
-"""Connecting a user's provider account: start an OAuth2 authorization-code flow with PKCE,
+"""Connecting a user's provider account (the use cases over `gateway.auth`'s OAuth protocol): start an OAuth2 authorization-code flow with PKCE,
 finish it at the callback (code exchange, ID-token validation), accept a personal bearer
 token where the provider allows one, list and remove connections."""
 
@@ -7,24 +7,27 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 import msgspec
 
-from training_gateway.adapters.base import AuthKind, Credentials
+from training_gateway.adapters.base import (
+    ActivityQuery,
+    AuthKind,
+    Credentials,
+    Operations,
+    capability,
+)
 from training_gateway.gateway.auth.oauth import (
     IdTokenRejected,
     OAuthRefused,
     ProviderOAuth,
     new_code_verifier,
 )
-from training_gateway.gateway.errors import AuthorizationFailed
-from training_gateway.gateway.storage import User
+from training_gateway.gateway.errors import AuthorizationFailed, ConnectMethodUnavailable
+from training_gateway.gateway.runtime import Gateway
+from training_gateway.gateway.storage import Connection, User
 from training_gateway.models.errors import GatewayError, InvalidInput, NotFound, ProviderError
-
-if TYPE_CHECKING:
-    from training_gateway.gateway.state import GatewayState
 
 _log = logging.getLogger("gateway.auth")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -61,27 +64,26 @@ class Disconnected(msgspec.Struct, kw_only=True, omit_defaults=True):
 class ConnectionFlow:
     """The connection use cases over the store and each provider's OAuth client."""
 
-    def __init__(self, state: GatewayState) -> None:
-        self.state = state
-        self.store = state.store
-        self.settings = state.settings
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.store = gateway.store
+        self.settings = gateway.settings
 
     def _oauth(self, provider: str) -> ProviderOAuth:
-        adapter = self.state.adapter(provider)
+        adapter = self.gateway.adapter(provider)
         if adapter.auth_kind not in (AuthKind.OAUTH2_PKCE_OIDC, AuthKind.OAUTH2_PKCE_OR_BEARER):
-            raise InvalidInput("provider", f"{provider} does not connect through OAuth", status=409)
-        oauth = self.state.oauth.get(provider)
+            raise ConnectMethodUnavailable(provider, f"{provider} does not connect through OAuth")
+        oauth = self.gateway.oauth.get(provider)
         if oauth is None:
             hint = (
                 f"; or connect with a personal token: PUT /v1/connections/{provider}"
                 if adapter.auth_kind is AuthKind.OAUTH2_PKCE_OR_BEARER
                 else ""
             )
-            raise InvalidInput(
-                "provider",
+            raise ConnectMethodUnavailable(
+                provider,
                 f"no OAuth client is configured for {provider} "
                 f"(GATEWAY_{provider.upper()}_CLIENT_ID){hint}",
-                status=409,
             )
         return oauth
 
@@ -196,18 +198,16 @@ class ConnectionFlow:
 
     async def connect_bearer(self, user: User, provider: str, access_token: str) -> ConnectionView:
         """Connect with a personal token the user supplies; the provider must accept it."""
-        adapter = self.state.adapter(provider)
+        adapter = self.gateway.adapter(provider)
         if adapter.auth_kind not in (AuthKind.BEARER, AuthKind.OAUTH2_PKCE_OR_BEARER):
-            raise InvalidInput(
-                "provider",
-                f"{provider} connects through OAuth only: POST /v1/connections/{provider}",
-                status=409,
+            raise ConnectMethodUnavailable(
+                provider, f"{provider} connects through OAuth only: POST /v1/connections/{provider}"
             )
         token = access_token.strip()
         if not token:
             raise InvalidInput("access_token", "the access token is empty")
         credentials = Credentials(access_token=token)
-        oauth = self.state.oauth.get(provider)
+        oauth = self.gateway.oauth.get(provider)
         try:
             if oauth is not None:
                 identity = await oauth.userinfo(token)
@@ -218,9 +218,8 @@ class ConnectionFlow:
                     display_name=_claim(identity, "name"),
                 )
             else:  # no client: prove the token works with the cheapest read there is
-                from training_gateway.adapters.base import ActivityQuery
-
-                await adapter.list_activities(credentials, ActivityQuery(), offset=0, limit=1)
+                reader = capability(adapter, Operations.LIST_ACTIVITIES)
+                await reader.list_activities(credentials, ActivityQuery(), offset=0, limit=1)
         except ProviderError as exc:
             if exc.upstream_status in (401, 403):
                 raise InvalidInput(
@@ -235,11 +234,11 @@ class ConnectionFlow:
         """Revoke the connection at the provider where it can, and delete the local tokens.
 
         The local tokens go whatever the provider says; a failed revocation is reported."""
-        self.state.adapter(provider)
+        self.gateway.adapter(provider)
         tokens = await self.store.delete_connection(user, provider)
         if tokens is None:
             raise NotFound(f"you have no connection to {provider!r}")
-        oauth = self.state.oauth.get(provider)
+        oauth = self.gateway.oauth.get(provider)
         if oauth is None:
             return Disconnected(
                 provider=provider,
@@ -275,10 +274,7 @@ class ConnectionFlow:
         return [view_of(c) for _, c in sorted(connections.items())]
 
 
-def view_of(connection: object) -> ConnectionView:
-    from training_gateway.gateway.storage import Connection
-
-    assert isinstance(connection, Connection)
+def view_of(connection: Connection) -> ConnectionView:
     status = connection.status
     if (
         status == "active"

@@ -8,14 +8,23 @@ from typing import Any
 
 import msgspec
 
-from training_gateway.adapters.base import Capability, SupportsConditionalTestWrite, SupportsTests
-from training_gateway.gateway.errors import field_from_message
-from training_gateway.gateway.federation import ActivityFilter, ProviderFailure, Source, list_merged
+from training_gateway.adapters.base import (
+    Operations,
+    SupportsConditionalLabTestWrite,
+    capability,
+)
+from training_gateway.gateway.services.federation import (
+    ActivityFilter,
+    ProviderFailure,
+    list_activities,
+)
+from training_gateway.gateway.services.sources import AnySource, Source
 from training_gateway.models.activity import Activity
-from training_gateway.models.errors import Conflict, InvalidInput, PreconditionFailed
+from training_gateway.models.decoding import decode_as
+from training_gateway.models.errors import Conflict, PreconditionFailed
 from training_gateway.models.lab_test import LabTest, LabTestDraft, draft_from_test, etag, overlaps
 from training_gateway.models.merge_patch import apply_merge_patch
-from training_gateway.models.sport import canonical_sport
+from training_gateway.models.sport import with_canonical_sport
 
 # An activity overlapping a test began at most this long before it.
 _LONGEST_ACTIVITY = timedelta(days=1)
@@ -30,11 +39,6 @@ class LabTestDetails(LabTest, kw_only=True):
     errors: list[ProviderFailure] = msgspec.field(default_factory=list)
 
 
-def canonical_draft(draft: LabTestDraft) -> LabTestDraft:
-    """The draft with its sport in canonical form; an unknown sport is refused naming `sport`."""
-    return msgspec.structs.replace(draft, sport=canonical_sport(draft.sport))
-
-
 async def patch_test(
     source: Source, native_id: str, patch_doc: dict[str, Any], *, if_match: str | None
 ) -> LabTest:
@@ -44,45 +48,39 @@ async def patch_test(
     is still what was read: atomically where the provider can compare-and-swap (`local`),
     otherwise by reading once more just before writing (409 when it changed meanwhile).
     """
-    adapter = source.adapter
-    assert isinstance(adapter, SupportsTests)
-    current = await adapter.get_test(source.credentials, native_id)
+    tests = capability(source.adapter, Operations.UPDATE_TEST)
+    current = await tests.get_test(source.credentials, native_id)
     if if_match is not None and if_match.strip() not in ("*", etag(current)):
         raise PreconditionFailed(
             f"test {current.id!r} is no longer at version {if_match.strip()} (now {etag(current)})",
             provider=source.name,
         )
     patched = apply_merge_patch(msgspec.to_builtins(draft_from_test(current)), patch_doc)
-    try:
-        draft = canonical_draft(msgspec.convert(patched, LabTestDraft, strict=False))
-    except msgspec.ValidationError as exc:
-        raise InvalidInput(
-            field_from_message(str(exc)), f"the patched test is invalid: {exc}"
-        ) from None
-    if isinstance(adapter, SupportsConditionalTestWrite):
-        return await adapter.replace_test_if_unchanged(
-            source.credentials, native_id, draft, current
-        )
-    again = await adapter.get_test(source.credentials, native_id)
+    decoded: LabTestDraft = decode_as(
+        patched, LabTestDraft, strict=False, what="the patched test is invalid"
+    )
+    draft = with_canonical_sport(decoded)
+    if isinstance(tests, SupportsConditionalLabTestWrite):
+        return await tests.replace_test_if_unchanged(source.credentials, native_id, draft, current)
+    again = await tests.get_test(source.credentials, native_id)
     if etag(again) != etag(current):
         raise Conflict(
             f"test {current.id!r} changed at {source.name} while it was being patched; "
             "read it again and re-apply the change",
             provider=source.name,
         )
-    return await adapter.replace_test(source.credentials, native_id, draft)
+    return await tests.replace_test(source.credentials, native_id, draft)
 
 
-async def with_overlapping_activities(test: LabTest, sources: list[Source]) -> LabTestDetails:
-    """The test plus every activity of `sources` that overlaps it."""
+async def with_overlapping_activities(test: LabTest, sources: list[AnySource]) -> LabTestDetails:
+    """The test plus every activity of `sources` (those that list activities) that overlaps it."""
     window_end = test.end or test.start
     filter_ = ActivityFilter(start=test.start - _LONGEST_ACTIVITY, end=window_end)
-    listing = [s for s in sources if Capability.LIST_ACTIVITIES in s.adapter.capabilities]
     found: list[Activity] = []
     errors: list[ProviderFailure] = []
     cursor: str | None = None
     while len(found) < _MAX_LINKED:
-        page = await list_merged(listing, filter_, limit=100, cursor=cursor)
+        page = await list_activities(sources, filter_, limit=100, cursor=cursor)
         found.extend(a for a in page.items if overlaps(test, a.start, a.end))
         errors.extend(e for e in page.errors if e not in errors)
         if page.next_cursor is None or page.errors:

@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 
 from training_gateway.adapters.base import Credentials
 from training_gateway.gateway.storage import Store, TokenVault, VaultError
+from training_gateway.gateway.storage.migrate import upgrade
 from training_gateway.gateway.storage.store import hash_api_key
 from training_gateway.gateway.storage.tables import api_keys, connections
 from training_gateway.models.errors import InvalidInput, NotFound
@@ -81,7 +82,7 @@ async def test_the_raw_sqlite_file_holds_no_token_or_key_text(
 ) -> None:
     path = tmp_path / "gateway.sqlite3"
     store = Store.open(f"sqlite+aiosqlite:///{path}", vault)
-    await store.create_schema()
+    await upgrade(store.engine)
     alice = await store.create_user("alice")
     key = await store.issue_api_key(alice)
     token, refresh = "eyJraWQiOiJzZWNyZXQtYWNjZXNzLXRva2Vu", "refresh-token-never-plain-2f9c"

@@ -1,0 +1,150 @@
+"""Mean-max curves of activities and their envelope across activities, as pure functions:
+samples onto the 1 s grid, a curve over a grid of durations, the attributed best-ever curve
+with its tie-break, and the version of an activity its cached curves belong to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from training_gateway.models import mean_max
+from training_gateway.models.activity import Activity
+from training_gateway.models.errors import InvalidInput
+from training_gateway.models.mean_max import DEFAULT_DURATIONS_S, all_durations_s, on_one_hz_grid
+
+# A 1 s grid longer than this is not one activity (and would not fit in memory sensibly).
+MAX_SERIES_S = 7 * 86400
+
+
+class CurvePoint(msgspec.Struct, kw_only=True):
+    """One point of a curve: the best mean over `duration_s` seconds and where it started."""
+
+    duration_s: int
+    value: float
+    start: datetime
+
+
+class EnvelopePoint(msgspec.Struct, kw_only=True):
+    """A point of the longitudinal curve, attributed to the activity that set it."""
+
+    duration_s: int
+    value: float
+    activity_id: str
+    provider: str
+    sport: str
+    start: datetime
+    after: float | None = None
+
+
+# A curve per `after` value (None: over the whole activity).
+Curves = dict[float | None, list[CurvePoint]]
+
+
+@dataclass(frozen=True)
+class ActivityCurves:
+    """The curves of one activity, with what a point of the envelope names of it."""
+
+    activity_id: str
+    provider: str
+    sport: str
+    curves: Curves
+
+
+def series_of(table: pa.Table, metric: str) -> tuple[np.ndarray, datetime | None]:
+    """A metric on the 1 s grid (the gap rule of models.mean_max) and the grid's first instant."""
+    if metric not in table.column_names or table.num_rows == 0:
+        return np.empty(0), None
+    elapsed = table.column("duration").to_numpy(zero_copy_only=False).astype(np.float64)
+    finite = elapsed[np.isfinite(elapsed)]
+    if finite.size and float(finite.max() - finite.min()) > MAX_SERIES_S:
+        raise InvalidInput(
+            "activity",
+            f"the samples span more than {MAX_SERIES_S // 86400} days; they cannot be one activity",
+        )
+    values = pc.cast(table.column(metric), pa.float64()).to_numpy(zero_copy_only=False)
+    keep = np.isfinite(elapsed)
+    grid = on_one_hz_grid(elapsed, values, metric)
+    if "timestamp" in table.column_names and keep.any():
+        stamps = table.column("timestamp").to_pylist()
+        first = int(np.argmin(np.where(keep, elapsed, np.inf)))
+        t0 = stamps[first]
+        if t0 is not None:
+            return grid, t0 - timedelta(
+                seconds=float(np.rint(elapsed[first]) - np.rint(elapsed[keep].min()))
+            )
+    return grid, None
+
+
+def durations_for(requested: Sequence[int] | str | None, longest_s: int) -> list[int]:
+    """The durations a curve is computed for: `all` (the dense grid up to `longest_s`), the
+    default grid (None), or the requested ones, sorted and distinct."""
+    if requested == "all":
+        return all_durations_s(longest_s)
+    if requested is None:
+        return list(DEFAULT_DURATIONS_S)
+    return sorted({int(d) for d in requested})
+
+
+def curve_from_series(
+    series: np.ndarray,
+    t0: datetime | None,
+    durations: Sequence[int],
+    *,
+    metric: str = "power",
+    after: float | None = None,
+) -> list[CurvePoint]:
+    """Exact mean-max points for `durations` (only those with a valid window), over the whole
+    series or, with `after`, over the part after that much accumulated work."""
+    wanted = np.array([d for d in durations if 1 <= d <= series.size], dtype=np.int64)
+    if wanted.size == 0 or t0 is None:
+        return []
+    if after is None:
+        best, where = mean_max.mean_max_curve(series, wanted)
+    else:
+        # On the 1 s grid each sample's work is the sample itself: J for power, m for speed.
+        best, where = mean_max.mean_max_after(series, series, after, wanted, metric=metric)
+    return [
+        CurvePoint(duration_s=int(d), value=float(v), start=t0 + timedelta(seconds=int(i)))
+        for d, v, i in zip(wanted, best, where, strict=True)
+        if i >= 0 and np.isfinite(v)
+    ]
+
+
+def activity_version(activity: Activity) -> str:
+    """Changes when the activity's time span changes, invalidating its cached curves."""
+    return f"{activity.start.isoformat()}|{activity.end.isoformat()}|{activity.duration_s}"
+
+
+def envelope(activities: Iterable[ActivityCurves]) -> list[EnvelopePoint]:
+    """The best point per (`after`, duration) over every activity, attributed to the activity
+    that set it. Higher wins; on a tie the earlier effort keeps the record (and between equal
+    starts, the activity met first). Sorted by `after` (whole activity first), then duration."""
+    best: dict[tuple[float | None, int], EnvelopePoint] = {}
+    for activity in activities:
+        for after, points in activity.curves.items():
+            for point in points:
+                key = (after, point.duration_s)
+                current = best.get(key)
+                if (
+                    current is None
+                    or point.value > current.value
+                    or (point.value == current.value and point.start < current.start)
+                ):
+                    best[key] = EnvelopePoint(
+                        duration_s=point.duration_s,
+                        value=point.value,
+                        activity_id=activity.activity_id,
+                        provider=activity.provider,
+                        sport=activity.sport,
+                        start=point.start,
+                        after=after,
+                    )
+    return sorted(
+        best.values(), key=lambda p: (p.after if p.after is not None else -1.0, p.duration_s)
+    )
