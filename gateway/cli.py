@@ -19,11 +19,12 @@ if TYPE_CHECKING:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from training_gateway.gateway.app import create_app
+    from training_gateway.gateway.app import create_app, vault_for
     from training_gateway.gateway.demo import start_demo
     from training_gateway.gateway.settings import load_settings
 
     settings = load_settings(demo=args.demo)
+    vault_for(settings)  # no secret key, no start: before anything binds a port
     if args.port is not None:
         settings.port = args.port
     if args.host is not None:

@@ -116,10 +116,17 @@ def test_users_create_prints_a_key_and_revoke_ends_it(
 
 def test_serve_refuses_to_start_without_a_secret_key(env: dict[str, str]) -> None:
     without = {k: v for k, v in env.items() if k != "GATEWAY_SECRET_KEY"}
+    port = free_loopback_port()
     result = subprocess.run(
-        [*GATEWAY, "users", "create", "bob"], capture_output=True, text=True, env=without
+        [*GATEWAY, "serve", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        env=without,
+        timeout=60,
     )
     assert result.returncode != 0 and "GATEWAY_SECRET_KEY" in result.stderr
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
 
 
 def test_demo_serves_both_providers_with_long_lived_connections(

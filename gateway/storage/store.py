@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
-from sqlalchemy import delete, event, insert, select, update
+from sqlalchemy import Row, delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -313,19 +314,17 @@ class Store:
             await conn.execute(delete(tables.connections).where(where))
         return self._tokens(row)
 
-    def _tokens(self, row: object) -> ConnectionTokens:
+    def _tokens(self, row: Row[Any]) -> ConnectionTokens:
         return ConnectionTokens(
-            access_token=self.vault.decrypt(row.access_token_enc),  # type: ignore[attr-defined]
+            access_token=self.vault.decrypt(row.access_token_enc),
             refresh_token=(
-                self.vault.decrypt(row.refresh_token_enc)  # type: ignore[attr-defined]
-                if row.refresh_token_enc  # type: ignore[attr-defined]
-                else None
+                self.vault.decrypt(row.refresh_token_enc) if row.refresh_token_enc else None
             ),
-            expires_at=_aware(row.expires_at),  # type: ignore[attr-defined]
-            status=row.status,  # type: ignore[attr-defined]
-            subject=row.subject,  # type: ignore[attr-defined]
-            email=row.email,  # type: ignore[attr-defined]
-            display_name=row.display_name,  # type: ignore[attr-defined]
+            expires_at=_aware(row.expires_at),
+            status=row.status,
+            subject=row.subject,
+            email=row.email,
+            display_name=row.display_name,
         )
 
     @asynccontextmanager

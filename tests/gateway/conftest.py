@@ -79,8 +79,56 @@ def serve_gateway(
     return running, server
 
 
+def _observable_state(client: httpx.Client) -> dict[str, object]:
+    """Everything the demo user can read that a test could change: every activity and lab
+    test as listed, and the heart-rate model profiles."""
+    state: dict[str, object] = {}
+    for path in ("/v1/activities", "/v1/tests"):
+        items, cursor = [], None
+        while True:
+            page = client.get(
+                path, params={"limit": 1000, **({"cursor": cursor} if cursor else {})}
+            )
+            page.raise_for_status()
+            items.extend(page.json()["items"])
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                break
+        state[path] = items
+    for sport in ("running", "cycling", "team_sports"):
+        profile = client.get("/v1/hr-model/profile", params={"sport": sport})
+        state[sport] = (profile.status_code, profile.json())
+    return state
+
+
+@pytest.fixture(scope="session")
+def readonly_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """One stack shared by every test that only reads, or whose writes are all refused:
+    starting a stack per test is most of the suite's time. At the end it checks that those
+    tests indeed changed nothing the demo user can see."""
+    running, server = serve_gateway(tmp_path_factory.mktemp("readonly"), http_timeout_s=2.0)
+    try:
+        with running.client() as client:
+            before = _observable_state(client)
+        yield running
+        with running.client() as client:
+            after = _observable_state(client)
+        assert after == before, "a test using the shared read-only stack changed its data"
+    finally:
+        server.stop()
+        running.demo.stop()
+
+
+@pytest.fixture
+def readonly_api(readonly_gateway: RunningGateway) -> Iterator[httpx.Client]:
+    """A client of the shared read-only stack (see `readonly_gateway`)."""
+    with readonly_gateway.client() as client:
+        yield client
+
+
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    """A stack of its own, for a test that changes data, injects faults or needs fresh state."""
     running, server = serve_gateway(tmp_path, http_timeout_s=2.0)
     try:
         yield running

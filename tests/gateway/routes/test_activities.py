@@ -59,22 +59,22 @@ def assert_problem(response: httpx.Response, status: int, **expected: str) -> di
     return body
 
 
-def test_health_answers_without_a_key(gateway: RunningGateway) -> None:
-    response = httpx.get(gateway.url + "/health")
+def test_health_answers_without_a_key(readonly_gateway: RunningGateway) -> None:
+    response = httpx.get(readonly_gateway.url + "/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "providers": ["astral", "local", "sweatstack"]}
 
 
-def test_v1_needs_a_valid_gateway_key(gateway: RunningGateway) -> None:
-    missing = httpx.get(gateway.url + "/v1/activities")
+def test_v1_needs_a_valid_gateway_key(readonly_gateway: RunningGateway) -> None:
+    missing = httpx.get(readonly_gateway.url + "/v1/activities")
     assert_problem(missing, 401)
     assert missing.headers["www-authenticate"].startswith("Bearer")
-    with gateway.client("gw_not-a-key") as wrong:
+    with readonly_gateway.client("gw_not-a-key") as wrong:
         assert_problem(wrong.get("/v1/providers"), 401)
 
 
-def test_providers_lists_capabilities_and_auth_kind(api: httpx.Client) -> None:
-    providers = {p["name"]: p for p in api.get("/v1/providers").json()}
+def test_providers_lists_capabilities_and_auth_kind(readonly_api: httpx.Client) -> None:
+    providers = {p["name"]: p for p in readonly_api.get("/v1/providers").json()}
     assert set(providers) == {"astral", "local", "sweatstack"}
     assert providers["local"]["auth_kind"] == "none"
     assert "tests:create" in providers["local"]["capabilities"]
@@ -87,8 +87,8 @@ def test_providers_lists_capabilities_and_auth_kind(api: httpx.Client) -> None:
     assert all(p["connected"] for p in providers.values())
 
 
-def test_list_merges_both_providers_newest_first(api: httpx.Client) -> None:
-    page = api.get("/v1/activities", params={"limit": 200}).json()
+def test_list_merges_both_providers_newest_first(readonly_api: httpx.Client) -> None:
+    page = readonly_api.get("/v1/activities", params={"limit": 200}).json()
     assert page["errors"] == []
     items = page["items"]
     assert {i["provider"] for i in items} == {"astral", "sweatstack"}
@@ -100,47 +100,49 @@ def test_list_merges_both_providers_newest_first(api: httpx.Client) -> None:
 
 
 def test_cursor_walk_returns_every_activity_of_every_provider_once(
-    gateway: RunningGateway, api: httpx.Client
+    readonly_gateway: RunningGateway, readonly_api: httpx.Client
 ) -> None:
-    items = walk(api, limit=37)
+    items = walk(readonly_api, limit=37)
     ids = [i["id"] for i in items]
     assert len(ids) == len(set(ids))
-    assert set(ids) == provider_ids(gateway, "sweatstack") | provider_ids(gateway, "astral")
+    assert set(ids) == provider_ids(readonly_gateway, "sweatstack") | provider_ids(
+        readonly_gateway, "astral"
+    )
 
 
-def test_filters_by_parent_sport_status_provider_and_dates(api: httpx.Client) -> None:
-    running = walk(api, sport="running", limit=500)
+def test_filters_by_parent_sport_status_provider_and_dates(readonly_api: httpx.Client) -> None:
+    running = walk(readonly_api, sport="running", limit=500)
     assert running and all(
         Sport.parse(i["sport"]).is_subsport_of(Sport("running")) for i in running
     )
     assert {i["sport"] for i in running} > {"running"} or len({i["sport"] for i in running}) > 1
-    scheduled = walk(api, status="scheduled", limit=500)
+    scheduled = walk(readonly_api, status="scheduled", limit=500)
     assert scheduled and all(i["status"] == "scheduled" for i in scheduled)
-    only_astral = walk(api, provider="astral", limit=500)
+    only_astral = walk(readonly_api, provider="astral", limit=500)
     assert only_astral and {i["provider"] for i in only_astral} == {"astral"}
     since = (datetime.now(UTC) - timedelta(days=14)).date()
-    recent = walk(api, start=since.isoformat(), limit=500)
+    recent = walk(readonly_api, start=since.isoformat(), limit=500)
     assert recent and all(
         datetime.fromisoformat(i["start_local"] or i["start"]).date() >= since for i in recent
     )
-    everything = walk(api, limit=1000)
+    everything = walk(readonly_api, limit=1000)
     assert len(recent) < len(everything)
 
 
-def test_tags_filter_requires_every_tag(api: httpx.Client) -> None:
-    tagged = walk(api, tags="easy", limit=500)
+def test_tags_filter_requires_every_tag(readonly_api: httpx.Client) -> None:
+    tagged = walk(readonly_api, tags="easy", limit=500)
     assert tagged and all("easy" in i["tags"] for i in tagged)
-    both = walk(api, tags=["easy", "long"], limit=500)
+    both = walk(readonly_api, tags=["easy", "long"], limit=500)
     assert all({"easy", "long"} <= set(i["tags"]) for i in both)
     assert len(both) <= len(tagged)
 
 
-def test_get_returns_the_same_activity_as_the_list(api: httpx.Client) -> None:
+def test_get_returns_the_same_activity_as_the_list(readonly_api: httpx.Client) -> None:
     for provider in ("sweatstack", "astral"):
-        listed = api.get("/v1/activities", params={"provider": provider, "limit": 1}).json()[
-            "items"
-        ][0]
-        got = api.get(f"/v1/activities/{listed['id']}")
+        listed = readonly_api.get(
+            "/v1/activities", params={"provider": provider, "limit": 1}
+        ).json()["items"][0]
+        got = readonly_api.get(f"/v1/activities/{listed['id']}")
         assert got.status_code == 200
         assert got.json()["id"] == listed["id"]
         assert got.json()["start"] == listed["start"]
@@ -196,21 +198,23 @@ def test_create_replace_patch_delete_on_astral(api: httpx.Client) -> None:
 
 
 def test_unsupported_operations_answer_405_naming_provider_and_capability(
-    api: httpx.Client,
+    readonly_api: httpx.Client,
 ) -> None:
-    ride = api.get("/v1/activities", params={"provider": "sweatstack", "limit": 1}).json()["items"][
-        0
-    ]
+    ride = readonly_api.get("/v1/activities", params={"provider": "sweatstack", "limit": 1}).json()[
+        "items"
+    ][0]
     body = {"sport": "cycling", "start": "2026-05-18T17:32:00+02:00", "duration_s": 60}
     assert_problem(
-        api.put(f"/v1/activities/{ride['id']}", json=body),
+        readonly_api.put(f"/v1/activities/{ride['id']}", json=body),
         405,
         provider="sweatstack",
         capability="activities:update",
     )
-    assert_problem(api.delete(f"/v1/activities/{ride['id']}"), 405, capability="activities:delete")
     assert_problem(
-        api.post("/v1/activities", json={**body, "provider": "sweatstack"}),
+        readonly_api.delete(f"/v1/activities/{ride['id']}"), 405, capability="activities:delete"
+    )
+    assert_problem(
+        readonly_api.post("/v1/activities", json={**body, "provider": "sweatstack"}),
         405,
         provider="sweatstack",
         capability="activities:create",
@@ -248,7 +252,7 @@ def test_slow_provider_is_a_504_naming_the_provider(
         gateway.demo.mocks["astral"].faults.latency_s = 0  # type: ignore[attr-defined]
 
 
-def test_bad_query_input_is_a_400_naming_the_parameter(api: httpx.Client) -> None:
+def test_bad_query_input_is_a_400_naming_the_parameter(readonly_api: httpx.Client) -> None:
     cases = {
         "start": {"start": "2026-13-45"},
         "end": {"end": "yesterday"},
@@ -259,27 +263,31 @@ def test_bad_query_input_is_a_400_naming_the_parameter(api: httpx.Client) -> Non
         "cursor": {"cursor": "definitely-not-a-cursor"},
     }
     for field, params in cases.items():
-        assert_problem(api.get("/v1/activities", params=params), 400, field=field)
+        assert_problem(readonly_api.get("/v1/activities", params=params), 400, field=field)
     for bad_limit in ("0", "-3", "ten"):
-        assert_problem(api.get("/v1/activities", params={"limit": bad_limit}), 400, field="limit")
+        assert_problem(
+            readonly_api.get("/v1/activities", params={"limit": bad_limit}), 400, field="limit"
+        )
     assert_problem(
-        api.get("/v1/activities", params={"start": "2026-05-02", "end": "2026-05-01"}),
+        readonly_api.get("/v1/activities", params={"start": "2026-05-02", "end": "2026-05-01"}),
         400,
         field="end",
     )
 
 
-def test_cursor_of_other_filters_is_refused(api: httpx.Client) -> None:
-    cursor = api.get("/v1/activities", params={"limit": 2}).json()["next_cursor"]
+def test_cursor_of_other_filters_is_refused(readonly_api: httpx.Client) -> None:
+    cursor = readonly_api.get("/v1/activities", params={"limit": 2}).json()["next_cursor"]
     assert cursor
     assert_problem(
-        api.get("/v1/activities", params={"limit": 2, "sport": "cycling", "cursor": cursor}),
+        readonly_api.get(
+            "/v1/activities", params={"limit": 2, "sport": "cycling", "cursor": cursor}
+        ),
         400,
         field="cursor",
     )
 
 
-def test_bad_bodies_are_a_422_naming_the_field(api: httpx.Client) -> None:
+def test_bad_bodies_are_a_422_naming_the_field(readonly_api: httpx.Client) -> None:
     good = {
         "provider": "astral",
         "sport": "running",
@@ -295,23 +303,25 @@ def test_bad_bodies_are_a_422_naming_the_field(api: httpx.Client) -> None:
         "tags": {**good, "tags": "easy"},
     }
     for field, body in cases.items():
-        assert_problem(api.post("/v1/activities", json=body), 422, field=field)
-    too_long = api.post("/v1/activities", json={**good, "duration_s": 90_000})
+        assert_problem(readonly_api.post("/v1/activities", json=body), 422, field=field)
+    too_long = readonly_api.post("/v1/activities", json={**good, "duration_s": 90_000})
     assert_problem(too_long, 422, provider="astral")
     missing = {k: v for k, v in good.items() if k != "start"}
-    assert_problem(api.post("/v1/activities", json=missing), 422, field="start")
-    not_json = api.post(
+    assert_problem(readonly_api.post("/v1/activities", json=missing), 422, field="start")
+    not_json = readonly_api.post(
         "/v1/activities", content=b"{", headers={"content-type": "application/json"}
     )
     assert not_json.status_code in (400, 422)
     assert not_json.headers["content-type"].startswith(PROBLEM)
 
 
-def test_unknown_ids_and_prefixes_are_404(api: httpx.Client) -> None:
-    assert_problem(api.get("/v1/activities/astral:act_does_not_exist"), 404)
-    assert_problem(api.get("/v1/activities/sweatstack:act_00000000000000000000000000"), 404)
-    assert_problem(api.get("/v1/activities/strava:123"), 404)
-    assert_problem(api.get("/v1/activities/no-prefix"), 404)
+def test_unknown_ids_and_prefixes_are_404(readonly_api: httpx.Client) -> None:
+    assert_problem(readonly_api.get("/v1/activities/astral:act_does_not_exist"), 404)
+    assert_problem(
+        readonly_api.get("/v1/activities/sweatstack:act_00000000000000000000000000"), 404
+    )
+    assert_problem(readonly_api.get("/v1/activities/strava:123"), 404)
+    assert_problem(readonly_api.get("/v1/activities/no-prefix"), 404)
 
 
 query_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
@@ -327,8 +337,10 @@ query_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("
         max_size=4,
     )
 )
-def test_no_query_input_produces_a_server_error(api: httpx.Client, params: dict[str, str]) -> None:
-    response = api.get("/v1/activities", params=params)
+def test_no_query_input_produces_a_server_error(
+    readonly_api: httpx.Client, params: dict[str, str]
+) -> None:
+    response = readonly_api.get("/v1/activities", params=params)
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith(PROBLEM)
@@ -350,14 +362,16 @@ def test_patch_keeps_the_providers_own_fields_it_does_not_touch(api: httpx.Clien
     assert after["start"] == seeded["start"] and after["distance_m"] == seeded["distance_m"]
 
 
-def test_patch_needs_the_merge_patch_media_type(api: httpx.Client) -> None:
-    run = api.get("/v1/activities", params={"provider": "astral", "limit": 1}).json()["items"][0]
-    wrong = api.patch(
+def test_patch_needs_the_merge_patch_media_type(readonly_api: httpx.Client) -> None:
+    run = readonly_api.get("/v1/activities", params={"provider": "astral", "limit": 1}).json()[
+        "items"
+    ][0]
+    wrong = readonly_api.patch(
         f"/v1/activities/{run['id']}", content=b"name=x", headers={"Content-Type": "text/plain"}
     )
     assert wrong.status_code in (400, 415)
     assert wrong.headers["content-type"].startswith(PROBLEM)
-    bad = api.patch(
+    bad = readonly_api.patch(
         f"/v1/activities/{run['id']}",
         content=b'{"duration_s": "long"}',
         headers={"Content-Type": "application/merge-patch+json"},

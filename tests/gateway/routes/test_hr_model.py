@@ -162,12 +162,12 @@ def test_another_users_memory_is_never_visible(gateway: RunningGateway, api: htt
     assert httpx.post(gateway.url + "/v1/hr-model/fit", json={}).status_code == 401
 
 
-def test_bad_input_is_a_422_naming_the_field(api: httpx.Client) -> None:
+def test_bad_input_is_a_422_naming_the_field(readonly_api: httpx.Client) -> None:
     rows = session_rows(seconds=120)
     settings = json.dumps(SETTINGS)
 
     def with_rows(changed: list[dict[str, Any]], raw_settings: str = settings) -> httpx.Response:
-        return fit(api, {"settings": raw_settings, "data": json.dumps(changed)})
+        return fit(readonly_api, {"settings": raw_settings, "data": json.dumps(changed)})
 
     assert_problem(with_rows(rows[:59]), 422, "data")
     assert_problem(
@@ -192,9 +192,9 @@ def test_bad_input_is_a_422_naming_the_field(api: httpx.Client) -> None:
     )
     assert_problem(with_rows(rows, huge), 422, "settings")
     broken_memory = {"settings": settings, "data": json.dumps(rows), "memory": '{"keys": [1]}'}
-    assert_problem(fit(api, broken_memory), 422, "memory.secsSinceEpoch")
-    assert_problem(fit(api, {"settings": settings}), 422, "data")
-    assert_problem(fit(api, {"settings": "{", "data": "[]"}), 422, "settings")
+    assert_problem(fit(readonly_api, broken_memory), 422, "memory.secsSinceEpoch")
+    assert_problem(fit(readonly_api, {"settings": settings}), 422, "data")
+    assert_problem(fit(readonly_api, {"settings": "{", "data": "[]"}), 422, "settings")
 
 
 def test_openapi_documents_the_hr_model_routes() -> None:
@@ -235,20 +235,19 @@ def test_fit_from_an_activity_of_each_provider_keeps_the_memory(api: httpx.Clien
         )
 
 
-def test_fit_from_an_activity_refuses_what_it_cannot_fit(api: httpx.Client) -> None:
+def test_fit_from_an_activity_refuses_what_it_cannot_fit(readonly_api: httpx.Client) -> None:
     from tests.gateway.routes.test_activities import assert_problem, walk
 
-    swim = next(iter(walk(api, sport="swimming", status="completed", limit=20)), None)
-    if swim is not None:
-        assert_problem(
-            api.post(f"/v1/activities/{swim['id']}/hr-model", json={}), 422, field="sport"
-        )
-    planned = walk(api, provider="astral", sport="running", status="scheduled", limit=5)[0]
-    assert_problem(api.post(f"/v1/activities/{planned['id']}/hr-model", json={}), 404)
-    ride = walk(api, provider="sweatstack", sport="cycling", limit=1)[0]
+    swim = walk(readonly_api, sport="swimming", status="completed", limit=20)[0]
     assert_problem(
-        api.post(f"/v1/activities/{ride['id']}/hr-model", json={"settings": "{"}),
+        readonly_api.post(f"/v1/activities/{swim['id']}/hr-model", json={}), 422, field="sport"
+    )
+    planned = walk(readonly_api, provider="astral", sport="running", status="scheduled", limit=5)[0]
+    assert_problem(readonly_api.post(f"/v1/activities/{planned['id']}/hr-model", json={}), 404)
+    ride = walk(readonly_api, provider="sweatstack", sport="cycling", limit=1)[0]
+    assert_problem(
+        readonly_api.post(f"/v1/activities/{ride['id']}/hr-model", json={"settings": "{"}),
         422,
         field="settings",
     )
-    assert_problem(api.post("/v1/activities/astral:nope/hr-model", json={}), 404)
+    assert_problem(readonly_api.post("/v1/activities/astral:nope/hr-model", json={}), 404)

@@ -90,11 +90,13 @@ def test_filters_apply_exactly(api: httpx.Client) -> None:
     assert _walk(api, provider="astral") == []
 
 
-def test_creating_at_a_provider_without_tests_is_405_and_unknown_is_422(api: httpx.Client) -> None:
-    astral = api.post("/v1/tests", json={**LACTATE, "provider": "astral"})
+def test_creating_at_a_provider_without_tests_is_405_and_unknown_is_422(
+    readonly_api: httpx.Client,
+) -> None:
+    astral = readonly_api.post("/v1/tests", json={**LACTATE, "provider": "astral"})
     assert astral.status_code == 405
     assert (astral.json()["provider"], astral.json()["capability"]) == ("astral", "tests:create")
-    unknown = api.post("/v1/tests", json={**LACTATE, "provider": "nowhere"})
+    unknown = readonly_api.post("/v1/tests", json={**LACTATE, "provider": "nowhere"})
     assert unknown.status_code == 422 and unknown.json()["field"] == "provider"
 
 
@@ -116,11 +118,11 @@ def test_creating_at_a_provider_without_tests_is_405_and_unknown_is_422(api: htt
     ],
 )
 def test_bad_tests_are_422_naming_the_field(
-    api: httpx.Client, change: dict[str, Any], field: str
+    readonly_api: httpx.Client, change: dict[str, Any], field: str
 ) -> None:
     body = {**LACTATE, "provider": "local", **change}
     body = {k: v for k, v in body.items() if v is not None}
-    response = api.post("/v1/tests", json=body)
+    response = readonly_api.post("/v1/tests", json=body)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["field"] == field
@@ -226,19 +228,21 @@ def test_racing_patches_on_local_let_exactly_one_win(
     assert api.get(f"/v1/tests/{test_id}").json()["title"] == winner
 
 
-def test_another_apps_sweatstack_test_is_403_and_unknown_is_404(api: httpx.Client) -> None:
+def test_another_apps_sweatstack_test_is_403_and_unknown_is_404(readonly_api: httpx.Client) -> None:
     seeded = next(
-        t for t in _walk(api, provider="sweatstack") if t["created_by"] == "sweatstack-lab"
+        t for t in _walk(readonly_api, provider="sweatstack") if t["created_by"] == "sweatstack-lab"
     )
     for response in (
-        api.put(f"/v1/tests/{seeded['id']}", json={"sport": "cycling", "start": seeded["start"]}),
-        api.delete(f"/v1/tests/{seeded['id']}"),
+        readonly_api.put(
+            f"/v1/tests/{seeded['id']}", json={"sport": "cycling", "start": seeded["start"]}
+        ),
+        readonly_api.delete(f"/v1/tests/{seeded['id']}"),
     ):
         assert response.status_code == 403, response.text
         assert response.json()["provider"] == "sweatstack"
-    assert api.get("/v1/tests/sweatstack:tst_nope").status_code == 404
-    assert api.get("/v1/tests/local:0123").status_code == 404
-    assert api.get("/v1/tests/astral:x").status_code == 405
+    assert readonly_api.get("/v1/tests/sweatstack:tst_nope").status_code == 404
+    assert readonly_api.get("/v1/tests/local:0123").status_code == 404
+    assert readonly_api.get("/v1/tests/astral:x").status_code == 405
 
 
 def test_get_includes_the_overlapping_activities_of_every_provider(api: httpx.Client) -> None:

@@ -34,10 +34,10 @@ def read_parquet(response: httpx.Response) -> pa.Table:
     return pq.read_table(io.BytesIO(response.content))
 
 
-def test_data_has_one_column_schema_whatever_the_provider(api: httpx.Client) -> None:
+def test_data_has_one_column_schema_whatever_the_provider(readonly_api: httpx.Client) -> None:
     for provider in ("sweatstack", "astral"):
-        activity = recorded(api, provider, "cycling")
-        table = read_parquet(api.get(f"/v1/activities/{activity['id']}/data"))
+        activity = recorded(readonly_api, provider, "cycling")
+        table = read_parquet(readonly_api.get(f"/v1/activities/{activity['id']}/data"))
         assert table.num_rows > 600
         assert table.column_names[:3] == ["timestamp", "timestamp_local", "duration"]
         for field in table.schema:
@@ -52,10 +52,10 @@ def test_data_has_one_column_schema_whatever_the_provider(api: httpx.Client) -> 
         assert stamps == sorted(stamps)
 
 
-def test_data_content_negotiation_and_metric_selection(api: httpx.Client) -> None:
-    activity = recorded(api, "sweatstack", "cycling")
+def test_data_content_negotiation_and_metric_selection(readonly_api: httpx.Client) -> None:
+    activity = recorded(readonly_api, "sweatstack", "cycling")
     path = f"/v1/activities/{activity['id']}/data"
-    parquet = read_parquet(api.get(path, params={"metrics": "heart_rate,power"}))
+    parquet = read_parquet(readonly_api.get(path, params={"metrics": "heart_rate,power"}))
     assert parquet.column_names == [
         "timestamp",
         "timestamp_local",
@@ -63,25 +63,29 @@ def test_data_content_negotiation_and_metric_selection(api: httpx.Client) -> Non
         "heart_rate",
         "power",
     ]
-    arrow = api.get(path, params={"metrics": ["heart_rate", "power"]}, headers={"Accept": ARROW})
+    arrow = readonly_api.get(
+        path, params={"metrics": ["heart_rate", "power"]}, headers={"Accept": ARROW}
+    )
     assert arrow.headers["content-type"].startswith(ARROW)
     assert pa.ipc.open_stream(arrow.content).read_all().equals(parquet)
-    as_json = api.get(path, params={"metrics": "power"}, headers={"Accept": "application/json"})
+    as_json = readonly_api.get(
+        path, params={"metrics": "power"}, headers={"Accept": "application/json"}
+    )
     body = as_json.json()
     assert body["columns"] == ["timestamp", "timestamp_local", "duration", "power"]
     assert body["data"]["power"] == parquet.column("power").to_pylist()
-    assert_problem(api.get(path, headers={"Accept": "text/csv"}), 406, field="Accept")
+    assert_problem(readonly_api.get(path, headers={"Accept": "text/csv"}), 406, field="Accept")
 
 
-def test_unknown_metric_is_422_and_no_streams_is_404(api: httpx.Client) -> None:
-    activity = recorded(api, "astral")
+def test_unknown_metric_is_422_and_no_streams_is_404(readonly_api: httpx.Client) -> None:
+    activity = recorded(readonly_api, "astral")
     assert_problem(
-        api.get(f"/v1/activities/{activity['id']}/data", params={"metrics": "watts"}),
+        readonly_api.get(f"/v1/activities/{activity['id']}/data", params={"metrics": "watts"}),
         422,
         field="metrics",
     )
-    planned = walk(api, provider="astral", status="scheduled", limit=5)[0]
-    body = assert_problem(api.get(f"/v1/activities/{planned['id']}/data"), 404)
+    planned = walk(readonly_api, provider="astral", status="scheduled", limit=5)[0]
+    body = assert_problem(readonly_api.get(f"/v1/activities/{planned['id']}/data"), 404)
     assert "stream" in body["detail"] or "sample" in body["detail"]
 
 
@@ -100,12 +104,14 @@ def reference_curve(
     }
 
 
-def test_mean_max_matches_the_providers_answer_and_the_exact_reference(api: httpx.Client) -> None:
+def test_mean_max_matches_the_providers_answer_and_the_exact_reference(
+    readonly_api: httpx.Client,
+) -> None:
     for provider in ("sweatstack", "astral"):
-        activity = recorded(api, provider, "cycling")
-        table = read_parquet(api.get(f"/v1/activities/{activity['id']}/data"))
+        activity = recorded(readonly_api, provider, "cycling")
+        table = read_parquet(readonly_api.get(f"/v1/activities/{activity['id']}/data"))
         durations = [1, 5, 30, 60, 300, 1200]
-        curve = api.get(
+        curve = readonly_api.get(
             f"/v1/activities/{activity['id']}/mean-max",
             params={"metric": "power", "durations": ",".join(map(str, durations))},
         ).json()
@@ -121,48 +127,53 @@ def test_mean_max_matches_the_providers_answer_and_the_exact_reference(api: http
             assert got[d][1] == expected[d][1], (provider, d)
 
 
-def test_mean_max_default_grid_all_and_heart_rate(api: httpx.Client) -> None:
-    activity = recorded(api, "sweatstack", "cycling")
+def test_mean_max_default_grid_all_and_heart_rate(readonly_api: httpx.Client) -> None:
+    activity = recorded(readonly_api, "sweatstack", "cycling")
     path = f"/v1/activities/{activity['id']}/mean-max"
-    default = api.get(path, params={"metric": "power"}).json()["points"]
+    default = readonly_api.get(path, params={"metric": "power"}).json()["points"]
     assert [p["duration_s"] for p in default] == [
         d for d in DEFAULT_DURATIONS_S if d <= activity["duration_s"]
     ]
-    every = api.get(path, params={"metric": "power", "durations": "all"}).json()
+    every = readonly_api.get(path, params={"metric": "power", "durations": "all"}).json()
     assert every["source"] == "gateway" and len(every["points"]) > 180
     by_duration = {p["duration_s"]: p["value"] for p in every["points"]}
     for point in default:
         if point["duration_s"] in by_duration:
             assert abs(point["value"] - by_duration[point["duration_s"]]) < 1e-6
-    hr = api.get(path, params={"metric": "heart_rate", "durations": "60"}).json()
+    hr = readonly_api.get(path, params={"metric": "heart_rate", "durations": "60"}).json()
     assert hr["source"] == "gateway" and 60 < hr["points"][0]["value"] < 220
-    assert_problem(api.get(path, params={"metric": "torque"}), 422, field="metric")
+    assert_problem(readonly_api.get(path, params={"metric": "torque"}), 422, field="metric")
     assert_problem(
-        api.get(path, params={"metric": "power", "durations": "5,abc"}), 422, field="durations"
+        readonly_api.get(path, params={"metric": "power", "durations": "5,abc"}),
+        422,
+        field="durations",
     )
 
 
-def test_longitudinal_data_streams_every_provider_in_one_schema(api: httpx.Client) -> None:
+def test_longitudinal_data_streams_every_provider_in_one_schema(readonly_api: httpx.Client) -> None:
     since = (datetime.now(UTC) - timedelta(days=12)).date().isoformat()
     params = {"sport": "cycling", "start": since, "metrics": "heart_rate,power"}
-    expected = [a for a in walk(api, sport="cycling", start=since, status="completed", limit=200)]
-    response = api.get("/v1/activities/longitudinal-data", params=params)
+    expected = [
+        a for a in walk(readonly_api, sport="cycling", start=since, status="completed", limit=200)
+    ]
+    response = readonly_api.get("/v1/activities/longitudinal-data", params=params)
     table = read_parquet(response)
     assert table.schema == schema_for(("heart_rate", "power"), longitudinal=True)
     assert set(table.column("activity_id").to_pylist()) == {a["id"] for a in expected}
-    assert {"sweatstack", "astral"} <= set(table.column("provider").to_pylist()) or len(
-        {a["provider"] for a in expected}
-    ) < 2
+    assert {a["provider"] for a in expected} == {"sweatstack", "astral"}
+    assert set(table.column("provider").to_pylist()) == {"sweatstack", "astral"}
     footer = pq.ParquetFile(io.BytesIO(response.content)).metadata.metadata or {}
     assert json.loads(footer[ERRORS_METADATA_KEY]) == []
     one = expected[0]
     rows = read_parquet(
-        api.get(f"/v1/activities/{one['id']}/data", params={"metrics": "heart_rate,power"})
+        readonly_api.get(f"/v1/activities/{one['id']}/data", params={"metrics": "heart_rate,power"})
     )
     mine = table.filter(pa.compute.equal(table.column("activity_id"), one["id"]))
     assert mine.num_rows == rows.num_rows
     assert mine.column("power").to_pylist() == rows.column("power").to_pylist()
-    arrow = api.get("/v1/activities/longitudinal-data", params=params, headers={"Accept": ARROW})
+    arrow = readonly_api.get(
+        "/v1/activities/longitudinal-data", params=params, headers={"Accept": ARROW}
+    )
     assert pa.ipc.open_stream(arrow.content).read_all().num_rows == table.num_rows
 
 
@@ -208,16 +219,18 @@ def test_longitudinal_mean_max_is_the_attributed_envelope_and_is_cached(api: htt
     assert all(fresh[d] <= unfatigued[d] + 1e-9 for d in fresh)
 
 
-def test_longitudinal_mean_max_refuses_bad_input(api: httpx.Client) -> None:
+def test_longitudinal_mean_max_refuses_bad_input(readonly_api: httpx.Client) -> None:
     path = "/v1/activities/longitudinal-mean-max"
     assert_problem(
-        api.get(path, params={"metric": "power", "after": ["1", "2", "3", "4", "5", "6"]}),
+        readonly_api.get(path, params={"metric": "power", "after": ["1", "2", "3", "4", "5", "6"]}),
         422,
         field="after",
     )
-    assert_problem(api.get(path, params={"metric": "power", "by": "intensity"}), 422, field="by")
     assert_problem(
-        api.get(
+        readonly_api.get(path, params={"metric": "power", "by": "intensity"}), 422, field="by"
+    )
+    assert_problem(
+        readonly_api.get(
             path,
             params={"metric": "power", "after": "10", "start": "2020-01-01", "end": "2026-01-01"},
         ),
@@ -225,7 +238,9 @@ def test_longitudinal_mean_max_refuses_bad_input(api: httpx.Client) -> None:
         field="start",
     )
     assert_problem(
-        api.get(path, params={"metric": "power", "sport": "kitesurfing"}), 400, field="sport"
+        readonly_api.get(path, params={"metric": "power", "sport": "kitesurfing"}),
+        400,
+        field="sport",
     )
 
 
@@ -263,22 +278,26 @@ def test_backfill_failure_is_a_named_line(gateway: Any, api: httpx.Client) -> No
     assert "500" in lines[0]["error"]
 
 
-def test_edge_inputs_are_4xx_naming_the_field(api: httpx.Client) -> None:
+def test_edge_inputs_are_4xx_naming_the_field(readonly_api: httpx.Client) -> None:
     cases = ({"end": "9999-12-31"}, {"start": "0001-01-01"}, {"start": "0001-01-01T00:00:00+01:00"})
     for params in cases:
         field = next(iter(params))
-        assert_problem(api.get("/v1/activities", params=params), 400, field=field)
+        assert_problem(readonly_api.get("/v1/activities", params=params), 400, field=field)
         longitudinal = {"metric": "power", **params}
         assert_problem(
-            api.get("/v1/activities/longitudinal-mean-max", params=longitudinal), 400, field=field
+            readonly_api.get("/v1/activities/longitudinal-mean-max", params=longitudinal),
+            400,
+            field=field,
         )
-        assert_problem(api.get("/v1/activities/longitudinal-data", params=params), 400, field=field)
-    assert_problem(api.get("/v1/activities/longitudinal-mean-max"), 400, field="metric")
-    assert_problem(api.get("/v1/activities/astral:."), 404)
-    run = recorded(api, "sweatstack", "running")
-    refused = api.get(
+        assert_problem(
+            readonly_api.get("/v1/activities/longitudinal-data", params=params), 400, field=field
+        )
+    assert_problem(readonly_api.get("/v1/activities/longitudinal-mean-max"), 400, field="metric")
+    assert_problem(readonly_api.get("/v1/activities/astral:."), 404)
+    run = recorded(readonly_api, "sweatstack", "running")
+    refused = readonly_api.get(
         f"/v1/activities/{run['id']}/data", headers={"Accept": "application/json;q=-1"}
     )
     assert_problem(refused, 406)
-    no_power = api.get(f"/v1/activities/{run['id']}/mean-max", params={"metric": "power"})
+    no_power = readonly_api.get(f"/v1/activities/{run['id']}/mean-max", params={"metric": "power"})
     assert "power" in assert_problem(no_power, 404)["detail"]
