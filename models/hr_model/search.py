@@ -274,6 +274,37 @@ def surface_cutoff(min_error_bpm: float) -> float:
     return max(CUTOFF_RATIO * min_error_bpm, min_error_bpm + CUTOFF_MIN_WIDTH_BPM)
 
 
+# Errors within this relative distance of the surface cutoff are settled by `point_sse`.
+_BOUNDARY_BAND = 1e-9
+
+
+def _settle_boundary(
+    session: Session,
+    grid: Grid,
+    ie: IntArray,
+    iv: IntArray,
+    ip: IntArray,
+    errors: FloatArray,
+    cutoff: float,
+) -> FloatArray:
+    """The errors, with those of points lying at the cutoff (within rounding) recomputed by
+    `point_sse`. Searches that compute errors differently (closed form, brute force) then
+    decide such a point's place in the surface from the same number, so they agree."""
+    near = np.flatnonzero(np.abs(errors - cutoff) <= _BOUNDARY_BAND * max(cutoff, 1.0))
+    if near.size == 0:
+        return errors
+    settled = errors.copy()
+    for i in near:
+        sse = point_sse(
+            session,
+            float(grid.endurance[ie[i]]),
+            float(grid.v5[iv[i]]),
+            float(grid.hr_max_bpm[ip[i]]),
+        )
+        settled[i] = math.sqrt(max(0.0, sse) / session.samples)
+    return settled
+
+
 def _cap_surface(
     keys: IntArray, errors: FloatArray, cutoff: float
 ) -> tuple[IntArray, FloatArray, float]:
@@ -412,8 +443,12 @@ def search_grid(session: Session, grid: Grid) -> SearchResult:
     surf_ip = np.repeat(lo.astype(np.int64), counts) + offsets
     surf_sse = _closed_form(cc[surf_row], cb[surf_row], bb[surf_row], reserve_grid[surf_ip])
     surf_err = np.sqrt(np.maximum(0.0, surf_sse) / n)
+    all_pair = pair_index[surf_row]
+    surf_err = _settle_boundary(
+        session, grid, all_pair // n_v, all_pair % n_v, surf_ip, surf_err, cutoff
+    )
     keep = surf_err <= cutoff
-    surf_pair, surf_ip, surf_err = pair_index[surf_row[keep]], surf_ip[keep], surf_err[keep]
+    surf_pair, surf_ip, surf_err = all_pair[keep], surf_ip[keep], surf_err[keep]
     surf_keys = grid.keys(surf_pair // n_v, surf_pair % n_v, surf_ip)
     best_key = int(cand_keys[win])
     at_best = surf_keys == best_key
@@ -461,6 +496,7 @@ def brute_force_search(session: Session, grid: Grid) -> SearchResult:
     best = (int(ie[win]), int(iv[win]), int(ip[win]))
     errors = np.sqrt(np.maximum(0.0, flat) / n)
     cutoff = surface_cutoff(float(errors[win]))
+    errors = _settle_boundary(session, grid, ie, iv, ip, errors, cutoff)
     inside = errors <= cutoff
     surface_keys, surface_errors, cutoff = _cap_surface(keys[inside], errors[inside], cutoff)
     return SearchResult(grid, n, best, float(flat[win]), surface_keys, surface_errors, cutoff)

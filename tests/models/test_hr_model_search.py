@@ -163,3 +163,25 @@ def test_pruning_abandons_pairs_that_cannot_matter() -> None:
     fast, brute = search_grid(session, grid), brute_force_search(session, grid)
     assert fast.best == brute.best and fast.best_sse == brute.best_sse
     assert np.array_equal(fast.surface_keys, brute.surface_keys)
+
+
+def test_a_point_exactly_at_the_cutoff_is_placed_alike_whatever_computed_its_error() -> None:
+    """Errors a rounding apart at the surface cutoff (one search a ulp above, another a ulp
+    below) are settled by the same exact computation, so both searches agree on the point."""
+    from training_gateway.models.hr_model.search import _settle_boundary, point_sse
+
+    n = 120
+    time_s = np.arange(n, dtype=float)
+    session = prepare_session(time_s, 70 + 40 * np.sin(time_s / 20) ** 2, np.full(n, 3.0), 60.0)
+    grid = make_grid((0.3, 0.5, 0.1), (4.0, 5.0, 0.5), (160.0, 180.0, 10.0))
+    ie, iv, ip = (np.array([1]), np.array([1]), np.array([1]))
+    exact = np.sqrt(point_sse(session, 0.4, 4.5, 170.0) / n)
+    cutoff = float(exact)
+    above = _settle_boundary(
+        session, grid, ie, iv, ip, np.array([np.nextafter(exact, 1e9)]), cutoff
+    )
+    below = _settle_boundary(session, grid, ie, iv, ip, np.array([np.nextafter(exact, 0)]), cutoff)
+    assert above[0] == below[0] == exact
+    assert (above <= cutoff).all() and (below <= cutoff).all()
+    far = _settle_boundary(session, grid, ie, iv, ip, np.array([cutoff * 1.1]), cutoff)
+    assert far[0] == cutoff * 1.1  # away from the cutoff nothing is recomputed
