@@ -19,6 +19,7 @@ from training_gateway.gateway.auth.tokens import RenewingTransport, TokenManager
 from training_gateway.gateway.errors import EXCEPTION_HANDLERS
 from training_gateway.gateway.local_provider import PROVIDER as LOCAL_PROVIDER
 from training_gateway.gateway.local_provider import LocalAdapter
+from training_gateway.gateway.requests import GatewayRequest
 from training_gateway.gateway.routes import route_handlers
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.settings import Settings
@@ -127,6 +128,7 @@ def create_app(
         route_handlers=route_handlers(),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=GatewayRequest,
         openapi_config=openapi_config(),
         logging_config=logging_config(),
         debug=False,

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Request
 
-from training_gateway.models.activity import ActivityStatus
+from training_gateway.models.activity import MAX_YEAR, MIN_YEAR, ActivityStatus
 from training_gateway.models.errors import InvalidInput, InvalidParameter, UnsupportedMediaType
 from training_gateway.models.sport import canonical_sport
 
@@ -31,10 +31,6 @@ def parse_bound(raw: str | None, name: str) -> date | datetime | None:
     moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     _check_year(moment, name, raw)
     return moment
-
-
-# Training data lies well inside these years; outside them date arithmetic would overflow.
-MIN_YEAR, MAX_YEAR = 1900, 2200
 
 
 def _check_year(bound: date, name: str, raw: str) -> None:

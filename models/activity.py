@@ -10,11 +10,24 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct, field
 
-from training_gateway.models.errors import InvalidInput
+from training_gateway.models.errors import InvalidBody, InvalidInput
+
+# Training data lies well inside these years; outside them date arithmetic would overflow.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+# A write holds at most this much: longer than any real activity, far from overflowing.
+MAX_DURATION_S = 31 * 86400.0
+MAX_DISTANCE_M = 1e7
 
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
 NaiveDatetime = Annotated[datetime, Meta(tz=False)]
 NonNegativeFloat = Annotated[float, Meta(ge=0)]
+Tags = Annotated[list[Annotated[str, Meta(max_length=100)]], Meta(max_length=100)]
+
+
+def check_year(moment: datetime, field: str) -> None:
+    """Refuse a written instant outside MIN_YEAR-MAX_YEAR, naming its field."""
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise InvalidBody(field, f"{field} lies outside the years {MIN_YEAR}-{MAX_YEAR}")
 
 
 class ActivityStatus(enum.StrEnum):
@@ -99,14 +112,17 @@ class ActivityDraft(Struct, kw_only=True, forbid_unknown_fields=True):
     wall clock.
     """
 
-    sport: str
+    sport: Annotated[str, Meta(max_length=200)]
     start: AwareDatetime
-    duration_s: Annotated[float, Meta(gt=0)]
+    duration_s: Annotated[float, Meta(gt=0, le=MAX_DURATION_S)]
     status: ActivityStatus = ActivityStatus.COMPLETED
-    name: str | None = None
-    distance_m: NonNegativeFloat | None = None
-    tags: list[str] = field(default_factory=list)
+    name: Annotated[str, Meta(max_length=1000)] | None = None
+    distance_m: Annotated[float, Meta(ge=0, le=MAX_DISTANCE_M)] | None = None
+    tags: Tags = field(default_factory=list)
     extensions: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_year(self.start, "start")
 
 
 class ActivityCreate(ActivityDraft, kw_only=True, forbid_unknown_fields=True):

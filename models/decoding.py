@@ -88,3 +88,33 @@ def _first_non_finite(value: Any, path: str) -> str | None:
         if found is not None:
             return found
     return None
+
+
+# Caller documents nest at most this deep: enough for any schema here and any app's metadata,
+# and far from the recursion limits of the encoders that will write them back out.
+MAX_NESTING = 32
+
+
+def check_document(value: Any, *, max_depth: int = MAX_NESTING, prefix: str = "") -> None:
+    """Refuse a parsed JSON document (builtins) that nests deeper than `max_depth` or holds a
+    NUL character in a string or key (databases and many clients cannot hold one);
+    InvalidBody naming the place."""
+    stack: list[tuple[Any, str, int]] = [(value, prefix, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise InvalidBody(path or "body", "text must not contain NUL characters")
+        elif isinstance(item, dict | list):
+            if depth >= max_depth:
+                raise InvalidBody(
+                    path or "body", f"the document nests deeper than {max_depth} levels"
+                )
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    where = f"{path}.{key}" if path else str(key)
+                    if isinstance(key, str) and "\x00" in key:
+                        raise InvalidBody(where, "keys must not contain NUL characters")
+                    stack.append((child, where, depth + 1))
+            else:
+                stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))

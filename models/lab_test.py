@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct, field
 
-from training_gateway.models.activity import AwareDatetime, NaiveDatetime
+from training_gateway.models.activity import AwareDatetime, NaiveDatetime, Tags, check_year
 
 # Physiological ranges. Wide enough for any athlete a lab will see (an elite cyclist's sprint
 # power, a newborn's heart rate), narrow enough to refuse unit mix-ups (L/min for mL/min,
@@ -135,12 +135,17 @@ class LabTestDraft(Struct, kw_only=True, forbid_unknown_fields=True):
     """What a caller writes: the body of PUT (full replace: omitted fields become null) and,
     with `provider`, of POST. `start` (and `end`) carry the athlete's local offset."""
 
-    sport: str
+    sport: Annotated[str, Meta(max_length=200)]
     start: AwareDatetime
     end: AwareDatetime | None = None
-    title: str | None = None
+    title: Annotated[str, Meta(max_length=1000)] | None = None
     results: LabTestResults = field(default_factory=LabTestResults)
-    tags: list[str] = field(default_factory=list)
+    tags: Tags = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_year(self.start, "start")
+        if self.end is not None:
+            check_year(self.end, "end")
 
 
 class LabTestCreate(LabTestDraft, kw_only=True, forbid_unknown_fields=True):

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Router
 
 from training_gateway.gateway.dependencies import V1_DEPENDENCIES
+from training_gateway.gateway.query import check_query
 from training_gateway.gateway.routes.activities import ActivityController
 from training_gateway.gateway.routes.connections import ConnectionController, connection_callback
 from training_gateway.gateway.routes.health import health
@@ -23,6 +24,7 @@ def route_handlers() -> list[Any]:
     v1 = Router(
         path="/v1",
         dependencies=V1_DEPENDENCIES,
+        before_request=check_query,
         route_handlers=[
             ActivityController,
             ProviderController,

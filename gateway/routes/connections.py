@@ -100,6 +100,7 @@ class ConnectionController(Controller):
     dependencies={"flow": Provide(provide_flow), "caller": Provide(optional_caller)},
     security=[],
     status_code=303,
+    opt={"provider_redirect": True},
 )
 async def connection_callback(
     provider: str,
