@@ -2,7 +2,7 @@
 
 from training_gateway.adapters._mock.faults import FaultInjector
 from training_gateway.adapters._mock.server import MockServer, serve_mock
-from training_gateway.adapters._mock.synth import SyntheticSession, synthesize_history
+from training_gateway.adapters._mock.synthetic import SyntheticSession, synthesize_history
 from training_gateway.adapters._mock.tokens import TokenIssuer, TokenRejected
 
 __all__ = [
