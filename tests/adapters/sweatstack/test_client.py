@@ -18,7 +18,8 @@ from training_gateway.adapters.base import (
     Credentials,
     MockProvider,
 )
-from training_gateway.adapters.sweatstack import SweatStackAdapter, SweatStackMock
+from training_gateway.adapters.sweatstack import SweatStackAdapter
+from training_gateway.adapters.sweatstack.mock import SweatStackMock
 from training_gateway.models.activity import ActivityDraft, ActivityStatus
 from training_gateway.models.errors import NotFound, ProviderError, ProviderTimeout, Unsupported
 

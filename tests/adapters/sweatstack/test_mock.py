@@ -17,9 +17,9 @@ import pytest
 from open_sport_taxonomy import Sport
 
 from training_gateway.adapters._mock import MockServer, TokenIssuer, serve_mock
-from training_gateway.adapters.sweatstack import SweatStackMock, wire
+from training_gateway.adapters.sweatstack import wire
 from training_gateway.adapters.sweatstack.client import decode_details, decode_summaries
-from training_gateway.adapters.sweatstack.mock import StoredActivity
+from training_gateway.adapters.sweatstack.mock import StoredActivity, SweatStackMock
 
 from .conftest import SEED, TODAY
 
