@@ -44,6 +44,24 @@ class SeededStore(Protocol):
 
 
 StoreT = TypeVar("StoreT", bound=SeededStore)
+StoreT_co = TypeVar("StoreT_co", bound=SeededStore, covariant=True)
+
+
+class StoreFactory(Protocol[StoreT_co]):
+    """How a provider's store is seeded (its class, usually)."""
+
+    def __call__(self, seed: int, *, today: date | None, history_days: int) -> StoreT_co: ...
+
+
+@dataclass(frozen=True)
+class MockParts(Generic[StoreT]):
+    """A provider mock's own pieces: its `store` (seeded from the mock's arguments), the `app`
+    serving it (given the store, the token issuer and the authorization server), and what the
+    fault injector is served behind (`outer`, nothing unless a provider says so)."""
+
+    store: StoreFactory[StoreT]
+    app: Callable[[StoreT, TokenIssuer, AuthorizationServer], Any]
+    outer: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,9 +81,8 @@ class ProviderMock(Generic[StoreT]):
     provider's authorization server and a `TokenIssuer` signing its tokens.
 
     A provider says what differs in class attributes (`name`, `display_name`, `issuer`,
-    `oauth`) and by overriding `create_store`, `create_app` and, where they differ,
-    `wrap_app` and `access_claims`. `store`, `tokens`, `auth`, `app` and `faults` are public so
-    tests can inspect and change the state.
+    `oauth`, `parts`) and, where its tokens differ, by overriding `access_claims`. `store`,
+    `tokens`, `auth`, `app` and `faults` are public so tests can inspect and change the state.
     """
 
     name: str
@@ -73,6 +90,7 @@ class ProviderMock(Generic[StoreT]):
     #: The `iss` of the tokens it signs (unless a shared `TokenIssuer` is given).
     issuer: str
     oauth: OAuthProfile
+    parts: MockParts[StoreT]
 
     def __init__(
         self,
@@ -85,7 +103,7 @@ class ProviderMock(Generic[StoreT]):
         """`today` pins the seeded history's last day; `tokens` lets mocks share a signing key;
         `history_days` is how far back the default user's history goes."""
         self.seed = seed
-        self.store = self.create_store(seed, today=today, history_days=history_days)
+        self.store = self.parts.store(seed, today=today, history_days=history_days)
         self.tokens = tokens or TokenIssuer(self.issuer)
         self.auth = AuthorizationServer(
             self.tokens,
@@ -96,30 +114,15 @@ class ProviderMock(Generic[StoreT]):
             default_scope=self.oauth.default_scope,
             token_redirect_uri_required=self.oauth.token_redirect_uri_required,
         )
-        self.app = self.create_app(self.store, self.tokens, self.auth)
+        self.app = self.parts.app(self.store, self.tokens, self.auth)
         self.faults = FaultInjector(self.app)
-        self._asgi_app = self.wrap_app(self.faults)
-
-    # -- what each provider says -----------------------------------------------------------
-
-    def create_store(self, seed: int, *, today: date | None, history_days: int) -> StoreT:
-        """The provider's seeded state."""
-        raise NotImplementedError
-
-    def create_app(self, store: StoreT, tokens: TokenIssuer, auth: AuthorizationServer) -> Any:
-        """The Litestar app serving `store` (and `auth`'s routes), accepting `tokens`' tokens."""
-        raise NotImplementedError
-
-    def wrap_app(self, app: Any) -> Any:
-        """What the fault injector is served behind (nothing, unless a provider says so)."""
-        return app
+        outer = self.parts.outer
+        self._asgi_app = self.faults if outer is None else outer(self.faults)
 
     def access_claims(self, user: str) -> dict[str, Any]:
         """What an access token from `token_for` says besides who it is for and when it
         expires: the provider's default scope, unless a provider says otherwise."""
         return {"scope": self.oauth.default_scope}
-
-    # -- shared ----------------------------------------------------------------------------
 
     @property
     def default_user(self) -> str:
@@ -127,7 +130,7 @@ class ProviderMock(Generic[StoreT]):
 
     def asgi_app(self) -> Any:
         """The ASGI app to serve: fault injection around the Litestar app (inside whatever
-        `wrap_app` puts around it)."""
+        `parts.outer` puts around it)."""
         return self._asgi_app
 
     def user_claims(self, user: str) -> dict[str, Any]:

@@ -39,18 +39,15 @@ per resource: activities, tests), `dialect` (FastAPI-style errors and query rule
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
 
-from litestar import Litestar
-
-from training_gateway.adapters._mock import TokenIssuer
 from training_gateway.adapters._mock.base import (
+    MockParts,
     OAuthProfile,
     ProviderMock,
     StoreAttribute,
     store_method,
 )
-from training_gateway.adapters._mock.oauth import SWEATSTACK_PATHS, AuthorizationServer
+from training_gateway.adapters._mock.oauth import SWEATSTACK_PATHS
 from training_gateway.adapters.sweatstack.mock.api.activities import backfill_lines, is_fit
 from training_gateway.adapters.sweatstack.mock.app import RequestIds, create_app
 from training_gateway.adapters.sweatstack.mock.records import (
@@ -97,6 +94,8 @@ class SweatStackMock(ProviderMock[SweatStackStore]):
         token_redirect_uri_required=False,
     )
 
+    parts = MockParts(store=SweatStackStore, app=create_app, outer=RequestIds)
+
     activities = StoreAttribute[dict[str, StoredActivity]]()
     user_ids = StoreAttribute[tuple[str, ...]]()
     sources = StoreAttribute[dict[str, StoredSource]]()
@@ -117,18 +116,6 @@ class SweatStackMock(ProviderMock[SweatStackStore]):
     process_upload = store_method(SweatStackStore.process_upload)
     source_response = store_method(SweatStackStore.source_response)
     advance_backfill = store_method(SweatStackStore.advance_backfill)
-
-    def create_store(self, seed: int, *, today: date | None, history_days: int) -> SweatStackStore:
-        return SweatStackStore(seed, today=today, history_days=history_days)
-
-    def create_app(
-        self, store: SweatStackStore, tokens: TokenIssuer, auth: AuthorizationServer
-    ) -> Litestar:
-        return create_app(store, tokens, auth)
-
-    def wrap_app(self, app: object) -> RequestIds:
-        """Request ids around fault injection, so injected faults carry one too."""
-        return RequestIds(app)
 
     def backfill_lines(self, user: str) -> AsyncIterator[bytes]:
         """The backfill stream of `user`, as `GET /api/v1/activities/backfill-status` sends it."""

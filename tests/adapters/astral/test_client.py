@@ -18,7 +18,8 @@ from tests.adapters.astral.examples import (
     SPEC_SKIPPED_RIDE,
     envelope,
 )
-from training_gateway.adapters.astral import AstralAdapter, AstralMock
+from training_gateway.adapters.astral import AstralAdapter
+from training_gateway.adapters.astral.mock import AstralMock
 from training_gateway.adapters.base import (
     ActivityQuery,
     Adapter,

@@ -17,8 +17,7 @@ import pytest
 from tests.adapters.astral.conftest import SEED, Served
 from tests.adapters.astral.examples import SPEC_CREATE_BODY
 from training_gateway.adapters._mock import TokenIssuer
-from training_gateway.adapters.astral import AstralMock
-from training_gateway.adapters.astral.mock import DETAIL_RESOLUTION_S, ISSUER
+from training_gateway.adapters.astral.mock import DETAIL_RESOLUTION_S, ISSUER, AstralMock
 from training_gateway.adapters.astral.wire import (
     AstralActivity,
     AstralActivityEnvelope,
