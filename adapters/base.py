@@ -6,7 +6,7 @@ import enum
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
 import pyarrow as pa
@@ -14,13 +14,6 @@ from msgspec import Struct, field
 
 from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus
 from training_gateway.models.lab_test import LabTest, LabTestDraft
-
-if TYPE_CHECKING:
-    from litestar.types import ASGIApp
-
-    from training_gateway.adapters._mock.faults import FaultInjector
-    from training_gateway.adapters._mock.oauth import AuthorizationServer
-    from training_gateway.adapters._mock.tokens import TokenIssuer
 
 ENTRY_POINT_GROUP = "training_gateway.adapters"
 
@@ -124,25 +117,6 @@ class ProviderInfo(Struct, kw_only=True):
 
 
 @runtime_checkable
-class MockProvider(Protocol):
-    """A stateful mock of a provider's API, served over real HTTP, with fault injection."""
-
-    name: str
-    faults: FaultInjector
-    tokens: TokenIssuer
-    # The provider's OAuth authorization server (optional for third-party mocks).
-    auth: AuthorizationServer
-
-    def asgi_app(self) -> ASGIApp:
-        """The mock's ASGI application."""
-        ...
-
-    def token_for(self, user: str | None = None) -> str:
-        """A signed access token for a seeded user (the default user when None)."""
-        ...
-
-
-@runtime_checkable
 class Adapter(Protocol):
     """A provider plugin: maps the provider's API onto the unified schema.
 
@@ -158,12 +132,6 @@ class Adapter(Protocol):
     patch_preserved_extensions: ClassVar[frozenset[str]]
 
     def __init__(self, base_url: str, http: httpx.AsyncClient) -> None: ...
-
-    @classmethod
-    def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> MockProvider:
-        """A fresh mock of this provider, seeded deterministically, with `history_days` of
-        training history."""
-        ...
 
     async def list_activities(
         self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from training_gateway.adapters._mock.base import MockProvider
+from training_gateway.adapters._mock.registry import load_mock_factories
 from training_gateway.adapters._mock.server import MockServer
-from training_gateway.adapters.base import MockProvider, load_adapters
 
 
 @dataclass
@@ -34,12 +35,12 @@ StartMock = Callable[..., RunningMock]
 def provider_mock() -> Iterator[StartMock]:
     """A factory: `provider_mock("astral", seed=3)` starts that provider's mock for this test."""
     started: list[MockServer] = []
-    adapters = load_adapters()
+    factories = load_mock_factories()
 
     def start(name: str, seed: int = 0) -> RunningMock:
-        if name not in adapters:
-            raise LookupError(f"no installed provider {name!r}; installed: {', '.join(adapters)}")
-        mock = adapters[name].create_mock(seed)
+        if name not in factories:
+            raise LookupError(f"no installed provider {name!r}; installed: {', '.join(factories)}")
+        mock = factories[name](seed)
         server = MockServer(mock.asgi_app()).start()
         started.append(server)
         return RunningMock(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import (
+    TYPE_CHECKING,
     Any,
     Concatenate,
     Generic,
@@ -22,15 +23,38 @@ from typing import (
     Self,
     TypeVar,
     overload,
+    runtime_checkable,
 )
 
 from training_gateway.adapters._mock.faults import FaultInjector
 from training_gateway.adapters._mock.oauth import AuthorizationServer, AuthPaths
 from training_gateway.adapters._mock.tokens import TokenIssuer
 
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp
+
 T = TypeVar("T")
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+@runtime_checkable
+class MockProvider(Protocol):
+    """A stateful mock of a provider's API, served over real HTTP, with fault injection."""
+
+    name: str
+    faults: FaultInjector
+    tokens: TokenIssuer
+    # The provider's OAuth authorization server (optional for third-party mocks).
+    auth: AuthorizationServer
+
+    def asgi_app(self) -> ASGIApp:
+        """The mock's ASGI application."""
+        ...
+
+    def token_for(self, user: str | None = None) -> str:
+        """A signed access token for a seeded user (the default user when None)."""
+        ...
 
 
 class SeededStore(Protocol):
@@ -78,7 +102,8 @@ class OAuthProfile:
 
 class ProviderMock(Generic[StoreT]):
     """A provider's mock: its store behind its Litestar app, behind a `FaultInjector`, with the
-    provider's authorization server and a `TokenIssuer` signing its tokens.
+    provider's authorization server and a `TokenIssuer` signing its tokens; implements
+    `MockProvider`.
 
     A provider says what differs in class attributes (`name`, `display_name`, `issuer`,
     `oauth`, `parts`) and, where its tokens differ, by overriding `access_claims`. `store`,
