@@ -1,4 +1,7 @@
-"""Pieces every provider mock shares: signed tokens, synthetic history, a loopback server."""
+"""Pieces every provider mock shares: `base` (the facade, `ProviderMock`, and the
+`MockProvider` protocol), `tokens` (signed tokens), `oauth` (the authorization server),
+`faults`, `server` (a loopback server), `synthetic` (training data) and `registry` (the
+`training_gateway.mocks` entry points)."""
 
 from training_gateway.adapters._mock.faults import FaultInjector
 from training_gateway.adapters._mock.server import MockServer, serve_mock
