@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 import httpx
 import pyarrow as pa
@@ -17,13 +17,6 @@ from msgspec import Struct, field
 from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus
 from training_gateway.models.errors import Unsupported
 from training_gateway.models.lab_test import LabTest, LabTestDraft
-
-if TYPE_CHECKING:
-    from litestar.types import ASGIApp
-
-    from training_gateway.adapters._mock.faults import FaultInjector
-    from training_gateway.adapters._mock.oauth import AuthorizationServer
-    from training_gateway.adapters._mock.tokens import TokenIssuer
 
 ENTRY_POINT_GROUP = "training_gateway.adapters"
 
@@ -124,25 +117,6 @@ class ProviderInfo(Struct, kw_only=True):
     auth_kind: AuthKind
     connected: bool = False
     extensions: dict[str, Any] = field(default_factory=dict)
-
-
-@runtime_checkable
-class MockProvider(Protocol):
-    """A stateful mock of a provider's API, served over real HTTP, with fault injection."""
-
-    name: str
-    faults: FaultInjector
-    tokens: TokenIssuer
-    # The provider's OAuth authorization server (optional for third-party mocks).
-    auth: AuthorizationServer
-
-    def asgi_app(self) -> ASGIApp:
-        """The mock's ASGI application."""
-        ...
-
-    def token_for(self, user: str | None = None) -> str:
-        """A signed access token for a seeded user (the default user when None)."""
-        ...
 
 
 @runtime_checkable

@@ -3,17 +3,24 @@ start a provider mock on a free loopback port and give its URL and a token.
 
     def test_my_app_reads_activities(sweatstack_mock):
         client = MyApp(base_url=sweatstack_mock.url, token=sweatstack_mock.token)
+
+pytest imports this module into every test session of every project that installs the
+package, most of which never start a mock: so it imports nothing of ours at the top (no
+Litestar, numpy, pyarrow, mocks or adapters). The fixtures import what they start, and
+nothing here needs the test extras (the official `sweatstack` client, pandas).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
-from training_gateway.adapters._mock.server import MockServer
-from training_gateway.adapters.base import MockProvider, load_adapters
+if TYPE_CHECKING:
+    from training_gateway.adapters._mock.base import MockProvider
+    from training_gateway.adapters._mock.server import MockServer
 
 
 @dataclass
@@ -33,13 +40,17 @@ StartMock = Callable[..., RunningMock]
 @pytest.fixture
 def provider_mock() -> Iterator[StartMock]:
     """A factory: `provider_mock("astral", seed=3)` starts that provider's mock for this test."""
+    # Here, not at the top: starting a mock is what loads the mocks and the server.
+    from training_gateway.adapters._mock.registry import load_mock_factories
+    from training_gateway.adapters._mock.server import MockServer
+
     started: list[MockServer] = []
-    adapters = load_adapters()
+    factories = load_mock_factories()
 
     def start(name: str, seed: int = 0) -> RunningMock:
-        if name not in adapters:
-            raise LookupError(f"no installed provider {name!r}; installed: {', '.join(adapters)}")
-        mock = adapters[name].create_mock(seed)
+        if name not in factories:
+            raise LookupError(f"no installed provider {name!r}; installed: {', '.join(factories)}")
+        mock = factories[name](seed)
         server = MockServer(mock.asgi_app()).start()
         started.append(server)
         return RunningMock(

@@ -29,8 +29,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from training_gateway.adapters._mock.synthetic import encode_fit, synthetic_activity
 from training_gateway.models.fit import decode_fit
-from training_gateway.models.fit_writer import encode_fit, synthetic_activity
 from training_gateway.models.mean_max import all_durations_s, mean_max_curve, mean_max_reference
 
 SIX_HOURS_S = 6 * 3600

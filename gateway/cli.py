@@ -58,9 +58,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _mock(args: argparse.Namespace) -> int:
     import uvicorn
 
-    classes = load_adapters()
-    if args.provider not in classes:
-        print(f"unknown provider {args.provider!r}; known: {', '.join(classes)}", file=sys.stderr)
+    from training_gateway.adapters._mock.registry import load_mock_factories
+
+    factories = load_mock_factories()
+    if args.provider not in factories:
+        print(f"unknown provider {args.provider!r}; known: {', '.join(factories)}", file=sys.stderr)
         return 2
     if args.client_id and not args.redirect_uri:
         print("--client-id needs at least one --redirect-uri", file=sys.stderr)
@@ -68,7 +70,7 @@ def _mock(args: argparse.Namespace) -> int:
     if not args.client_id and (args.client_secret or args.redirect_uri):
         print("--client-secret and --redirect-uri need --client-id", file=sys.stderr)
         return 2
-    mock = classes[args.provider].create_mock(args.seed, history_days=args.days)
+    mock = factories[args.provider](args.seed, history_days=args.days)
     mock.faults.latency_s = args.latency_ms / 1000
     if args.client_id:
         # The gateway (or your app) as an OAuth client of this mock: no secret makes it public.

@@ -11,8 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import msgspec
 
+from training_gateway.adapters._mock.base import MockProvider
+from training_gateway.adapters._mock.registry import load_mock_factories
 from training_gateway.adapters._mock.server import MockServer
-from training_gateway.adapters.base import Adapter, Credentials, MockProvider
+from training_gateway.adapters.base import Adapter, Credentials
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.services.connections import ConnectionFlow
 from training_gateway.gateway.settings import OAuthClient, Settings
@@ -116,9 +118,10 @@ def start_demo(
 ) -> Demo:
     """Start every provider's mock on a free loopback port (each adding `latency_s`)."""
     demo = Demo(key=key or API_KEY_PREFIX + "demo_" + secrets.token_urlsafe(24))
+    mock_factories = load_mock_factories()
     try:
-        for name, adapter_class in sorted(adapter_classes.items()):
-            mock = adapter_class.create_mock(seed)
+        for name in sorted(adapter_classes):
+            mock = mock_factories[name](seed)
             mock.faults.latency_s = latency_s
             demo.mocks[name] = mock
             demo.servers[name] = MockServer(mock.asgi_app()).start()

@@ -19,7 +19,6 @@ from training_gateway.adapters.base import (
     Capability,
     Credentials,
     LabTestQuery,
-    MockProvider,
 )
 from training_gateway.gateway.storage import Store, User
 from training_gateway.gateway.storage.local import (
@@ -28,7 +27,6 @@ from training_gateway.gateway.storage.local import (
     new_local_id,
 )
 from training_gateway.models.activity import Activity, ActivityDraft
-from training_gateway.models.errors import Unsupported
 from training_gateway.models.lab_test import LabTest, LabTestDraft, etag, lab_test_from_draft
 
 PROVIDER = "local"
@@ -66,11 +64,6 @@ class LocalAdapter:
     def __init__(self, store: Store) -> None:
         self.activities = local_activity_records(store)
         self.tests = local_test_records(store)
-
-    @classmethod
-    def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> MockProvider:
-        """There is nothing remote to mock: `local` is the gateway's own database."""
-        raise Unsupported(PROVIDER, "mock")
 
     # activities
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from training_gateway.adapters._mock.registry import MOCK_ENTRY_POINT_GROUP, load_mock_factories
 from training_gateway.adapters._mock.server import MockServer
 from training_gateway.adapters.base import (
     ENTRY_POINT_GROUP,
@@ -47,12 +48,17 @@ class ThirdPartyAdapter:
 class ContradictoryAdapter(ThirdPartyAdapter):
     name: ClassVar[str] = "contradictory"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.UPLOAD})
+
+
+def create_mock(seed=0, *, history_days=90):
+    return ("a third-party mock", seed, history_days)
 """
 
 
 @pytest.fixture
 def installed_plugin(tmp_path: Path) -> Iterator[None]:
-    """A distribution on sys.path declaring an adapter under the gateway's entry-point group."""
+    """A distribution on sys.path declaring an adapter and its mock under the gateway's
+    entry-point groups."""
     (tmp_path / "thirdparty_gateway.py").write_text(PLUGIN)
     info = tmp_path / "thirdparty_gateway-1.0.dist-info"
     info.mkdir()
@@ -61,6 +67,7 @@ def installed_plugin(tmp_path: Path) -> Iterator[None]:
     )
     (info / "entry_points.txt").write_text(
         f"[{ENTRY_POINT_GROUP}]\nthirdparty = thirdparty_gateway:ThirdPartyAdapter\n"
+        f"[{MOCK_ENTRY_POINT_GROUP}]\nthirdparty = thirdparty_gateway:create_mock\n"
     )
     sys.path.insert(0, str(tmp_path))
     try:
@@ -85,6 +92,15 @@ def test_an_adapter_declaring_a_capability_it_lacks_is_refused_at_load(tmp_path:
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("contradicting_gateway", None)
+
+
+def test_built_in_mocks_come_from_their_own_entry_points() -> None:
+    assert {"sweatstack", "astral"} <= set(load_mock_factories())
+
+
+def test_an_installed_package_adds_a_mock(installed_plugin: None) -> None:
+    create_mock = load_mock_factories()["thirdparty"]
+    assert create_mock(4, history_days=7) == ("a third-party mock", 4, 7)
 
 
 def test_an_installed_package_adds_a_provider(installed_plugin: None, tmp_path: Path) -> None:

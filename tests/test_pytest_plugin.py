@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import httpx
 import pytest
 
@@ -39,3 +42,16 @@ def test_factory_seeds_and_injects_faults(provider_mock: StartMock) -> None:
     assert get(first).status_code == 503
     with pytest.raises(LookupError):
         provider_mock("strava")
+
+
+def test_importing_the_plugin_loads_no_mock_adapter_or_heavy_library() -> None:
+    # pytest imports the plugin into every test session of every project that installs us.
+    code = "import sys, training_gateway.adapters.pytest_plugin; print(*sorted(sys.modules))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(run.stdout.split())
+    heavy = {"litestar", "numpy", "pyarrow", "msgspec", "httpx", "uvicorn", "sweatstack", "pandas"}
+    assert not {module.split(".")[0] for module in loaded} & heavy
+    assert {module for module in loaded if module.startswith("training_gateway.")} == {
+        "training_gateway.adapters",
+        "training_gateway.adapters.pytest_plugin",
+    }

@@ -1,6 +1,5 @@
-"""Astral (nexrex): the adapter for its Activities API and a faithful mock of it."""
+"""Astral (nexrex): the adapter for its Activities API. Its mock is `training_gateway.adapters.astral.mock`."""
 
 from training_gateway.adapters.astral.client import AstralAdapter
-from training_gateway.adapters.astral.mock import AstralMock
 
-__all__ = ["AstralAdapter", "AstralMock"]
+__all__ = ["AstralAdapter"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 from urllib.parse import quote
 
 import httpx
@@ -36,9 +36,6 @@ from training_gateway.adapters.http import call_provider, decode_provider
 from training_gateway.models.activity import Activity, ActivityDraft
 from training_gateway.models.errors import NotFound, ProviderError
 
-if TYPE_CHECKING:
-    from training_gateway.adapters.astral.mock import AstralMock
-
 ACTIVITIES_PATH = "/api/v1/activities"
 
 
@@ -69,13 +66,6 @@ class AstralAdapter:
     def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
-
-    @classmethod
-    def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> AstralMock:
-        """A fresh, deterministically seeded mock of Astral's API."""
-        from training_gateway.adapters.astral.mock import AstralMock
-
-        return AstralMock(seed, history_days=history_days)
 
     async def list_activities(
         self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int

@@ -1,6 +1,5 @@
-"""SweatStack: the adapter, its wire format and a faithful mock of its activity API."""
+"""SweatStack: the adapter and its wire format. Its mock is `training_gateway.adapters.sweatstack.mock`."""
 
 from training_gateway.adapters.sweatstack.client import SweatStackAdapter
-from training_gateway.adapters.sweatstack.mock import SweatStackMock
 
-__all__ = ["SweatStackAdapter", "SweatStackMock"]
+__all__ = ["SweatStackAdapter"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -36,9 +36,6 @@ from training_gateway.models.errors import (
 )
 from training_gateway.models.lab_test import LabTest, LabTestDraft
 from training_gateway.models.timeseries import METRICS
-
-if TYPE_CHECKING:
-    from training_gateway.adapters.sweatstack.mock import SweatStackMock
 
 PROVIDER = mapping.PROVIDER
 T = TypeVar("T")
@@ -99,13 +96,6 @@ class SweatStackAdapter:
     def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
-
-    @classmethod
-    def create_mock(cls, seed: int = 0, *, history_days: int = 90) -> SweatStackMock:
-        """A fresh, deterministically seeded mock of SweatStack's API."""
-        from training_gateway.adapters.sweatstack.mock import SweatStackMock
-
-        return SweatStackMock(seed, history_days=history_days)
 
     async def list_activities(
         self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int

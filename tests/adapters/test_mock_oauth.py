@@ -34,7 +34,7 @@ from training_gateway.adapters._mock.oauth import (
 )
 from training_gateway.adapters._mock.server import serve_mock
 from training_gateway.adapters.astral.mock import AstralMock
-from training_gateway.adapters.sweatstack import SweatStackMock
+from training_gateway.adapters.sweatstack.mock import SweatStackMock
 
 TODAY = date(2026, 5, 20)
 REDIRECT = "http://127.0.0.1:9/cb"

@@ -12,10 +12,10 @@ import pyarrow as pa
 import pytest
 from garmin_fit_sdk import Encoder, Profile
 
+from training_gateway.adapters._mock.synthetic import encode_fit, synthetic_activity
 from training_gateway.gateway.errors import status_for
 from training_gateway.models.errors import InvalidInput
 from training_gateway.models.fit import FIT_EPOCH_S, MAX_FIT_BYTES, FitActivity, decode_fit
-from training_gateway.models.fit_writer import encode_fit, synthetic_activity
 from training_gateway.models.timeseries import TIME_COLUMNS, TIMESERIES_COLUMNS
 
 MESG = Profile["mesg_num"]

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import training_gateway.models.mean_max as mm
+from training_gateway.adapters._mock.synthetic import synthetic_activity
 from training_gateway.models.errors import InvalidInput
-from training_gateway.models.fit_writer import synthetic_activity
 from training_gateway.models.mean_max import (
     all_durations_s,
     mean_max_after,

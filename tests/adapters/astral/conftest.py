@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from training_gateway.adapters._mock import TokenIssuer, serve_mock
-from training_gateway.adapters.astral import AstralMock
-from training_gateway.adapters.astral.mock import ISSUER
+from training_gateway.adapters.astral.mock import ISSUER, AstralMock
 
 #: The mocks' "today", pinned so their histories do not depend on the day the tests run.
 TODAY = date(2025, 3, 14)

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.adapters.astral.conftest import Served
-from training_gateway.adapters.astral import AstralAdapter, AstralMock
-from training_gateway.adapters.astral.mock import StoredActivity
+from training_gateway.adapters.astral import AstralAdapter
+from training_gateway.adapters.astral.mock import AstralMock, StoredActivity
 from training_gateway.adapters.base import ActivityQuery, Credentials
 from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus
 from training_gateway.models.errors import (

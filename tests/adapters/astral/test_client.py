@@ -18,7 +18,7 @@ from tests.adapters.astral.examples import (
     SPEC_SKIPPED_RIDE,
     envelope,
 )
-from training_gateway.adapters.astral import AstralAdapter, AstralMock
+from training_gateway.adapters.astral import AstralAdapter
 from training_gateway.adapters.base import (
     ActivityQuery,
     Adapter,
@@ -395,13 +395,6 @@ async def test_delete_of_a_missing_activity_is_not_found(
 
     with pytest.raises(NotFound):
         await adapter.delete_activity(CREDS, "act_gone")
-
-
-def test_create_mock_gives_a_seeded_astral_mock() -> None:
-    mock = AstralAdapter.create_mock(3)
-
-    assert isinstance(mock, AstralMock)
-    assert mock.name == "astral" and mock.seed == 3
 
 
 async def test_delete_answered_without_the_confirmation_is_a_provider_error(

@@ -17,8 +17,9 @@ import pytest
 from tests.adapters.astral.conftest import SEED, Served
 from tests.adapters.astral.examples import SPEC_CREATE_BODY
 from training_gateway.adapters._mock import TokenIssuer
-from training_gateway.adapters.astral import AstralMock
-from training_gateway.adapters.astral.mock import DETAIL_RESOLUTION_S, ISSUER
+from training_gateway.adapters._mock.base import MockProvider
+from training_gateway.adapters._mock.registry import load_mock_factories
+from training_gateway.adapters.astral.mock import DETAIL_RESOLUTION_S, ISSUER, AstralMock
 from training_gateway.adapters.astral.wire import (
     AstralActivity,
     AstralActivityEnvelope,
@@ -32,7 +33,6 @@ from training_gateway.adapters.astral.wire import (
     ZonesView,
     view,
 )
-from training_gateway.adapters.base import MockProvider
 
 ACTIVITIES = "/api/v1/activities"
 TEN_K = SPEC_CREATE_BODY
@@ -68,6 +68,13 @@ def stored_activity(mock: AstralMock, activity_id: str, **changes: Any) -> Astra
 def test_mock_is_a_mock_provider(shared: Served) -> None:
     assert isinstance(shared.mock, MockProvider)
     assert shared.mock.name == "astral"
+
+
+def test_the_mocks_entry_point_gives_a_seeded_astral_mock() -> None:
+    mock = load_mock_factories()["astral"](3)
+
+    assert isinstance(mock, AstralMock)
+    assert mock.name == "astral" and mock.seed == 3
 
 
 # -- list: shape, defaults, order, paging ------------------------------------------------------

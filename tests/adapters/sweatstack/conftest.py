@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from training_gateway.adapters._mock import MockServer, TokenIssuer, serve_mock
-from training_gateway.adapters.sweatstack import SweatStackMock
-from training_gateway.adapters.sweatstack.mock import ISSUER
+from training_gateway.adapters.sweatstack.mock import ISSUER, SweatStackMock
 
 #: The mocks' "today", pinned so their histories do not depend on the day the tests run.
 TODAY = date(2026, 5, 20)

@@ -16,11 +16,10 @@ from training_gateway.adapters.base import (
     AuthKind,
     Capability,
     Credentials,
-    MockProvider,
     Operations,
     capability,
 )
-from training_gateway.adapters.sweatstack import SweatStackAdapter, SweatStackMock
+from training_gateway.adapters.sweatstack import SweatStackAdapter
 from training_gateway.models.activity import ActivityStatus
 from training_gateway.models.errors import NotFound, ProviderError, ProviderTimeout, Unsupported
 
@@ -61,13 +60,6 @@ def test_adapter_declares_what_sweatstack_offers(adapter: SweatStackAdapter) -> 
         Capability.TEST_APP_METADATA,
     }
     assert SweatStackAdapter.auth_kind is AuthKind.OAUTH2_PKCE_OIDC
-
-
-def test_create_mock_gives_a_mock_provider() -> None:
-    mock = SweatStackAdapter.create_mock(seed=5)
-    assert isinstance(mock, SweatStackMock)
-    assert isinstance(mock, MockProvider)
-    assert mock.name == "sweatstack"
 
 
 @respx.mock

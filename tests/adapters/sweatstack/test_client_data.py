@@ -16,7 +16,7 @@ import respx
 
 from training_gateway.adapters.base import Credentials, MeanMaxPoint, UploadedFile
 from training_gateway.adapters.sweatstack import SweatStackAdapter
-from training_gateway.adapters.sweatstack.timeseries import (
+from training_gateway.adapters.sweatstack.mock.parquet import (
     activity_table,
     mean_max_table,
     to_parquet,

@@ -13,9 +13,10 @@ import pytest
 import respx
 
 from training_gateway.adapters.base import Credentials, LabTestQuery
-from training_gateway.adapters.sweatstack import SweatStackAdapter, SweatStackMock
+from training_gateway.adapters.sweatstack import SweatStackAdapter
 from training_gateway.adapters.sweatstack.client import TESTS_PAGE_SIZE, TESTS_PATH
-from training_gateway.adapters.sweatstack.mock_tests import LAB_APP
+from training_gateway.adapters.sweatstack.mock import SweatStackMock
+from training_gateway.adapters.sweatstack.mock.store import LAB_APP
 from training_gateway.models.errors import (
     NotFound,
     ProviderError,

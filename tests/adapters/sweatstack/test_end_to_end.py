@@ -14,9 +14,9 @@ from open_sport_taxonomy import Sport
 
 from training_gateway.adapters._mock import MockServer
 from training_gateway.adapters.base import ActivityQuery, Credentials, MeanMaxPoint, UploadedFile
-from training_gateway.adapters.sweatstack import SweatStackAdapter, SweatStackMock
+from training_gateway.adapters.sweatstack import SweatStackAdapter
 from training_gateway.adapters.sweatstack.mapping import native_id
-from training_gateway.adapters.sweatstack.mock import StoredActivity
+from training_gateway.adapters.sweatstack.mock import StoredActivity, SweatStackMock
 from training_gateway.models.activity import ActivityStatus
 from training_gateway.models.errors import NotFound, ProviderError, ProviderRejected
 from training_gateway.models.mean_max import mean_max_reference, on_one_hz_grid

@@ -17,9 +17,11 @@ import pytest
 from open_sport_taxonomy import Sport
 
 from training_gateway.adapters._mock import MockServer, TokenIssuer, serve_mock
-from training_gateway.adapters.sweatstack import SweatStackMock, wire
+from training_gateway.adapters._mock.base import MockProvider
+from training_gateway.adapters._mock.registry import load_mock_factories
+from training_gateway.adapters.sweatstack import wire
 from training_gateway.adapters.sweatstack.client import decode_details, decode_summaries
-from training_gateway.adapters.sweatstack.mock import StoredActivity
+from training_gateway.adapters.sweatstack.mock import StoredActivity, SweatStackMock
 
 from .conftest import SEED, TODAY
 
@@ -89,6 +91,13 @@ def test_another_seed_gives_another_history(
     other = make_mock(seed=13)  # seed 12 would share the second athlete (history 12)
     assert set(other.user_ids).isdisjoint(shared_mock.user_ids)
     assert set(other.activities).isdisjoint(shared_mock.activities)
+
+
+def test_the_mocks_entry_point_gives_a_mock_provider() -> None:
+    mock = load_mock_factories()["sweatstack"](seed=5)
+    assert isinstance(mock, SweatStackMock)
+    assert isinstance(mock, MockProvider)
+    assert mock.name == "sweatstack"
 
 
 def test_ids_are_shaped_like_sweatstack_ids(shared_mock: SweatStackMock) -> None:

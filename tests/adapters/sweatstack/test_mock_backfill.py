@@ -15,7 +15,7 @@ import sweatstack
 from sweatstack.schemas import BackfillStatus
 
 from training_gateway.adapters._mock import TokenIssuer, serve_mock
-from training_gateway.adapters.sweatstack import SweatStackMock
+from training_gateway.adapters.sweatstack.mock import SweatStackMock
 
 from .conftest import SEED, TODAY
 

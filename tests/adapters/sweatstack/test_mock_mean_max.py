@@ -16,8 +16,7 @@ import pytest
 from open_sport_taxonomy import Sport
 
 from training_gateway.adapters._mock import MockServer
-from training_gateway.adapters.sweatstack import SweatStackMock
-from training_gateway.adapters.sweatstack.mock import StoredActivity
+from training_gateway.adapters.sweatstack.mock import StoredActivity, SweatStackMock
 from training_gateway.models.mean_max import (
     DEFAULT_DURATIONS_S,
     all_durations_s,

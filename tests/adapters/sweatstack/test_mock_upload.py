@@ -21,9 +21,9 @@ import sweatstack
 from sweatstack.schemas import SourceResponse
 
 from training_gateway.adapters._mock import TokenIssuer, serve_mock
-from training_gateway.adapters.sweatstack import SweatStackMock, wire
+from training_gateway.adapters.sweatstack import wire
 from training_gateway.adapters.sweatstack.client import decode_details
-from training_gateway.adapters.sweatstack.mock import StoredSource, is_fit
+from training_gateway.adapters.sweatstack.mock import StoredSource, SweatStackMock, is_fit
 from training_gateway.models.mean_max import mean_max_reference, on_one_hz_grid
 from training_gateway.models.timeseries import conform
 

@@ -21,8 +21,7 @@ from sweatstack.exceptions import (
 from sweatstack.schemas import ActivityDetails, ActivitySummary
 
 from training_gateway.adapters._mock import MockServer
-from training_gateway.adapters.sweatstack import SweatStackMock
-from training_gateway.adapters.sweatstack.mock import StoredActivity
+from training_gateway.adapters.sweatstack.mock import StoredActivity, SweatStackMock
 from training_gateway.models.mean_max import (
     DEFAULT_DURATIONS_S,
     all_durations_s,

@@ -16,10 +16,11 @@ from sweatstack.schemas import TestResults as SdkTestResults
 from sweatstack.schemas import TestSummary as SdkTestSummary
 
 from training_gateway.adapters._mock import MockServer, TokenIssuer, serve_mock
-from training_gateway.adapters.sweatstack import SweatStackMock, wire
+from training_gateway.adapters.sweatstack import wire
 from training_gateway.adapters.sweatstack.client import decode_list, decode_one
-from training_gateway.adapters.sweatstack.mock import StoredActivity
-from training_gateway.adapters.sweatstack.mock_tests import FIRST_PARTY_APP, LAB_APP, StoredTest
+from training_gateway.adapters.sweatstack.mock import StoredActivity, StoredTest, SweatStackMock
+from training_gateway.adapters.sweatstack.mock.api.tests import FIRST_PARTY_APP
+from training_gateway.adapters.sweatstack.mock.store import LAB_APP
 
 from .conftest import SEED, TODAY
 

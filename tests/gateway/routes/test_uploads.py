@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 
 from tests.gateway.conftest import RunningGateway
 from tests.gateway.routes.test_activities import assert_problem, walk
+from training_gateway.adapters._mock.synthetic import encode_fit, synthetic_activity
 from training_gateway.models.fit import MAX_FIT_BYTES
-from training_gateway.models.fit_writer import encode_fit, synthetic_activity
 
 
 def fit_file(

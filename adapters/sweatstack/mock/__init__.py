@@ -1,0 +1,127 @@
+"""A stateful mock of SweatStack's activity API, served as a Litestar app.
+
+Faithful to the documented contract (docs "Activities") and to what the official `sweatstack`
+client 0.97.0 sends and validates: repeated query keys, `YYYY-MM-DD` dates, offset-aware
+`start`/`end` in the athlete's local offset, naive `*_local`, ISO 8601 durations, Parquet time
+series, FastAPI-style `{"detail": ...}` errors and an `x-request-id` on every response.
+
+State is plain data (`SweatStackMock.activities`), seeded deterministically from `seed` for
+two athletes, so tests can add activities and prove that users never see each other's data.
+Summaries and laps are computed from the synthetic 1 Hz streams the first time they are asked
+for, so starting a mock stays cheap.
+
+Beyond activities and their data:
+- `GET /api/v1/activities/{id}/mean-max` computes the curve the straightforward way
+  (`models.mean_max.on_one_hz_grid` + `mean_max_reference`), so the gateway's fast
+  implementation can be checked against it.
+- `POST /api/v1/activities/upload` takes up to `max_upload_files` FIT files (multipart field
+  `files`), answers 202 with one `SourceResponse` each and decodes them in the background
+  (`models.fit.decode_fit`) into activities with the recorded samples. SweatStack documents no
+  endpoint to read a source back, so the mock does not invent one: tests read
+  `SweatStackMock.sources` (or `source_response(id)`), whose status moves from "processing" to
+  "processed" (with the activity id) or "failed" (with an error).
+- `GET /api/v1/activities/backfill-status` streams NDJSON: a line every `backfill_interval_s`
+  whose `backfill_loaded_until` moves from the newest activity's start towards the oldest's,
+  `backfill_step` activities per line, closing after `backfill_window_s` (3 s and 60 s, as
+  documented; tests shorten both). Progress is kept per user across connections; with
+  `backfill_error` set, the stream sends `{"error": ...}` instead and closes.
+
+Where SweatStack's documentation is silent the mock chooses, and says so: a mean-max of a
+metric the activity did not record is a 422 (as segmenting on it is); an activity without
+samples (a FIT file with no records) serves a data table with no rows; a file is taken as FIT
+when its header says so, whatever its name.
+
+The package: `store` (the state, no HTTP) and `records` (what it stores), `api` (a controller
+per resource: activities, tests), `dialect` (FastAPI-style errors and query rules), `parquet`
+(the Parquet answers) and `app` (the Litestar app); `SweatStackMock` here is the facade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from training_gateway.adapters._mock.base import (
+    MockParts,
+    OAuthProfile,
+    ProviderMock,
+    StoreAttribute,
+    store_method,
+)
+from training_gateway.adapters._mock.oauth import SWEATSTACK_PATHS
+from training_gateway.adapters.sweatstack.mock.api.activities import backfill_lines, is_fit
+from training_gateway.adapters.sweatstack.mock.app import RequestIds, create_app
+from training_gateway.adapters.sweatstack.mock.records import (
+    StoredActivity,
+    StoredSource,
+    StoredTest,
+)
+from training_gateway.adapters.sweatstack.mock.store import SweatStackStore, TestsState
+
+__all__ = [
+    "DEFAULT_SCOPE",
+    "ISSUER",
+    "StoredActivity",
+    "StoredSource",
+    "StoredTest",
+    "SweatStackMock",
+    "create_mock",
+    "is_fit",
+]
+
+ISSUER = "https://app.sweatstack.no"
+DEFAULT_SCOPE = "openid profile email activities:read offline_access"
+
+
+class SweatStackMock(ProviderMock[SweatStackStore]):
+    """SweatStack's activity and Tests APIs with two seeded athletes; implements `MockProvider`.
+
+    The state is the `store`'s, and public here too so tests can inspect and change it:
+    `activities` (by id), `user_ids`, `sources` (uploads by source id), `tests_state`,
+    `max_upload_files` and the backfill settings `backfill_interval_s`, `backfill_window_s`,
+    `backfill_step`, `backfill_loaded` (progress per user) and `backfill_error`; `tokens` (the
+    `TokenIssuer`) and `faults` (the `FaultInjector` around the app) as every mock has them.
+    """
+
+    name = "sweatstack"
+    display_name = "SweatStack"
+    issuer = ISSUER
+    #: OAuth2 and OpenID Connect, at the paths the SDK uses.
+    oauth = OAuthProfile(
+        paths=SWEATSTACK_PATHS,
+        openid=True,
+        default_scope=DEFAULT_SCOPE,
+        # The SDK's oauth.exchange_code sends no redirect_uri, and works against SweatStack.
+        token_redirect_uri_required=False,
+    )
+
+    parts = MockParts(store=SweatStackStore, app=create_app, outer=RequestIds)
+
+    activities = StoreAttribute[dict[str, StoredActivity]]()
+    user_ids = StoreAttribute[tuple[str, ...]]()
+    sources = StoreAttribute[dict[str, StoredSource]]()
+    tests_state = StoreAttribute[TestsState]()
+    max_upload_files = StoreAttribute[int]()
+    backfill_interval_s = StoreAttribute[float]()
+    backfill_window_s = StoreAttribute[float]()
+    backfill_step = StoreAttribute[int]()
+    backfill_loaded = StoreAttribute[dict[str, int]]()
+    backfill_error = StoreAttribute[str | None]()
+    other_user = StoreAttribute[str]()
+
+    add_session = store_method(SweatStackStore.add_session)
+    add_activity = store_method(SweatStackStore.add_activity)
+    add_recording = store_method(SweatStackStore.add_recording)
+    activities_of = store_method(SweatStackStore.activities_of)
+    accept_upload = store_method(SweatStackStore.accept_upload)
+    process_upload = store_method(SweatStackStore.process_upload)
+    source_response = store_method(SweatStackStore.source_response)
+    advance_backfill = store_method(SweatStackStore.advance_backfill)
+
+    def backfill_lines(self, user: str) -> AsyncIterator[bytes]:
+        """The backfill stream of `user`, as `GET /api/v1/activities/backfill-status` sends it."""
+        return backfill_lines(self.store, user)
+
+
+def create_mock(seed: int = 0, *, history_days: int = 90) -> SweatStackMock:
+    """A fresh SweatStack mock, seeded with `seed`, with `history_days` of training history."""
+    return SweatStackMock(seed, history_days=history_days)

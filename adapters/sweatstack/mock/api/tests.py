@@ -1,0 +1,303 @@
+"""The SweatStack mock's Tests API (`/api/v1/tests`), as ../shared/specs/sweatstack-tests.txt
+documents it and the official client (0.97) calls it.
+
+Which app a request comes from is the access token's `client_id` claim; a token without one
+(a personal token, or `mock.token_for()`) counts as SweatStack's own web app. A test belongs
+to the app that created it (`created_by`): another app may read it and attach its own
+`app_metadata`, but replacing or deleting it answers 403.
+
+Each stored test keeps a `version`, bumped by every change (replace, app metadata, or a test's
+own `TestsState.change`), so tests can see whether a write landed; `TestsState.after_read`
+runs a callback right after the next GET of a test, to land another app's write between a
+client's read and its write.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from litestar import Controller, Response, delete, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
+from open_sport_taxonomy import Sport
+
+from training_gateway.adapters.sweatstack import wire
+from training_gateway.adapters.sweatstack.mock.dialect import (
+    AnyRequest,
+    ApiError,
+    QueryParams,
+    body_error,
+    json_response,
+)
+from training_gateway.adapters.sweatstack.mock.records import StoredTest, on_or_after, on_or_before
+from training_gateway.adapters.sweatstack.mock.store import SweatStackStore
+from training_gateway.models.sport import sport_matches
+
+#: The app a token without `client_id` stands for.
+FIRST_PARTY_APP = "sweatstack-web"
+MAX_PAGE = 50
+MAX_APP_METADATA_BYTES = 1024
+MAX_APP_METADATA_DEPTH = 32
+#: A test created without `end` ends this long after its start (the SDK documents it so).
+DEFAULT_DURATION = timedelta(hours=3)
+TRACE_RESOLUTIONS = ("auto", "linked")
+
+
+class Caller(msgspec.Struct, frozen=True):
+    user: str
+    app: str
+    app_token: bool
+
+
+#: What the handlers ask for by name: the store (from the app) and the caller.
+Store = NamedDependency[SweatStackStore]
+AppCaller = NamedDependency[Caller]
+
+
+def provide_test_caller(claims: NamedDependency[dict[str, Any]]) -> Caller:
+    """The user and the app behind the bearer token."""
+    app = claims.get("client_id")
+    return Caller(
+        user=str(claims["sub"]),
+        app=str(app) if app else FIRST_PARTY_APP,
+        app_token=bool(app),
+    )
+
+
+class _TestWrite(msgspec.Struct, kw_only=True):
+    """TestCreate / TestUpdate: sport and start required, everything else optional."""
+
+    sport: str
+    start: datetime
+    end: datetime | None = None
+    title: str | None = None
+    results: wire.TestResults | None = None
+    tags: list[str] | None = None
+
+
+def _write_body(raw: bytes) -> _TestWrite:
+    """The body, validated as FastAPI would: a 422 listing what is wrong."""
+    try:
+        obj = msgspec.json.decode(raw) if raw else None
+    except msgspec.DecodeError:
+        raise ApiError(422, [body_error("json_invalid", [], "JSON decode error", None)]) from None
+    if not isinstance(obj, dict):
+        raise ApiError(
+            422,
+            [body_error("model_attributes_type", [], "Input should be a valid dictionary", obj)],
+        )
+    errors = [
+        body_error("missing", [name], "Field required", obj)
+        for name in ("sport", "start")
+        if obj.get(name) is None
+    ]
+    if errors:
+        raise ApiError(422, errors)
+    try:
+        body = msgspec.convert(obj, _TestWrite, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        where = message.split("at `$.", 1)[1].rstrip("`").split(".") if "at `$." in message else []
+        raise ApiError(422, [body_error("value_error", where, message, None)]) from None
+    for name, moment in (("start", body.start), ("end", body.end)):
+        if moment is not None and moment.tzinfo is None:
+            raise ApiError(
+                422,
+                [
+                    body_error(
+                        "timezone_aware", [name], "Input should have timezone info", obj.get(name)
+                    )
+                ],
+            )
+    try:
+        Sport.parse(body.sport)
+    except ValueError:
+        raise ApiError(
+            422,
+            [
+                body_error(
+                    "value_error",
+                    ["sport"],
+                    f"Value error, unknown sport {body.sport!r}",
+                    body.sport,
+                )
+            ],
+        ) from None
+    return body
+
+
+def _results(body: _TestWrite) -> dict[str, Any] | None:
+    return None if body.results is None else msgspec.to_builtins(body.results)
+
+
+def _visible(store: SweatStackStore, caller: Caller, test_id: str) -> StoredTest:
+    test = store.tests_state.get(caller.user, test_id)
+    if test is None:  # another user's test does not exist
+        raise ApiError(404, "Test not found")
+    return test
+
+
+def _owned_by_app(test: StoredTest, caller: Caller) -> None:
+    if test.created_by != caller.app:
+        raise ApiError(
+            403, "This test was created by another app; your token has no access to change it"
+        )
+
+
+class TestsController(Controller):
+    """`/api/v1/tests`: list, details, create, replace, delete, and per-app metadata."""
+
+    path = "/api/v1/tests"
+    __test__ = False  # not a pytest test class
+    dependencies = {"caller": Provide(provide_test_caller, sync_to_thread=False)}
+
+    @get(["/", ""])
+    async def list_tests(
+        self, request: AnyRequest, store: Store, caller: AppCaller
+    ) -> Response[bytes]:
+        created_by = request.query_params.get("created_by")
+        query = QueryParams(request)
+        listing = query.listing(MAX_PAGE)
+        if listing.limit > MAX_PAGE:
+            query.error(
+                "limit",
+                "less_than_equal",
+                f"Input should be less than or equal to {MAX_PAGE}",
+                str(listing.limit),
+                le=MAX_PAGE,
+            )
+        query.check()
+        found = [
+            t
+            for t in store.tests_state.of(caller.user)
+            if on_or_after(t, listing.start)
+            and on_or_before(t, listing.end)
+            and sport_matches(t.sport, listing.sports)
+            and set(listing.tags) <= set(t.tags or [])
+            and (created_by is None or t.created_by == created_by)
+        ]
+        return json_response([t.summary(caller.app) for t in listing.page(found)])
+
+    @get("/{test_id:str}")
+    async def test_details(
+        self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
+    ) -> Response[bytes]:
+        query = QueryParams(request)
+        # `traces=linked` keeps only traces linked to this test; the mock holds no traces, so
+        # both resolutions give an empty list, but a value the API does not know is a 422.
+        query.choice(("traces",), TRACE_RESOLUTIONS)
+        query.check()
+        test = _visible(store, caller, test_id)
+        details = test.summary(caller.app)
+        end = test.end or test.start
+        linked = [
+            a
+            for a in store.activities_of(caller.user)
+            if a.start <= end and a.session.end >= test.start
+        ]
+        details["traces"] = []
+        details["activities"] = [wire.to_json_object(a.list_item) for a in linked]
+        response = json_response(details)
+        hook = store.tests_state.read_hook(test_id)
+        if hook is not None:
+            hook(test)
+        return response
+
+    @post(["/", ""], status_code=201)
+    async def create_test(
+        self, request: AnyRequest, store: Store, caller: AppCaller
+    ) -> Response[bytes]:
+        body = _write_body(await request.body())
+        test = store.tests_state.add(
+            StoredTest(
+                id="tst_" + secrets.token_hex(8),
+                user=caller.user,
+                created_by=caller.app,
+                sport=body.sport,
+                start=body.start,
+                end=body.end if body.end is not None else body.start + DEFAULT_DURATION,
+                title=body.title,
+                results=_results(body),
+                tags=body.tags,
+            )
+        )
+        return json_response(test.summary(caller.app), 201)
+
+    @put("/{test_id:str}")
+    async def replace_test(
+        self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
+    ) -> Response[bytes]:
+        test = _visible(store, caller, test_id)
+        _owned_by_app(test, caller)
+        body = _write_body(await request.body())
+        store.tests_state.change(
+            test,
+            sport=body.sport,
+            start=body.start,
+            end=body.end,
+            title=body.title,
+            results=_results(body),
+            tags=body.tags,
+        )
+        return json_response(test.summary(caller.app))
+
+    @delete("/{test_id:str}", status_code=204)
+    async def delete_test(self, store: Store, caller: AppCaller, test_id: FromPath[str]) -> None:
+        test = _visible(store, caller, test_id)
+        _owned_by_app(test, caller)
+        store.tests_state.remove(test_id)
+
+    @put("/{test_id:str}/app-metadata", status_code=204)
+    async def put_app_metadata(
+        self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
+    ) -> None:
+        test = _visible(store, caller, test_id)
+        if not caller.app_token:
+            raise ApiError(403, "App metadata needs an app token")
+        raw = await request.body()
+        try:
+            data = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            raise ApiError(
+                422, [body_error("json_invalid", [], "JSON decode error", None)]
+            ) from None
+        if not isinstance(data, dict):
+            raise ApiError(
+                422, [body_error("dict_type", [], "Input should be a valid dictionary", data)]
+            )
+        # The size is of the compact JSON, so a client's whitespace does not count.
+        if len(msgspec.json.encode(data)) > MAX_APP_METADATA_BYTES:
+            raise ApiError(413, "App metadata is limited to 1 KB")
+        if _depth(data) > MAX_APP_METADATA_DEPTH:
+            raise ApiError(
+                422,
+                [
+                    body_error(
+                        "value_error",
+                        [],
+                        "Value error, app metadata is limited to 32 levels",
+                        None,
+                    )
+                ],
+            )
+        store.tests_state.set_app_metadata(test, caller.app, data)
+
+    @delete("/{test_id:str}/app-metadata", status_code=204)
+    async def delete_app_metadata(
+        self, store: Store, caller: AppCaller, test_id: FromPath[str]
+    ) -> None:
+        test = _visible(store, caller, test_id)
+        if not caller.app_token:
+            raise ApiError(403, "App metadata needs an app token")
+        store.tests_state.set_app_metadata(test, caller.app, None)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
