@@ -250,7 +250,7 @@ class SweatStackAdapter:
             offset,
             limit,
             TESTS_PAGE_SIZE,
-            lambda payload: decode_list(payload, wire.TestSummary),
+            lambda payload: decode_list(payload, wire.LabTestSummary),
         )
         return [mapping.lab_test_to_unified(item) async for item in pages]
 
@@ -294,7 +294,7 @@ class SweatStackAdapter:
             token=creds.access_token,
             not_found=_missing_test(native_id),
         )
-        return mapping.lab_test_to_unified(decode_one(response.content, wire.TestDetails))
+        return mapping.lab_test_to_unified(decode_one(response.content, wire.LabTestDetails))
 
     async def create_test(self, creds: Credentials, draft: LabTestDraft) -> LabTest:
         response = await call_provider(
@@ -305,7 +305,7 @@ class SweatStackAdapter:
             token=creds.access_token,
             json=mapping.lab_test_body(draft),
         )
-        return mapping.lab_test_to_unified(decode_one(response.content, wire.TestSummary))
+        return mapping.lab_test_to_unified(decode_one(response.content, wire.LabTestSummary))
 
     async def replace_test(
         self, creds: Credentials, native_id: str, draft: LabTestDraft

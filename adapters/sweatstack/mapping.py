@@ -196,11 +196,11 @@ def details_as_summary(details: wire.ActivityDetails) -> wire.ActivitySummary:
 # as it is); what a caller writes is checked when the gateway decodes it.
 
 
-def results_to_unified(results: wire.TestResults | None) -> LabTestResults:
+def results_to_unified(results: wire.LabTestResults | None) -> LabTestResults:
     if results is None:
         return LabTestResults()
     fields: dict[str, Any] = {}
-    for name in wire.TestResults.__struct_fields__:
+    for name in wire.LabTestResults.__struct_fields__:
         value = getattr(results, name)
         if isinstance(value, wire.Marker):
             value = Marker(**{k: getattr(value, k) for k in wire.Marker.__struct_fields__})
@@ -208,7 +208,7 @@ def results_to_unified(results: wire.TestResults | None) -> LabTestResults:
     return LabTestResults(**fields)
 
 
-def results_to_wire(results: LabTestResults) -> wire.TestResults:
+def results_to_wire(results: LabTestResults) -> wire.LabTestResults:
     """SweatStack stores power and heart rates as whole numbers; others as given."""
     fields: dict[str, Any] = {}
     for name in LabTestResults.__struct_fields__:
@@ -224,17 +224,17 @@ def results_to_wire(results: LabTestResults) -> wire.TestResults:
         elif name in ("heart_rate_max", "critical_power"):
             value = _whole(value)
         fields[name] = value
-    return wire.TestResults(**fields)
+    return wire.LabTestResults(**fields)
 
 
 def _whole(value: float | None) -> int | None:
     return None if value is None else round(value)
 
 
-def lab_test_to_unified(test: wire.TestSummary) -> LabTest:
+def lab_test_to_unified(test: wire.LabTestSummary) -> LabTest:
     """A SweatStack test (summary or details) in the unified schema."""
     extensions: dict[str, Any] = dict(test.unknown_fields)
-    if isinstance(test, wire.TestDetails):
+    if isinstance(test, wire.LabTestDetails):
         if test.traces is not None:
             extensions["traces"] = test.traces
         if test.activities is not None:
@@ -268,9 +268,9 @@ def _at_local_offset(instant: datetime, local: datetime | None) -> datetime:
     return instant.astimezone(timezone(timedelta(minutes=minutes)))
 
 
-def lab_test_body(draft: LabTestDraft) -> wire.TestBody:
+def lab_test_body(draft: LabTestDraft) -> wire.LabTestBody:
     """The full-replace body for a draft: every key present, null for what it leaves out."""
-    return wire.TestBody(
+    return wire.LabTestBody(
         title=draft.title,
         sport=draft.sport,
         start=draft.start,

@@ -296,10 +296,8 @@ class Marker(Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=Tru
     vo2: float | None = None
 
 
-class TestResults(Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+class LabTestResults(Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
     """`results` of a test (SDK `TestResults`); every field optional."""
-
-    __test__ = False  # not a pytest class
 
     first_threshold: Marker | None = None
     second_threshold: Marker | None = None
@@ -321,12 +319,10 @@ class TestResults(Struct, kw_only=True, omit_defaults=True, forbid_unknown_field
     efficiency: float | None = None
 
 
-class TestSummary(Struct, kw_only=True):
+class LabTestSummary(Struct, kw_only=True):
     """An item of `GET /api/v1/tests/` (SDK `TestSummary`). `end_local` is a required key
     that may be null. `unknown_fields` keeps top-level keys this Struct does not declare, as
     for activities (`split_fields`)."""
-
-    __test__ = False
 
     id: str
     sport: str
@@ -337,27 +333,25 @@ class TestSummary(Struct, kw_only=True):
     title: str | None = None
     created_by: str | None = None
     tags: list[str] | None = None
-    results: TestResults | None = None
+    results: LabTestResults | None = None
     app_metadata: dict[str, Any] | None = None
     unknown_fields: dict[str, Any] = field(default_factory=dict)
 
 
-class TestDetails(TestSummary, kw_only=True):
+class LabTestDetails(LabTestSummary, kw_only=True):
     """`GET /api/v1/tests/{id}`: the summary plus the traces and activities linked by time."""
 
     traces: list[dict[str, Any]] | None = None
     activities: list[dict[str, Any]] | None = None
 
 
-class TestBody(Struct, kw_only=True):
+class LabTestBody(Struct, kw_only=True):
     """The body of POST /api/v1/tests/ and of PUT (full replace): every key is sent, null
     included, as the SDK does."""
-
-    __test__ = False
 
     title: str | None
     sport: str
     start: AwareDatetime
     end: AwareDatetime | None
-    results: TestResults | None
+    results: LabTestResults | None
     tags: list[str] | None

@@ -55,7 +55,7 @@ from training_gateway.adapters.sweatstack.mock.records import (
     StoredSource,
     StoredTest,
 )
-from training_gateway.adapters.sweatstack.mock.store import SweatStackStore, TestsState
+from training_gateway.adapters.sweatstack.mock.store import LabTestsState, SweatStackStore
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -99,7 +99,7 @@ class SweatStackMock(ProviderMock[SweatStackStore]):
     activities = StoreAttribute[dict[str, StoredActivity]]()
     user_ids = StoreAttribute[tuple[str, ...]]()
     sources = StoreAttribute[dict[str, StoredSource]]()
-    tests_state = StoreAttribute[TestsState]()
+    tests_state = StoreAttribute[LabTestsState]()
     max_upload_files = StoreAttribute[int]()
     backfill_interval_s = StoreAttribute[float]()
     backfill_window_s = StoreAttribute[float]()

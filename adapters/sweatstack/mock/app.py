@@ -12,7 +12,7 @@ from litestar.di import Provide
 
 from training_gateway.adapters._mock import TokenIssuer
 from training_gateway.adapters._mock.oauth import AuthorizationServer
-from training_gateway.adapters.sweatstack.mock.api import ActivitiesController, TestsController
+from training_gateway.adapters.sweatstack.mock.api import ActivitiesController, LabTestsController
 from training_gateway.adapters.sweatstack.mock.dialect import exception_handlers, verified_claims
 from training_gateway.adapters.sweatstack.mock.store import SweatStackStore
 
@@ -27,7 +27,7 @@ def create_app(store: SweatStackStore, tokens: TokenIssuer, auth: AuthorizationS
         return verified_claims(request.headers.get("authorization"), tokens)
 
     return Litestar(
-        route_handlers=[ActivitiesController, TestsController, *auth.route_handlers()],
+        route_handlers=[ActivitiesController, LabTestsController, *auth.route_handlers()],
         dependencies={
             "store": Provide(provide_store, sync_to_thread=False),
             "claims": Provide(provide_claims, sync_to_thread=False),

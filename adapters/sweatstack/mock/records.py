@@ -224,7 +224,7 @@ class StoredTest:
         return self.start.replace(tzinfo=None)
 
     def summary(self, app: str) -> dict[str, Any]:
-        """The TestSummary JSON: instants in UTC with `Z`, local wall clocks naive."""
+        """The LabTestSummary JSON: instants in UTC with `Z`, local wall clocks naive."""
         return {
             "id": self.id,
             "tags": self.tags,

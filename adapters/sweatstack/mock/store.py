@@ -97,7 +97,7 @@ class SweatStackStore:
                 if session.status == "completed":
                     self.add_session(session, user=user_id)
         #: Lab tests (the Tests API): `tests_state.tests` by id, hooks to interleave writes.
-        self.tests_state = TestsState()
+        self.tests_state = LabTestsState()
         self.tests_state.seed(self.user_ids, seed, today)
 
     @property
@@ -291,10 +291,8 @@ class SweatStackStore:
         return found
 
 
-class TestsState:
+class LabTestsState:
     """The tests of every user, with hooks tests use to interleave other apps' writes."""
-
-    __test__ = False
 
     def __init__(self) -> None:
         self.tests: dict[str, StoredTest] = {}

@@ -68,18 +68,18 @@ wire_markers = st.builds(
     vo2=_optional(strategies.numbers),
 )
 wire_results = st.builds(
-    wire.TestResults,
+    wire.LabTestResults,
     **{name: _optional(wire_markers) for name in MARKERS},
     **{
         name: _optional(
             _wire_ints if name in ("heart_rate_max", "critical_power") else strategies.numbers
         )
-        for name in wire.TestResults.__struct_fields__
+        for name in wire.LabTestResults.__struct_fields__
         if name not in MARKERS
     },
 )
 
-_DECLARED = frozenset(wire.TestDetails.__struct_encode_fields__)
+_DECLARED = frozenset(wire.LabTestDetails.__struct_encode_fields__)
 unknown_fields = st.dictionaries(
     strategies.texts.filter(lambda key: key not in _DECLARED), strategies.json_values, max_size=3
 )
@@ -102,9 +102,9 @@ def _test_fields() -> dict[str, st.SearchStrategy[Any]]:
     }
 
 
-test_summaries = st.builds(wire.TestSummary, **_test_fields())
+test_summaries = st.builds(wire.LabTestSummary, **_test_fields())
 test_details = st.builds(
-    wire.TestDetails,
+    wire.LabTestDetails,
     **_test_fields(),
     traces=_optional(st.lists(strategies.json_objects, max_size=2)),
     activities=_optional(
@@ -120,7 +120,7 @@ test_details = st.builds(
 )
 
 
-def _encode(test: wire.TestSummary) -> bytes:
+def _encode(test: wire.LabTestSummary) -> bytes:
     """The test as SweatStack's JSON: unknown fields back at the top level."""
     obj = msgspec.to_builtins(test)
     obj.update(obj.pop("unknown_fields"))
@@ -140,7 +140,7 @@ def test_results_round_trip_through_the_wire(results: LabTestResults) -> None:
 @given(unified_results)
 def test_results_round_trip_through_sweatstacks_json(results: LabTestResults) -> None:
     payload = msgspec.json.encode(mapping.results_to_wire(results))
-    decoded = msgspec.json.decode(payload, type=wire.TestResults, strict=True)
+    decoded = msgspec.json.decode(payload, type=wire.LabTestResults, strict=True)
     assert mapping.results_to_unified(decoded) == results
     # and what the unified schema encodes, it decodes again (every value is within range)
     unified_json = msgspec.json.encode(results)
@@ -149,7 +149,7 @@ def test_results_round_trip_through_sweatstacks_json(results: LabTestResults) ->
 
 @_SETTINGS
 @given(wire_results)
-def test_wire_results_round_trip_through_the_unified_schema(results: wire.TestResults) -> None:
+def test_wire_results_round_trip_through_the_unified_schema(results: wire.LabTestResults) -> None:
     assert mapping.results_to_wire(mapping.results_to_unified(results)) == results
 
 
@@ -174,12 +174,12 @@ def test_power_and_heart_rates_are_sent_whole(
     ):
         assert isinstance(whole, int)
         assert abs(whole - given_value) <= 0.5
-    msgspec.json.decode(msgspec.json.encode(sent), type=wire.TestResults, strict=True)
+    msgspec.json.decode(msgspec.json.encode(sent), type=wire.LabTestResults, strict=True)
 
 
 def test_empty_results_map_to_empty_results() -> None:
     assert mapping.results_to_unified(None) == LabTestResults()
-    assert mapping.results_to_unified(wire.TestResults()) == LabTestResults()
+    assert mapping.results_to_unified(wire.LabTestResults()) == LabTestResults()
     assert msgspec.json.encode(mapping.results_to_wire(LabTestResults())) == b"{}"
 
 
@@ -195,7 +195,7 @@ def _local_offset(instant: datetime, local: datetime | None) -> timedelta | None
     return instant.utcoffset() if abs(minutes) >= 24 * 60 else timedelta(minutes=minutes)
 
 
-def _assert_keeps_every_field(test: LabTest, sent: wire.TestSummary) -> None:
+def _assert_keeps_every_field(test: LabTest, sent: wire.LabTestSummary) -> None:
     assert test.id == f"sweatstack:{sent.id}"
     assert test.provider == "sweatstack"
     assert test.sport == sent.sport
@@ -213,13 +213,13 @@ def _assert_keeps_every_field(test: LabTest, sent: wire.TestSummary) -> None:
     assert test.tags == list(sent.tags or [])
     assert test.app_metadata == sent.app_metadata
     assert test.results == mapping.results_to_unified(sent.results)
-    assert mapping.results_to_wire(test.results) == (sent.results or wire.TestResults())
+    assert mapping.results_to_wire(test.results) == (sent.results or wire.LabTestResults())
 
 
 @_SETTINGS
 @given(test_summaries)
-def test_summary_keeps_every_field_through_json_and_mapping(summary: wire.TestSummary) -> None:
-    decoded = decode_one(_encode(summary), wire.TestSummary)
+def test_summary_keeps_every_field_through_json_and_mapping(summary: wire.LabTestSummary) -> None:
+    decoded = decode_one(_encode(summary), wire.LabTestSummary)
     assert decoded == summary
 
     test = mapping.lab_test_to_unified(decoded)
@@ -230,15 +230,15 @@ def test_summary_keeps_every_field_through_json_and_mapping(summary: wire.TestSu
 
 @_SETTINGS
 @given(st.lists(test_summaries, max_size=3))
-def test_lists_decode_like_single_tests(summaries: list[wire.TestSummary]) -> None:
+def test_lists_decode_like_single_tests(summaries: list[wire.LabTestSummary]) -> None:
     payload = b"[" + b",".join(_encode(summary) for summary in summaries) + b"]"
-    assert decode_list(payload, wire.TestSummary) == summaries
+    assert decode_list(payload, wire.LabTestSummary) == summaries
 
 
 @_SETTINGS
 @given(test_details)
-def test_details_keep_traces_activity_ids_and_unknown_fields(details: wire.TestDetails) -> None:
-    decoded = decode_one(_encode(details), wire.TestDetails)
+def test_details_keep_traces_activity_ids_and_unknown_fields(details: wire.LabTestDetails) -> None:
+    decoded = decode_one(_encode(details), wire.LabTestDetails)
     assert decoded == details
 
     test = mapping.lab_test_to_unified(decoded)
@@ -254,7 +254,7 @@ def test_details_keep_traces_activity_ids_and_unknown_fields(details: wire.TestD
 
 @_SETTINGS
 @given(test_summaries)
-def test_unified_test_survives_its_own_json(summary: wire.TestSummary) -> None:
+def test_unified_test_survives_its_own_json(summary: wire.LabTestSummary) -> None:
     test = mapping.lab_test_to_unified(summary)
     # a provider's stored value is shown as it is, so decode the unified JSON without ranges
     again = msgspec.json.decode(msgspec.json.encode(test))
@@ -286,7 +286,7 @@ def test_draft_body_has_every_key_and_round_trips(
     assert set(body) == {"title", "sport", "start", "end", "results", "tags"}
     assert body["title"] == title and body["sport"] == sport and body["tags"] == tags
     assert (body["end"] is None) == (end is None)
-    sent = msgspec.convert(body["results"], wire.TestResults, strict=True)
+    sent = msgspec.convert(body["results"], wire.LabTestResults, strict=True)
     assert mapping.results_to_unified(sent) == results
 
 
@@ -294,7 +294,7 @@ _ATHLETE_OFFSETS = st.sampled_from([0, 60, 120, -420, 330, -210, 345])  # minute
 
 
 @st.composite
-def sent_in_utc(draw: st.DrawFn) -> wire.TestSummary:
+def sent_in_utc(draw: st.DrawFn) -> wire.LabTestSummary:
     """A test as SweatStack sends it: instants in UTC, the athlete's wall clock apart."""
     offset = timezone(timedelta(minutes=draw(_ATHLETE_OFFSETS)))
     start = draw(strategies.naive_datetimes).replace(tzinfo=offset)
@@ -312,12 +312,12 @@ def sent_in_utc(draw: st.DrawFn) -> wire.TestSummary:
 @_SETTINGS
 @given(sent_in_utc())
 def test_a_read_test_written_back_keeps_its_instants_and_local_wall_clock(
-    sent: wire.TestSummary,
+    sent: wire.LabTestSummary,
 ) -> None:
     body = mapping.lab_test_body(draft_from_test(mapping.lab_test_to_unified(sent)))
     obj = msgspec.json.decode(msgspec.json.encode(body))
 
-    written = msgspec.convert(obj, wire.TestBody, strict=False)
+    written = msgspec.convert(obj, wire.LabTestBody, strict=False)
     assert written.start == sent.start
     assert written.start.replace(tzinfo=None) == sent.start_local
     assert written.end == sent.end
@@ -325,4 +325,4 @@ def test_a_read_test_written_back_keeps_its_instants_and_local_wall_clock(
         assert written.end.replace(tzinfo=None) == sent.end_local
     assert (written.sport, written.title) == (sent.sport, sent.title)
     assert written.tags == list(sent.tags or [])
-    assert written.results == (sent.results or wire.TestResults())
+    assert written.results == (sent.results or wire.LabTestResults())

@@ -11,9 +11,9 @@ import httpx
 import pytest
 import sweatstack
 from sweatstack.exceptions import SweatStackAuthError, SweatStackNotFoundError
+from sweatstack.schemas import TestSummary as SdkTestSummary
 from sweatstack.schemas import TestDetails as SdkTestDetails
 from sweatstack.schemas import TestResults as SdkTestResults
-from sweatstack.schemas import TestSummary as SdkTestSummary
 
 from training_gateway.adapters._mock import MockServer, TokenIssuer, serve_mock
 from training_gateway.adapters.sweatstack import wire
@@ -153,7 +153,7 @@ def test_summary_json_has_utc_instants_and_local_wall_clocks(
         t.id
         for t in decode_list(
             _call("GET", shared_server.url, TESTS, shared_mock.token_for()).content,
-            wire.TestSummary,
+            wire.LabTestSummary,
         )
     ] == [item["id"] for item in _list(shared_server.url, shared_mock.token_for())]
 
@@ -317,8 +317,10 @@ def test_details_include_the_activities_the_test_overlaps(
     assert {
         key: value for key, value in details.items() if key not in ("traces", "activities")
     } == (created)
-    decoded = decode_one(_call("GET", url, TESTS + created["id"], token).content, wire.TestDetails)
-    assert isinstance(decoded, wire.TestDetails) and decoded.unknown_fields == {}
+    decoded = decode_one(
+        _call("GET", url, TESTS + created["id"], token).content, wire.LabTestDetails
+    )
+    assert isinstance(decoded, wire.LabTestDetails) and decoded.unknown_fields == {}
     assert [item["id"] for item in decoded.activities or []] == linked
 
 

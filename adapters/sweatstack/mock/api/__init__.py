@@ -2,6 +2,6 @@
 (a `SweatStackStore`) and the bearer token's `claims` by name; `app.create_app` provides them."""
 
 from training_gateway.adapters.sweatstack.mock.api.activities import ActivitiesController
-from training_gateway.adapters.sweatstack.mock.api.tests import TestsController
+from training_gateway.adapters.sweatstack.mock.api.tests import LabTestsController
 
-__all__ = ["ActivitiesController", "TestsController"]
+__all__ = ["ActivitiesController", "LabTestsController"]

@@ -7,7 +7,7 @@ to the app that created it (`created_by`): another app may read it and attach it
 `app_metadata`, but replacing or deleting it answers 403.
 
 Each stored test keeps a `version`, bumped by every change (replace, app metadata, or a test's
-own `TestsState.change`), so tests can see whether a write landed; `TestsState.after_read`
+own `LabTestsState.change`), so tests can see whether a write landed; `LabTestsState.after_read`
 runs a callback right after the next GET of a test, to land another app's write between a
 client's read and its write.
 """
@@ -74,7 +74,7 @@ class _TestWrite(msgspec.Struct, kw_only=True):
     start: datetime
     end: datetime | None = None
     title: str | None = None
-    results: wire.TestResults | None = None
+    results: wire.LabTestResults | None = None
     tags: list[str] | None = None
 
 
@@ -147,11 +147,10 @@ def _owned_by_app(test: StoredTest, caller: Caller) -> None:
         )
 
 
-class TestsController(Controller):
+class LabTestsController(Controller):
     """`/api/v1/tests`: list, details, create, replace, delete, and per-app metadata."""
 
     path = "/api/v1/tests"
-    __test__ = False  # not a pytest test class
     dependencies = {"caller": Provide(provide_test_caller, sync_to_thread=False)}
 
     @get(["/", ""])
