@@ -21,6 +21,44 @@ def free_loopback_port() -> int:
         return port
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn, stopping as soon as it is asked to: its main loop and its shutdown poll
+    every 0.1 s, which is most of the time a test spends starting and stopping stacks."""
+
+    async def main_loop(self) -> None:
+        self._exit = asyncio.Event()
+        if self.should_exit:
+            return
+        ticks = asyncio.create_task(super().main_loop())  # the Date header, request limits
+        stop = asyncio.create_task(self._exit.wait())
+        await asyncio.wait({ticks, stop}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (ticks, stop):
+            task.cancel()
+
+    def exit_now(self) -> None:
+        """Called from any thread: stop serving now."""
+        self.should_exit = True
+        loop, event = getattr(self, "_loop", None), getattr(self, "_exit", None)
+        if loop is not None and event is not None:
+            loop.call_soon_threadsafe(event.set)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        deadline = time.monotonic() + (self.config.timeout_graceful_shutdown or 5.0)
+        while (self.server_state.connections or self.server_state.tasks) and (
+            time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.005)
+        await self.lifespan.shutdown()
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+
 class MockServer:
     """An ASGI app served by uvicorn on 127.0.0.1 in a daemon thread."""
 
@@ -30,7 +68,7 @@ class MockServer:
         config = uvicorn.Config(
             app, host=host, port=self.port, log_level="warning", lifespan="on", access_log=False
         )
-        self._server = uvicorn.Server(config)
+        self._server = _PromptServer(config)
         self._thread = threading.Thread(target=self._run, name=f"mock:{self.port}", daemon=True)
 
     @property
@@ -50,7 +88,7 @@ class MockServer:
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
+        self._server.exit_now()
         self._thread.join(timeout=10)
 
 
