@@ -23,13 +23,14 @@ MAX_VALUE_CHARS = 200
 MAX_CURSOR_CHARS = 4096
 MAX_QUERY_CHARS = 16_384
 
-_known: dict[int, frozenset[str]] = {}
+# Where a handler's known parameters are kept, computed on its first request.
+_KNOWN = "_known_query_parameters"
 
 
 def known_query_parameters(handler: BaseRouteHandler) -> frozenset[str]:
     """The query parameters a route reads: its own and those of the dependencies it asks
     for (recursively), by the names they have on the wire."""
-    found = _known.get(id(handler))
+    found: frozenset[str] | None = handler.opt.get(_KNOWN)
     if found is None:
         providers = handler.resolve_dependencies()
         path_names = {
@@ -57,7 +58,7 @@ def known_query_parameters(handler: BaseRouteHandler) -> frozenset[str]:
                     names.add(kwarg.query or name)
                 elif not field.is_di_field:
                     names.add(name)
-        found = _known[id(handler)] = frozenset(names)
+        found = handler.opt[_KNOWN] = frozenset(names)
     return found
 
 
