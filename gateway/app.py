@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 from litestar import Litestar
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 
 from training_gateway.adapters.base import Adapter, AuthKind, load_adapters
 from training_gateway.gateway.auth.oauth import ProviderOAuth
@@ -22,27 +25,35 @@ from training_gateway.gateway.local_provider import LocalAdapter
 from training_gateway.gateway.requests import GatewayRequest
 from training_gateway.gateway.routes import route_handlers
 from training_gateway.gateway.runtime import Gateway
-from training_gateway.gateway.settings import Settings
+from training_gateway.gateway.settings import Settings, SettingsError
 from training_gateway.gateway.storage import Store, TokenVault, development_key
 from training_gateway.gateway.storage.migrate import upgrade
+from training_gateway.gateway.storage.vault import has_development_key
+from training_gateway.gateway.version import API_VERSION
 
-API_VERSION = "0.1.0"
 _log = logging.getLogger("gateway")
 
 Bootstrap = Callable[[Gateway], Awaitable[None]]
 
 
-def vault_for(settings: Settings) -> TokenVault:
-    """The token vault: GATEWAY_SECRET_KEY, or the demo's generated development key."""
+def vault_for(settings: Settings, *, demo_key_file: bool = False) -> TokenVault:
+    """The token vault: GATEWAY_SECRET_KEY, or the demo's development key (generated into the
+    data directory in demo mode; with `demo_key_file`, the one a demo already generated there,
+    so the CLI works next to a running demo). SettingsError when there is no usable key."""
     keys = list(settings.secret_keys)
     if not keys:
-        if not settings.demo:
-            raise SystemExit(
-                "GATEWAY_SECRET_KEY is not set: provider tokens are encrypted at rest and need a key "
-                "(generate one with `gateway secret-key`), or run the demo with `gateway serve --demo`"
+        if settings.demo or (demo_key_file and has_development_key(settings.data_dir)):
+            keys = [development_key(settings.data_dir)]
+        else:
+            raise SettingsError(
+                "GATEWAY_SECRET_KEY is not set: provider tokens are encrypted at rest and need "
+                "a key (generate one with `gateway secret-key`), or run the demo with "
+                "`gateway serve --demo`"
             )
-        keys = [development_key(settings.data_dir)]
-    return TokenVault(keys)
+    try:
+        return TokenVault(keys)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def build_adapters(
@@ -84,13 +95,14 @@ def create_app(
     *,
     adapter_classes: dict[str, type[Adapter]] | None = None,
     bootstrap: Bootstrap | None = None,
+    demo_key_file: bool = False,
 ) -> Litestar:
-    """The gateway: one API over every configured provider."""
+    """The gateway: one API over every configured provider (`demo_key_file`: see vault_for)."""
     classes = adapter_classes if adapter_classes is not None else load_adapters()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        store = Store.open(settings.database_url, vault_for(settings))
+        store = Store.open(settings.database_url, vault_for(settings, demo_key_file=demo_key_file))
         limits = httpx.Limits(
             max_connections=settings.max_connections_per_provider * max(1, len(classes)),
             max_keepalive_connections=settings.max_connections_per_provider,
@@ -125,7 +137,12 @@ def create_app(
             await store.close()
 
     return Litestar(
-        route_handlers=route_handlers(),
+        route_handlers=[
+            *route_handlers(),
+            create_static_files_router(
+                path=DOCS_ASSETS, directories=[STATIC / "swagger-ui"], include_in_schema=False
+            ),
+        ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=GatewayRequest,
@@ -148,6 +165,10 @@ def logging_config() -> LoggingConfig:
     )
 
 
+DOCS_ASSETS = "/schema/assets"
+STATIC = Path(__file__).parent / "static"
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Training-data gateway",
@@ -157,6 +178,16 @@ def openapi_config() -> OpenAPIConfig:
             "`Authorization: Bearer <gateway API key>`. Errors are RFC 9457 problem documents."
         ),
         path="/schema",
+        # Swagger UI from the package's own copy, so the docs work offline.
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/",
+                js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+                favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>",
+            )
+        ],
         components=Components(
             security_schemes={
                 "gatewayKey": SecurityScheme(

@@ -10,49 +10,23 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from training_gateway.adapters.base import load_adapters
-
 if TYPE_CHECKING:
+    from training_gateway.gateway.runtime import Gateway
     from training_gateway.gateway.storage import Store
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from training_gateway.gateway.app import create_app, vault_for
-    from training_gateway.gateway.demo import start_demo
+    from training_gateway.gateway.serve import DemoOptions, serve
     from training_gateway.gateway.settings import load_settings
 
-    settings = load_settings(demo=args.demo)
-    vault_for(settings)  # no secret key, no start: before anything binds a port
+    overrides: dict[str, object] = {}
     if args.port is not None:
-        settings.port = args.port
+        overrides["port"] = args.port
     if args.host is not None:
-        settings.host = args.host
-    classes = load_adapters()
-    demo = None
-    bootstrap = None
-    if args.demo:
-        demo = start_demo(
-            classes, seed=args.seed, key=settings.demo_key, latency_s=args.mock_latency_ms / 1000
-        )
-        demo.configure(settings)
-        bootstrap = demo.bootstrap
-    app = create_app(settings, adapter_classes=classes, bootstrap=bootstrap)
-    base = f"http://{settings.host}:{settings.port}"
-    if demo is not None:
-        print(f"gateway: {base}  (demo mode: data in {settings.data_dir})")
-        for name, url in sorted(demo.provider_urls.items()):
-            print(f"mock {name}: {url}")
-        print(f"api key: {demo.key}")
-        print(f"try: curl -H 'Authorization: Bearer {demo.key}' '{base}/v1/activities?limit=5'")
-    sys.stdout.flush()
-    try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
-    finally:
-        if demo is not None:
-            demo.stop()
-    return 0
+        overrides["host"] = args.host
+    settings = load_settings(None, demo=args.demo, **overrides)
+    demo = DemoOptions(seed=args.seed, mock_latency_s=args.mock_latency_ms / 1000)
+    return serve(settings, demo=demo if args.demo else None)
 
 
 def _mock(args: argparse.Namespace) -> int:
@@ -98,7 +72,8 @@ def _secret_key(_args: argparse.Namespace) -> int:
 
 
 def _on_store(action: Callable[[Store], Awaitable[None]]) -> int:
-    """Run `action` on the store a running gateway uses (same settings); errors go to stderr."""
+    """Run `action` on the store a running gateway uses (same settings, and the demo's key
+    when the demo made one in the data directory); errors go to stderr."""
     from training_gateway.gateway.app import vault_for
     from training_gateway.gateway.settings import load_settings
     from training_gateway.gateway.storage import Store
@@ -107,12 +82,34 @@ def _on_store(action: Callable[[Store], Awaitable[None]]) -> int:
 
     async def run() -> None:
         settings = load_settings()
-        store = Store.open(settings.database_url, vault_for(settings))
+        store = Store.open(settings.database_url, vault_for(settings, demo_key_file=True))
         await upgrade(store.engine)
         try:
             await action(store)
         finally:
             await store.close()
+
+    try:
+        asyncio.run(run())
+    except GatewayError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _on_gateway(action: Callable[[Gateway], Awaitable[None]]) -> int:
+    """Run `action` on a gateway built from the same settings as a running one (its adapters,
+    OAuth clients and store), without serving it; errors go to stderr."""
+    from training_gateway.gateway.app import create_app
+    from training_gateway.gateway.settings import load_settings
+    from training_gateway.models.errors import GatewayError
+
+    settings = load_settings()
+    app = create_app(settings, demo_key_file=True)
+
+    async def run() -> None:
+        async with app.lifespan():
+            await action(app.state.gateway)
 
     try:
         asyncio.run(run())
@@ -139,20 +136,24 @@ def _users(args: argparse.Namespace) -> int:
 
 
 def _connections(args: argparse.Namespace) -> int:
-    """Store a user's provider token given on standard input (never on the command line)."""
-    from training_gateway.gateway.demo import credentials_from_token
+    """Store a user's provider token given on standard input (never on the command line),
+    once the provider has accepted it."""
+    from training_gateway.gateway.services.connections import ConnectionFlow
 
     token = sys.stdin.readline().strip()
     if not token:
         print("error: pass the provider access token on standard input", file=sys.stderr)
         return 2
 
-    async def action(store: Store) -> None:
-        user = await store.user_by_name(args.name)
-        await store.save_connection(user, args.provider, credentials_from_token(token))
-        print(f"connected {user.name} to {args.provider}")
+    async def action(gateway: Gateway) -> None:
+        user = await gateway.store.user_by_name(args.name)
+        view = await ConnectionFlow(gateway).connect_token(
+            user, args.provider, token, oauth_only_allowed=True
+        )
+        who = f" as {view.subject}" if view.subject else ""
+        print(f"connected {user.name} to {args.provider}{who}")
 
-    return _on_store(action)
+    return _on_gateway(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,8 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from training_gateway.gateway.serve import StartupError
+    from training_gateway.gateway.settings import SettingsError
+
     args = build_parser().parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except (StartupError, SettingsError) as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -74,6 +74,8 @@ class ConnectMethodUnavailable(InvalidInput):
     """The provider cannot be connected the way the caller asked (no OAuth client configured,
     or it takes OAuth only): the request conflicts with how the gateway is set up."""
 
+    title = "Connection method unavailable"
+
     def __init__(self, provider: str, detail: str) -> None:
         super().__init__("provider", detail)
         self.provider = provider
@@ -126,6 +128,10 @@ def status_for(exc: GatewayError) -> int:
     return HTTP_500_INTERNAL_SERVER_ERROR
 
 
+def _problem_type(kind: type[GatewayError]) -> str:
+    return f"https://training-gateway.dev/problems/{kind.__name__.lower()}"
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[Any]:
     return Response(
         content=msgspec.json.encode(problem),
@@ -138,7 +144,7 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
 def _gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Response[Any]:
     status = status_for(exc)
     problem = Problem(
-        type=f"https://training-gateway.dev/problems/{type(exc).__name__.lower()}",
+        type=_problem_type(type(exc)),
         title=exc.title,
         status=status,
         detail=exc.detail,
@@ -155,6 +161,10 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     extra = exc.extra if isinstance(exc.extra, list) else []
     errors = [dict(e) for e in extra if isinstance(e, dict)]
     for error in errors:
+        if error.get("message") == "'data'":
+            # Litestar leaves `data` out when there is no body at all, and reports the KeyError.
+            error["message"] = "the request needs a JSON body"
+            error["source"] = "body"
         if error.get("source") == "body" or error.get("key") in (None, "data"):
             # Litestar names the parameter (`data` for the body); msgspec's message the path.
             key = str(error.get("key") or "")
@@ -169,10 +179,11 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     messages = (
         "; ".join(f"{e.get('key') or 'body'}: {e.get('message')}" for e in errors) or exc.detail
     )
+    kind = InvalidBody if in_body else InvalidParameter
     problem = Problem(
-        type="https://training-gateway.dev/problems/invalidinput",
-        title="Invalid input",
-        status=422 if in_body else 400,
+        type=_problem_type(kind),
+        title=kind.title,
+        status=STATUS_OF[kind],
         detail=messages,
         instance=request.url.path,
         field=fields[0] if fields else ("body" if in_body else None),
@@ -190,17 +201,6 @@ _MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     headers = dict(exc.headers or {})
-    if exc.status_code == 400 and request.method in ("POST", "PUT", "PATCH"):
-        # Litestar's own 400s on writes come from a body that is not JSON at all.
-        problem = Problem(
-            type="https://training-gateway.dev/problems/invalidinput",
-            title="Invalid input",
-            status=400,
-            detail=f"the body is not valid JSON: {exc.detail}",
-            instance=request.url.path,
-            field="body",
-        )
-        return problem_response(problem)
     if isinstance(exc, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="training-gateway"')
     problem = Problem(

@@ -11,6 +11,7 @@ from litestar import Request
 from training_gateway.models.activity import MAX_YEAR, MIN_YEAR, ActivityStatus
 from training_gateway.models.errors import InvalidInput, InvalidParameter, UnsupportedMediaType
 from training_gateway.models.sport import canonical_sport
+from training_gateway.models.timeseries import parse_metrics
 
 
 def parse_bound(raw: str | None, name: str) -> date | datetime | None:
@@ -105,20 +106,28 @@ def parse_durations(raw: str | None) -> Sequence[int] | str | None:
         try:
             value = int(part.strip())
         except ValueError:
-            raise InvalidInput(
+            raise InvalidParameter(
                 "durations", f"{part.strip()!r} is not a whole number of seconds"
             ) from None
         if not 1 <= value <= MAX_DURATION_S:
-            raise InvalidInput("durations", f"{value} is outside 1 s to 7 days")
+            raise InvalidParameter("durations", f"{value} is outside 1 s to 7 days")
         values.append(value)
     if len(values) > MAX_DURATIONS:
-        raise InvalidInput("durations", f"at most {MAX_DURATIONS} durations")
+        raise InvalidParameter("durations", f"at most {MAX_DURATIONS} durations")
     return values
+
+
+def parse_metrics_parameter(raw: list[str] | None) -> tuple[str, ...]:
+    """`metrics`: timeseries metrics, repeatable or comma-separated; default all."""
+    try:
+        return parse_metrics(raw)
+    except InvalidInput as exc:
+        raise InvalidParameter(exc.field, exc.detail) from None
 
 
 def parse_metric(raw: str, allowed: Sequence[str]) -> str:
     if raw not in allowed:
-        raise InvalidInput("metric", f"unknown metric {raw!r}; one of {', '.join(allowed)}")
+        raise InvalidParameter("metric", f"unknown metric {raw!r}; one of {', '.join(allowed)}")
     return raw
 
 
@@ -129,14 +138,14 @@ def parse_afters(raw: list[str] | None) -> list[float]:
         try:
             value = float(part)
         except ValueError:
-            raise InvalidInput(
+            raise InvalidParameter(
                 "after", f"{part!r} is not a number (kJ for power, m for speed)"
             ) from None
         if not (value >= 0 and value < 1e7):
-            raise InvalidInput("after", f"{part!r} must be a non-negative amount of work")
+            raise InvalidParameter("after", f"{part!r} must be a non-negative amount of work")
         values.append(value)
     if len(values) > MAX_AFTER_VALUES:
-        raise InvalidInput("after", f"at most {MAX_AFTER_VALUES} after values")
+        raise InvalidParameter("after", f"at most {MAX_AFTER_VALUES} after values")
     return sorted(set(values))
 
 
@@ -154,7 +163,7 @@ def check_after_range(start: date | datetime | None, end: date | datetime | None
     first = as_moment(start, now - timedelta(days=MAX_AFTER_RANGE_DAYS))
     last = as_moment(end, now)
     if last - first > timedelta(days=MAX_AFTER_RANGE_DAYS):
-        raise InvalidInput("start", "with after, the date range is capped at one year")
+        raise InvalidParameter("start", "with after, the date range is capped at one year")
 
 
 def require_json_body(request: Request[Any, Any, Any], preferred: str) -> None:

@@ -28,14 +28,16 @@ class GatewayRequest(Request[Any, Any, Any]):
         if self._json is not Empty:
             return self._json
         content_type = self.headers.get("content-type", "")
-        if not is_json_media_type(content_type):
+        if not is_json_media_type(content_type) and (content_type or await self.body()):
             raise UnsupportedMediaType(
                 "Content-Type",
                 f"send the body as application/json, not {content_type or 'without a type'!r}",
             )
         body = await self.body()
+        if not body.strip():
+            raise InvalidBody("body", "the request needs a JSON body")
         try:
-            document = msgspec.json.decode(body or b"null")
+            document = msgspec.json.decode(body)
         except msgspec.DecodeError as exc:
             raise InvalidBody("body", f"the body is not valid JSON: {exc}") from None
         except RecursionError:

@@ -96,8 +96,25 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir / 'gateway.sqlite3'}"
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it and says what it must be."""
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | type[float]) -> Any:
+    raw = env.get(name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{name} must be {what}, not {raw!r}") from None
+    if value < 0 or value != value or value == float("inf"):
+        raise SettingsError(f"{name} must be a finite, non-negative number, not {raw!r}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Settings from `env` (default: the process environment), then explicit overrides.
+    """Settings from `env` (default: the process environment), then explicit overrides;
+    SettingsError naming a setting that cannot be used.
 
     Provider base URLs come from `GATEWAY_<PROVIDER>_URL`; signing keys for the token vault
     from `GATEWAY_SECRET_KEY` (comma-separated, newest first, for rotation).
@@ -127,17 +144,17 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "data_dir": data_dir,
         "database_url": env.get("GATEWAY_DATABASE_URL") or sqlite_url(data_dir),
         "host": env.get("GATEWAY_HOST", "127.0.0.1"),
-        "port": int(env.get("GATEWAY_PORT", "8000")),
+        "port": _number(env, "GATEWAY_PORT", "8000", int),
         "demo_key": env.get("GATEWAY_DEMO_KEY") or None,
         "secret_keys": tuple(k.strip() for k in secret.split(",") if k.strip()),
         "provider_urls": provider_urls,
-        "http_timeout_s": float(env.get("GATEWAY_HTTP_TIMEOUT_S", "10")),
+        "http_timeout_s": _number(env, "GATEWAY_HTTP_TIMEOUT_S", "10", float),
         "oauth_clients": oauth_clients,
         "public_url": env.get("GATEWAY_PUBLIC_URL") or None,
         "return_to_allowlist": tuple(
             u.strip() for u in env.get("GATEWAY_RETURN_TO_ALLOWLIST", "").split(",") if u.strip()
         ),
-        "refresh_skew_s": float(env.get("GATEWAY_REFRESH_SKEW_S", "60")),
+        "refresh_skew_s": _number(env, "GATEWAY_REFRESH_SKEW_S", "60", float),
     }
     values.update(overrides)
     values["data_dir"] = Path(values["data_dir"])

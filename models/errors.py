@@ -3,7 +3,7 @@ the gateway maps them to statuses in one table (`training_gateway.gateway.errors
 
     GatewayError
     ├── InvalidInput            the caller sent a value that cannot be accepted (`field`)
-    │   ├── InvalidParameter    a query parameter that cannot be parsed
+    │   ├── InvalidParameter    a query parameter that is missing, unknown, malformed or out of range
     │   ├── InvalidBody         a request body that does not decode or validate
     │   ├── NotAcceptable       `Accept` names no representation on offer
     │   └── UnsupportedMediaType  the body is sent as a media type the route does not read
@@ -41,12 +41,16 @@ class InvalidInput(GatewayError):
 
 
 class InvalidParameter(InvalidInput):
-    """A query parameter that cannot be parsed (a malformed date, an unknown value of an
-    enumeration, a tampered cursor)."""
+    """A query parameter that is missing, unknown, malformed or out of range (a bad date, an
+    unknown value of an enumeration, a tampered cursor)."""
+
+    title = "Invalid query parameter"
 
 
 class InvalidBody(InvalidInput):
     """A request body (or a document inside one) that does not decode or validate."""
+
+    title = "Invalid body"
 
 
 class NotAcceptable(InvalidInput):

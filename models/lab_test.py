@@ -175,7 +175,10 @@ def overlaps(test: LabTest, start: datetime, end: datetime) -> bool:
 def etag(test: LabTest) -> str:
     """A strong validator of what a caller can see change in a test: its writable fields,
     creator and app metadata (not the provider's derived extras, like linked activities)."""
-    content = (draft_from_test(test), test.created_by, test.app_metadata)
+    # The draft's fields as they are, without building a draft: a stored test a provider
+    # holds may lie outside what a caller may write, and still has a version.
+    writable = {name: getattr(test, name) for name in LabTestDraft.__struct_fields__}
+    content = (writable, test.created_by, test.app_metadata)
     return '"' + hashlib.sha256(msgspec.json.encode(content)).hexdigest()[:32] + '"'
 
 

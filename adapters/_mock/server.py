@@ -48,7 +48,8 @@ class _PromptServer(uvicorn.Server):
         for connection in list(self.server_state.connections):
             connection.shutdown()
         deadline = time.monotonic() + (self.config.timeout_graceful_shutdown or 5.0)
-        while (self.server_state.connections or self.server_state.tasks) and (
+        # uvicorn's server state offers no event to wait on; poll it, briefly.
+        while (self.server_state.connections or self.server_state.tasks) and (  # noqa: ASYNC110
             time.monotonic() < deadline
         ):
             await asyncio.sleep(0.005)
@@ -62,11 +63,19 @@ class _PromptServer(uvicorn.Server):
 class MockServer:
     """An ASGI app served by uvicorn on 127.0.0.1 in a daemon thread."""
 
-    def __init__(self, app: Any, *, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, app: Any, *, port: int = 0, host: str = "127.0.0.1", http: Any = "auto"
+    ) -> None:
         self.host = host
         self.port = port or free_loopback_port()
         config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", lifespan="on", access_log=False
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            http=http,
         )
         self._server = _PromptServer(config)
         self._thread = threading.Thread(target=self._run, name=f"mock:{self.port}", daemon=True)

@@ -13,6 +13,7 @@ from training_gateway.gateway.routes.activities import ActivityController
 from training_gateway.gateway.routes.connections import ConnectionController, connection_callback
 from training_gateway.gateway.routes.health import health
 from training_gateway.gateway.routes.hr_model import HrModelController, fit_activity
+from training_gateway.gateway.routes.index import index
 from training_gateway.gateway.routes.lab_tests import LabTestController
 from training_gateway.gateway.routes.providers import ProviderController
 from training_gateway.gateway.routes.timeseries import TimeseriesController, backfill_status
@@ -38,4 +39,4 @@ def route_handlers() -> list[Any]:
             fit_activity,
         ],
     )
-    return [health, v1]
+    return [index, health, v1]

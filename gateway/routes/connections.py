@@ -78,7 +78,7 @@ class ConnectionController(Controller):
         caller: NamedDependency[User],
         flow: NamedDependency[ConnectionFlow],
     ) -> ConnectionView:
-        return await flow.connect_bearer(caller, provider, data.access_token)
+        return await flow.connect_token(caller, provider, data.access_token)
 
     @delete(
         "/{provider:str}",

@@ -14,7 +14,7 @@ class Health(msgspec.Struct):
     providers: list[str]
 
 
-@get("/health", tags=["health"], summary="Liveness and storage check")
+@get("/health", tags=["health"], summary="Liveness and storage check", security=[])
 async def health(state: State) -> Health:
     gateway: Gateway = state.gateway
     async with gateway.store.engine.connect():

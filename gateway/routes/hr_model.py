@@ -12,7 +12,7 @@ from training_gateway.gateway.services import hr_model
 from training_gateway.gateway.services.hr_model import ActivityHrModelFit, ActivityHrModelRequest
 from training_gateway.gateway.services.sources import CallerSources
 from training_gateway.gateway.storage import AnalyticsRepository, HrModelRepository, User
-from training_gateway.models.errors import InvalidInput, NotFound
+from training_gateway.models.errors import InvalidParameter, NotFound
 from training_gateway.models.hr_model import SPORTS
 from training_gateway.models.hr_model.wire import (
     HrModelFitRequest,
@@ -73,7 +73,7 @@ class HrModelController(Controller):
         ] = 100,
     ) -> HrModelProfile:
         if sport not in SPORTS:
-            raise InvalidInput("sport", f"unknown sport {sport!r}; one of {', '.join(SPORTS)}")
+            raise InvalidParameter("sport", f"unknown sport {sport!r}; one of {', '.join(SPORTS)}")
         found = await hr_models.profile(caller, sport, limit=limit)
         if found is None:
             raise NotFound(f"no heart-rate model for sport {sport!r} yet: fit a session first")

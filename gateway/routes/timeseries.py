@@ -24,6 +24,7 @@ from training_gateway.gateway.params import (
     parse_afters,
     parse_durations,
     parse_metric,
+    parse_metrics_parameter,
 )
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.services.analytics import (
@@ -42,9 +43,9 @@ from training_gateway.gateway.services.timeseries import (
 )
 from training_gateway.gateway.storage import AnalyticsRepository
 from training_gateway.models.activity import ActivityStatus
-from training_gateway.models.errors import InvalidInput
+from training_gateway.models.errors import InvalidParameter
 from training_gateway.models.mean_max import MEAN_MAX_METRICS
-from training_gateway.models.timeseries import parse_metrics, schema_for
+from training_gateway.models.timeseries import schema_for
 
 
 def _recorded(span: Span, sports: tuple[str, ...], providers: tuple[str, ...]) -> ActivityFilter:
@@ -89,7 +90,7 @@ class TimeseriesController(Controller):
         ] = None,
     ) -> Response[bytes]:
         media_type = negotiate(request.headers.get("accept"), TABLE_MEDIA_TYPES)
-        wanted = parse_metrics(metrics)
+        wanted = parse_metrics_parameter(metrics)
         source, _ = await sources.of_record(activity_id)
         table = await activity_table(analytics, sources, source, activity_id, wanted)
         return Response(encode_table(table, media_type), media_type=media_type)
@@ -133,7 +134,7 @@ class TimeseriesController(Controller):
         providers: NamedDependency[tuple[str, ...]],
     ) -> Stream:
         media_type = negotiate(request.headers.get("accept"), STREAMED_MEDIA_TYPES)
-        wanted = parse_metrics(metrics)
+        wanted = parse_metrics_parameter(metrics)
         run = LongitudinalRun()
         tables = longitudinal_tables(
             analytics, sources, _recorded(span, sports, providers), wanted, run
@@ -171,12 +172,14 @@ class TimeseriesController(Controller):
     ) -> LongitudinalCurve:
         chosen = parse_metric(metric, MEAN_MAX_METRICS)
         if by != "duration":
-            raise InvalidInput(
+            raise InvalidParameter(
                 "by", "only by=duration is offered (SweatStack deprecates by=intensity)"
             )
         afters = parse_afters(after)
         if afters and chosen == "heart_rate":
-            raise InvalidInput("after", "after applies to power (kJ) and speed (m), not heart_rate")
+            raise InvalidParameter(
+                "after", "after applies to power (kJ) and speed (m), not heart_rate"
+            )
         if afters:
             check_after_range(span.start, span.end)
         return await longitudinal_curve(

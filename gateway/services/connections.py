@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
 
@@ -193,13 +193,17 @@ class ConnectionFlow:
             scopes=tokens.scopes,
         )
         _log.info("user %s connected %s", pending.user.name, provider)
-        separator = "&" if urlsplit(pending.return_to).query else "?"
-        return f"{pending.return_to}{separator}{urlencode({'connected': provider})}"
+        return with_query(pending.return_to, connected=provider)
 
-    async def connect_bearer(self, user: User, provider: str, access_token: str) -> ConnectionView:
-        """Connect with a personal token the user supplies; the provider must accept it."""
+    async def connect_token(
+        self, user: User, provider: str, access_token: str, *, oauth_only_allowed: bool = False
+    ) -> ConnectionView:
+        """Connect with an access token the user supplies (a personal token, where the provider
+        allows one); the provider must accept it first. `oauth_only_allowed` lets an operator
+        store a token for a provider users connect through OAuth only (the CLI does)."""
         adapter = self.gateway.adapter(provider)
-        if adapter.auth_kind not in (AuthKind.BEARER, AuthKind.OAUTH2_PKCE_OR_BEARER):
+        bearer_kinds = (AuthKind.BEARER, AuthKind.OAUTH2_PKCE_OR_BEARER)
+        if not oauth_only_allowed and adapter.auth_kind not in bearer_kinds:
             raise ConnectMethodUnavailable(
                 provider, f"{provider} connects through OAuth only: POST /v1/connections/{provider}"
             )
@@ -296,9 +300,24 @@ def view_of(connection: Connection) -> ConnectionView:
     )
 
 
+# return_to goes into a Location header: far longer than any app's settings page needs.
+MAX_RETURN_TO_CHARS = 2048
+
+
+def with_query(url: str, **params: str) -> str:
+    """`url` with `params` added to its query, before any #fragment."""
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return urlunsplit(parts._replace(query=query))
+
+
 def check_return_to(url: str, allowlist: tuple[str, ...], *, demo: bool) -> None:
     """`return_to` must start with an allowed URL (same scheme, host and port, path under the
     allowed one); in demo mode any loopback http(s) URL is allowed too."""
+    if len(url) > MAX_RETURN_TO_CHARS:
+        raise InvalidInput(
+            "return_to", f"return_to is longer than {MAX_RETURN_TO_CHARS} characters"
+        )
     try:
         target = urlsplit(url)
         target_port = target.port

@@ -33,7 +33,7 @@ from training_gateway.adapters.base import (
 )
 from training_gateway.gateway.errors import status_for
 from training_gateway.gateway.services.sources import AnySource, Source, UnusableSource
-from training_gateway.models.activity import Activity, ActivityStatus
+from training_gateway.models.activity import MAX_YEAR, MIN_YEAR, Activity, ActivityStatus
 from training_gateway.models.errors import GatewayError, InvalidParameter
 from training_gateway.models.lab_test import LabTest
 from training_gateway.models.sport import parse_sport_filter, sport_matches
@@ -45,6 +45,8 @@ _CURSOR_VERSION = 1
 # Pages asked of a provider: small enough to stream, large enough to keep round trips few.
 _MIN_CHUNK = 50
 _EXHAUSTED = -1
+# No provider holds more records than this for one user; a cursor past it was not ours.
+_MAX_OFFSET = 2**31 - 1
 
 T = TypeVar("T", Activity, LabTest)
 
@@ -130,8 +132,8 @@ class RecordFilter(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
     def pushdown_dates(self) -> tuple[date | None, date | None]:
         """Provider-side date bounds: a superset, widened a day for time zones."""
         return (
-            _as_date(self.start) - timedelta(days=1) if self.start is not None else None,
-            _as_date(self.end) + timedelta(days=1) if self.end is not None else None,
+            _shifted(_as_date(self.start), -1) if self.start is not None else None,
+            _shifted(_as_date(self.end), 1) if self.end is not None else None,
         )
 
     def fingerprint(self) -> str:
@@ -213,6 +215,14 @@ def _parsed_sports(sports: tuple[str, ...]) -> tuple[Sport, ...]:
     return tuple(parse_sport_filter(s) for s in sports)
 
 
+def _shifted(day: date, days: int) -> date | None:
+    """`day` moved by `days`, or None (no bound pushed down, the gateway's exact filter does
+    the work) outside the years a provider is asked about."""
+    if not MIN_YEAR < day.year < MAX_YEAR:
+        return None
+    return day + timedelta(days=days)
+
+
 def _as_date(bound: date | datetime) -> date:
     return bound.date() if isinstance(bound, datetime) else bound
 
@@ -245,7 +255,9 @@ def decode_cursor(token: str, filter_: RecordFilter[Any]) -> dict[str, int]:
         cursor = msgspec.json.decode(raw, type=_Cursor)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise malformed from None
-    if cursor.v != _CURSOR_VERSION or any(offset < _EXHAUSTED for offset in cursor.o.values()):
+    if cursor.v != _CURSOR_VERSION or any(
+        not _EXHAUSTED <= offset <= _MAX_OFFSET for offset in cursor.o.values()
+    ):
         raise malformed
     if cursor.f != filter_.fingerprint():
         raise InvalidParameter("cursor", "the cursor belongs to a query with other filters")

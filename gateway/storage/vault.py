@@ -45,6 +45,10 @@ class TokenVault:
         return "TokenVault(<keys redacted>)"
 
 
+def has_development_key(data_dir: Path) -> bool:
+    return (data_dir / "secret.key").exists()
+
+
 def development_key(data_dir: Path) -> str:
     """The demo's key, generated into `data_dir/secret.key` (mode 0600) on first run."""
     path = data_dir / "secret.key"

@@ -16,6 +16,7 @@ from training_gateway.adapters._mock.server import MockServer, free_loopback_por
 from training_gateway.adapters.base import load_adapters
 from training_gateway.gateway.app import create_app
 from training_gateway.gateway.demo import Demo, start_demo
+from training_gateway.gateway.serve import ProblemH11Protocol
 from training_gateway.gateway.settings import Settings, load_settings
 from training_gateway.gateway.storage import Store, TokenVault
 
@@ -72,7 +73,7 @@ def serve_gateway(
     )
     demo.configure(settings)
     app = create_app(settings, adapter_classes=classes, bootstrap=demo.bootstrap)
-    server = MockServer(app, port=port).start(timeout_s=30)
+    server = MockServer(app, port=port, http=ProblemH11Protocol).start(timeout_s=30)
     running = RunningGateway(
         url=server.url, key=demo.key, demo=demo, data_dir=tmp_path, settings=settings
     )

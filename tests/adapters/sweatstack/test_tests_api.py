@@ -11,9 +11,9 @@ import httpx
 import pytest
 import sweatstack
 from sweatstack.exceptions import SweatStackAuthError, SweatStackNotFoundError
-from sweatstack.schemas import TestSummary as SdkTestSummary
 from sweatstack.schemas import TestDetails as SdkTestDetails
 from sweatstack.schemas import TestResults as SdkTestResults
+from sweatstack.schemas import TestSummary as SdkTestSummary
 
 from training_gateway.adapters._mock import MockServer, TokenIssuer, serve_mock
 from training_gateway.adapters.sweatstack import wire

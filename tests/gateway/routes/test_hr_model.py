@@ -97,7 +97,7 @@ def test_fit_answers_in_the_documented_shape_and_the_profile_follows(api: httpx.
     assert doc["current"]["E"] == latest["trueE"] and doc["current"]["P"] == latest["trueP"]
     assert 0 < doc["current"]["confidence"] <= latest["trueConfidence"]
     assert api.get("/v1/hr-model/profile", params={"sport": "cycling"}).status_code == 404
-    assert_problem(api.get("/v1/hr-model/profile", params={"sport": "chess"}), 422, "sport")
+    assert_problem(api.get("/v1/hr-model/profile", params={"sport": "chess"}), 400, "sport")
 
 
 def test_plain_objects_are_accepted_and_answered_as_objects(api: httpx.Client) -> None:

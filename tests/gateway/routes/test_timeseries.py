@@ -77,11 +77,11 @@ def test_data_content_negotiation_and_metric_selection(readonly_api: httpx.Clien
     assert_problem(readonly_api.get(path, headers={"Accept": "text/csv"}), 406, field="Accept")
 
 
-def test_unknown_metric_is_422_and_no_streams_is_404(readonly_api: httpx.Client) -> None:
+def test_unknown_metric_is_400_and_no_streams_is_404(readonly_api: httpx.Client) -> None:
     activity = recorded(readonly_api, "astral")
     assert_problem(
         readonly_api.get(f"/v1/activities/{activity['id']}/data", params={"metrics": "watts"}),
-        422,
+        400,
         field="metrics",
     )
     planned = walk(readonly_api, provider="astral", status="scheduled", limit=5)[0]
@@ -142,10 +142,10 @@ def test_mean_max_default_grid_all_and_heart_rate(readonly_api: httpx.Client) ->
             assert abs(point["value"] - by_duration[point["duration_s"]]) < 1e-6
     hr = readonly_api.get(path, params={"metric": "heart_rate", "durations": "60"}).json()
     assert hr["source"] == "gateway" and 60 < hr["points"][0]["value"] < 220
-    assert_problem(readonly_api.get(path, params={"metric": "torque"}), 422, field="metric")
+    assert_problem(readonly_api.get(path, params={"metric": "torque"}), 400, field="metric")
     assert_problem(
         readonly_api.get(path, params={"metric": "power", "durations": "5,abc"}),
-        422,
+        400,
         field="durations",
     )
 
@@ -223,18 +223,18 @@ def test_longitudinal_mean_max_refuses_bad_input(readonly_api: httpx.Client) -> 
     path = "/v1/activities/longitudinal-mean-max"
     assert_problem(
         readonly_api.get(path, params={"metric": "power", "after": ["1", "2", "3", "4", "5", "6"]}),
-        422,
+        400,
         field="after",
     )
     assert_problem(
-        readonly_api.get(path, params={"metric": "power", "by": "intensity"}), 422, field="by"
+        readonly_api.get(path, params={"metric": "power", "by": "intensity"}), 400, field="by"
     )
     assert_problem(
         readonly_api.get(
             path,
             params={"metric": "power", "after": "10", "start": "2020-01-01", "end": "2026-01-01"},
         ),
-        422,
+        400,
         field="start",
     )
     assert_problem(

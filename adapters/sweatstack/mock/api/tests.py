@@ -210,6 +210,20 @@ class LabTestsController(Controller):
         self, request: AnyRequest, store: Store, caller: AppCaller
     ) -> Response[bytes]:
         body = _write_body(await request.body())
+        try:
+            end = body.end if body.end is not None else body.start + DEFAULT_DURATION
+        except OverflowError:  # pydantic's datetime cannot pass year 9999 either
+            raise ApiError(
+                422,
+                [
+                    body_error(
+                        "datetime_past",
+                        ["start"],
+                        "Value error, a test without an end must start 3 hours before year 10000",
+                        body.start.isoformat(),
+                    )
+                ],
+            ) from None
         test = store.tests_state.add(
             StoredTest(
                 id="tst_" + secrets.token_hex(8),
@@ -217,7 +231,7 @@ class LabTestsController(Controller):
                 created_by=caller.app,
                 sport=body.sport,
                 start=body.start,
-                end=body.end if body.end is not None else body.start + DEFAULT_DURATION,
+                end=end,
                 title=body.title,
                 results=_results(body),
                 tags=body.tags,
