@@ -1,13 +1,21 @@
 """Fault injection for mocks: added latency, forced error statuses and undecodable bodies.
 
-Wraps any ASGI app, so tests and benchmarks can make a provider slow or broken at run time.
+Wraps any ASGI app, so tests and benchmarks can make a provider slow or broken at run time:
+in-process through `FaultInjector`'s methods, or from another process through the mock's
+loopback-only control route `/_mock/faults` (GET shows the settings; POST takes
+`{"latency_ms": 50, "fail_next": {"status": 503, "times": 2, "methods": ["GET"]},
+"garble_next": 1, "reset": true}`, any part of it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import threading
+from collections.abc import Iterable
 from typing import Any
+
+import msgspec
 
 Scope = dict[str, Any]
 
@@ -21,13 +29,17 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._fail_status: int | None = None
         self._fail_remaining = 0
+        self._fail_methods: frozenset[str] | None = None
         self._garble_remaining = 0
         self.requests_seen = 0
 
-    def fail_next(self, status: int = 500, times: int = 1) -> None:
-        """Answer the next `times` API requests with `status` (a problem body)."""
+    def fail_next(
+        self, status: int = 500, times: int = 1, *, methods: Iterable[str] | None = None
+    ) -> None:
+        """Answer the next `times` API requests (of `methods` only, when given) with `status`."""
         with self._lock:
             self._fail_status, self._fail_remaining = status, times
+            self._fail_methods = frozenset(m.upper() for m in methods) if methods else None
 
     def garble_next(self, times: int = 1) -> None:
         """Answer the next `times` API requests 200 with a body that is not the documented JSON."""
@@ -38,11 +50,39 @@ class FaultInjector:
         with self._lock:
             self.latency_s = 0.0
             self._fail_status, self._fail_remaining, self._garble_remaining = None, 0, 0
+            self._fail_methods = None
 
-    def _take(self) -> tuple[int | None, bool]:
+    def settings(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "latency_ms": self.latency_s * 1000,
+                "fail_next": {
+                    "status": self._fail_status,
+                    "times": self._fail_remaining,
+                    "methods": sorted(self._fail_methods) if self._fail_methods else None,
+                },
+                "garble_next": self._garble_remaining,
+                "requests_seen": self.requests_seen,
+            }
+
+    def apply(self, change: FaultChange) -> None:
+        """Apply a change sent to the control route."""
+        if change.reset:
+            self.reset()
+        if change.latency_ms is not None:
+            self.latency_s = change.latency_ms / 1000
+        if change.fail_next is not None:
+            failing = change.fail_next
+            self.fail_next(failing.status, failing.times, methods=failing.methods)
+        if change.garble_next is not None:
+            self.garble_next(change.garble_next)
+
+    def _take(self, method: str) -> tuple[int | None, bool]:
         with self._lock:
             self.requests_seen += 1
-            if self._fail_remaining > 0:
+            if self._fail_remaining > 0 and (
+                self._fail_methods is None or method in self._fail_methods
+            ):
                 self._fail_remaining -= 1
                 return self._fail_status, False
             if self._garble_remaining > 0:
@@ -54,9 +94,12 @@ class FaultInjector:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"] == CONTROL_PATH:
+            await self._control(scope, receive, send)
+            return
         if self.latency_s > 0:
             await asyncio.sleep(self.latency_s)
-        status, garble = self._take()
+        status, garble = self._take(scope["method"])
         if status is not None:
             body = b'{"detail":"injected fault"}'
             await _respond(send, status, body)
@@ -65,6 +108,50 @@ class FaultInjector:
             await _respond(send, 200, b'{"unexpected": [1, 2, ')
             return
         await self.app(scope, receive, send)
+
+    async def _control(self, scope: Scope, receive: Any, send: Any) -> None:
+        client = (scope.get("client") or ("", 0))[0]
+        try:
+            loopback = ipaddress.ip_address(client).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            await _respond(send, 403, b'{"detail":"the mock control route is loopback only"}')
+            return
+        if scope["method"] == "POST":
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+            try:
+                self.apply(msgspec.json.decode(body or b"{}", type=FaultChange))
+            except msgspec.DecodeError as exc:
+                await _respond(send, 422, msgspec.json.encode({"detail": str(exc)}))
+                return
+        elif scope["method"] != "GET":
+            await _respond(send, 405, b'{"detail":"GET or POST"}')
+            return
+        await _respond(send, 200, msgspec.json.encode(self.settings()))
+
+
+CONTROL_PATH = "/_mock/faults"
+
+
+class FailNext(msgspec.Struct, forbid_unknown_fields=True):
+    status: int = 500
+    times: int = 1
+    methods: list[str] | None = None
+
+
+class FaultChange(msgspec.Struct, forbid_unknown_fields=True):
+    """A change of a mock's faults, as the control route takes it."""
+
+    reset: bool = False
+    latency_ms: float | None = None
+    fail_next: FailNext | None = None
+    garble_next: int | None = None
 
 
 async def _respond(send: Any, status: int, body: bytes) -> None:
