@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -22,6 +24,7 @@ from training_gateway.gateway.auth.tokens import RenewingTransport, TokenManager
 from training_gateway.gateway.errors import EXCEPTION_HANDLERS
 from training_gateway.gateway.local_provider import PROVIDER as LOCAL_PROVIDER
 from training_gateway.gateway.local_provider import LocalAdapter
+from training_gateway.gateway.openapi import closed_schemas, refine
 from training_gateway.gateway.requests import GatewayRequest
 from training_gateway.gateway.routes import route_handlers
 from training_gateway.gateway.runtime import Gateway
@@ -136,7 +139,7 @@ def create_app(
         finally:
             await store.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *route_handlers(),
             create_static_files_router(
@@ -150,6 +153,35 @@ def create_app(
         logging_config=logging_config(),
         debug=False,
     )
+    serve_refined_openapi(app)
+    return app
+
+
+# The document is the same for every app (its routes are), so it is made once per process.
+_REFINED: dict[str, Any] = {}
+
+
+def serve_refined_openapi(app: Litestar) -> None:
+    """Serve the document `gateway.openapi.refine` makes of Litestar's: Litestar's plugin
+    serves whatever document it holds, so it is handed the refined one."""
+    plugin = app.plugins.get(OpenAPIPlugin)
+    if not _REFINED:
+        _REFINED.update(refine(plugin.provide_openapi_schema(), closed_schemas(_our_structs())))
+    plugin._openapi_schema = _REFINED
+
+
+def _our_structs() -> list[type]:
+    """Every msgspec Struct the gateway and its schema define (the candidates for components)."""
+    found: list[type] = []
+    pending: list[type] = [msgspec.Struct]
+    while pending:
+        cls = pending.pop()
+        sub: type
+        for sub in cls.__subclasses__():
+            pending.append(sub)
+            if sub.__module__.startswith(("training_gateway.models", "training_gateway.gateway")):
+                found.append(sub)
+    return found
 
 
 def logging_config() -> LoggingConfig:
@@ -204,5 +236,5 @@ def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     from training_gateway.gateway.settings import load_settings
 
     app = create_app(settings or load_settings({}), adapter_classes={})
-    document: dict[str, Any] = app.openapi_schema.to_schema()
+    document: dict[str, Any] = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
     return document

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -20,7 +21,8 @@ from training_gateway.models.errors import InvalidInput
 DEFAULT_DURATIONS_S: tuple[int, ...] = (
     1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600, 7200, 21600,
 )  # fmt: skip
-MEAN_MAX_METRICS = ("power", "speed", "heart_rate")
+MeanMaxMetric = Literal["power", "speed", "heart_rate"]
+MEAN_MAX_METRICS: tuple[str, ...] = get_args(MeanMaxMetric)
 ZERO_FILLED_METRICS = frozenset({"power", "speed"})
 
 

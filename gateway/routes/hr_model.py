@@ -18,6 +18,7 @@ from training_gateway.models.hr_model.wire import (
     HrModelFitRequest,
     HrModelFitResponse,
     HrModelProfile,
+    Sport,
 )
 
 MAX_HISTORY = 1000
@@ -67,7 +68,7 @@ class HrModelController(Controller):
         self,
         caller: NamedDependency[User],
         hr_models: NamedDependency[HrModelRepository],
-        sport: Annotated[str, Parameter(description="running, cycling or team_sports")],
+        sport: Annotated[Sport, Parameter(description="running, cycling or team_sports")],
         limit: Annotated[
             int, Parameter(ge=1, le=MAX_HISTORY, description="Most history entries")
         ] = 100,

@@ -44,7 +44,7 @@ from training_gateway.gateway.services.timeseries import (
 from training_gateway.gateway.storage import AnalyticsRepository
 from training_gateway.models.activity import ActivityStatus
 from training_gateway.models.errors import InvalidParameter
-from training_gateway.models.mean_max import MEAN_MAX_METRICS
+from training_gateway.models.mean_max import MEAN_MAX_METRICS, MeanMaxMetric
 from training_gateway.models.timeseries import schema_for
 
 
@@ -101,7 +101,7 @@ class TimeseriesController(Controller):
         sources: NamedDependency[CallerSources],
         analytics: NamedDependency[AnalyticsRepository],
         activity_id: str,
-        metric: Annotated[str, Parameter(description="power, speed or heart_rate")],
+        metric: Annotated[MeanMaxMetric, Parameter(description="power, speed or heart_rate")],
         durations: Annotated[
             str | None,
             Parameter(description="Comma-separated seconds, or `all`; default SweatStack's grid"),
@@ -153,7 +153,7 @@ class TimeseriesController(Controller):
         *,
         sources: NamedDependency[CallerSources],
         analytics: NamedDependency[AnalyticsRepository],
-        metric: Annotated[str, Parameter(description="power, speed or heart_rate")],
+        metric: Annotated[MeanMaxMetric, Parameter(description="power, speed or heart_rate")],
         sports: NamedDependency[tuple[str, ...]],
         span: NamedDependency[Span],
         durations: Annotated[
