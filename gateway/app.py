@@ -16,6 +16,7 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
 from training_gateway.adapters.base import Adapter, AuthKind, load_adapters
@@ -154,7 +155,23 @@ def create_app(
         debug=False,
     )
     serve_refined_openapi(app)
+    _allow_every_method(app)
     return app
+
+
+def _allow_every_method(app: Litestar) -> None:
+    """Litestar's automatic OPTIONS answer of a path served by several handlers lists only
+    the methods of the first one registered (its handler keeps that first route); point it at
+    the route that holds them all, so `Allow` names every method the path takes."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.http_methods != {"OPTIONS"} or handler.fn.__name__ != "options_handler":
+                continue
+            for cell in handler.fn.__closure__ or ():
+                if isinstance(cell.cell_contents, HTTPRoute):
+                    cell.cell_contents = route
 
 
 # The document is the same for every app (its routes are), so it is made once per process.

@@ -34,6 +34,23 @@ async def provide_gateway(state: State) -> Gateway:
     return gateway
 
 
+async def authenticate(request: Request[Any, Any, Any]) -> None:
+    """Before a /v1 route parses anything: who is calling (401 for a missing, unknown or
+    revoked key), so a caller without a key learns that first, whatever else is wrong. The
+    routes a provider redirects a browser to need no key."""
+    if request.route_handler.opt.get("provider_redirect") or request.method == "OPTIONS":
+        return
+    request.state.caller = await resolve_caller(request, request.app.state.gateway)
+
+
+async def provide_caller(request: Request[Any, Any, Any], gateway: Gateway) -> User:
+    """The caller `authenticate` found (resolved again where it did not run)."""
+    caller = request.state.get("caller")
+    if isinstance(caller, User):
+        return caller
+    return await resolve_caller(request, gateway)
+
+
 async def resolve_caller(request: Request[Any, Any, Any], gateway: Gateway) -> User:
     """The user owning the presented API key; 401 for a missing, unknown or revoked key."""
     header = request.headers.get("authorization", "")
@@ -72,6 +89,10 @@ async def provide_hr_models(gateway: Gateway) -> HrModelRepository:
     return HrModelRepository(gateway.store)
 
 
+# A date, or an ISO 8601 date and time (a naive one is UTC), as `start`/`end` take them.
+BOUND = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?)?$"
+
+
 class Span:
     """The `start` and `end` bounds of a query: a date (a local calendar day) or a datetime.
 
@@ -94,8 +115,8 @@ def span_parameters(description: str) -> Provide:
     """`start` and `end`, parsed and in order, documented with `description`."""
 
     async def provide_span(
-        start: Annotated[str | None, Parameter(description=description)] = None,
-        end: Annotated[str | None, Parameter(description=description)] = None,
+        start: Annotated[str | None, Parameter(description=description, pattern=BOUND)] = None,
+        end: Annotated[str | None, Parameter(description=description, pattern=BOUND)] = None,
     ) -> Span:
         span = Span(start=parse_bound(start, "start"), end=parse_bound(end, "end"))
         check_order(span.start, span.end)
@@ -148,7 +169,7 @@ async def provide_page(
 # through `span`, `sports`, `providers`, `wanted_tags` and `page`.
 V1_DEPENDENCIES: dict[str, Provide] = {
     "gateway": Provide(provide_gateway),
-    "caller": Provide(resolve_caller),
+    "caller": Provide(provide_caller),
     "sources": Provide(provide_sources),
     "store": Provide(provide_store),
     "analytics": Provide(provide_analytics),

@@ -18,7 +18,7 @@ def parse_bound(raw: str | None, name: str) -> date | datetime | None:
     """A date (YYYY-MM-DD) or an ISO 8601 datetime; a naive datetime is taken as UTC."""
     if raw is None or raw == "":
         return None
-    text = raw.strip()
+    text = raw.strip().upper()  # ISO 8601 lets `t` and `z` be lowercase
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from msgspec import Meta, Struct, field
+from msgspec import UNSET, Meta, Struct, UnsetType, field
 
 from training_gateway.models.errors import InvalidBody, InvalidInput
 
@@ -123,6 +123,25 @@ class ActivityDraft(Struct, kw_only=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         check_year(self.start, "start")
+
+
+class ActivityPatch(Struct, kw_only=True, forbid_unknown_fields=True):
+    """A JSON merge patch (RFC 7396) of an activity's writable fields: a field left out stays
+    as it is, null clears an optional one, objects (`extensions`) merge."""
+
+    sport: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    start: AwareDatetime | UnsetType = UNSET
+    duration_s: Annotated[float, Meta(gt=0, le=MAX_DURATION_S)] | UnsetType = UNSET
+    status: ActivityStatus | UnsetType = UNSET
+    name: Annotated[str, Meta(max_length=1000)] | UnsetType | None = UNSET
+    distance_m: Annotated[float, Meta(ge=0, le=MAX_DISTANCE_M)] | UnsetType | None = UNSET
+    tags: Tags | UnsetType | None = UNSET
+    extensions: dict[str, Any] | UnsetType | None = UNSET
+
+    def document(self) -> dict[str, Any]:
+        """The patch as the JSON document it is (left-out fields absent, nulls kept)."""
+        patch: dict[str, Any] = msgspec.to_builtins(self)
+        return patch
 
 
 class ActivityCreate(ActivityDraft, kw_only=True, forbid_unknown_fields=True):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from msgspec import Meta, Struct, field
+from msgspec import UNSET, Meta, Struct, UnsetType, field
 
 from training_gateway.models.activity import AwareDatetime, NaiveDatetime, Tags, check_year
 
@@ -146,6 +146,23 @@ class LabTestDraft(Struct, kw_only=True, forbid_unknown_fields=True):
         check_year(self.start, "start")
         if self.end is not None:
             check_year(self.end, "end")
+
+
+class LabTestPatch(Struct, kw_only=True, forbid_unknown_fields=True):
+    """A JSON merge patch (RFC 7396) of a test's writable fields: a field left out stays as it
+    is, null clears an optional one, `results` merges marker by marker."""
+
+    sport: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    start: AwareDatetime | UnsetType = UNSET
+    end: AwareDatetime | UnsetType | None = UNSET
+    title: Annotated[str, Meta(max_length=1000)] | UnsetType | None = UNSET
+    results: dict[str, Any] | UnsetType | None = UNSET
+    tags: Tags | UnsetType | None = UNSET
+
+    def document(self) -> dict[str, Any]:
+        """The patch as the JSON document it is (left-out fields absent, nulls kept)."""
+        patch: dict[str, Any] = msgspec.to_builtins(self)
+        return patch
 
 
 class LabTestCreate(LabTestDraft, kw_only=True, forbid_unknown_fields=True):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Router
+from litestar import Request, Router
 
-from training_gateway.gateway.dependencies import V1_DEPENDENCIES
+from training_gateway.gateway.dependencies import V1_DEPENDENCIES, authenticate
 from training_gateway.gateway.query import check_query
 from training_gateway.gateway.routes.activities import ActivityController
 from training_gateway.gateway.routes.connections import ConnectionController, connection_callback
@@ -20,12 +20,18 @@ from training_gateway.gateway.routes.timeseries import TimeseriesController, bac
 from training_gateway.gateway.routes.uploads import upload_files
 
 
+async def authenticate_then_check_query(request: Request[Any, Any, Any]) -> None:
+    """First who calls (401), then what they ask (400), before anything else is parsed."""
+    await authenticate(request)
+    check_query(request)
+
+
 def route_handlers() -> list[Any]:
     """Every handler the app mounts: /health, and the /v1 router."""
     v1 = Router(
         path="/v1",
         dependencies=V1_DEPENDENCIES,
-        before_request=check_query,
+        before_request=authenticate_then_check_query,
         route_handlers=[
             ActivityController,
             ProviderController,

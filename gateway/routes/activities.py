@@ -18,7 +18,12 @@ from training_gateway.gateway.services.federation import (
 )
 from training_gateway.gateway.services.sources import CallerSources
 from training_gateway.gateway.storage import AnalyticsRepository
-from training_gateway.models.activity import Activity, ActivityCreate, ActivityDraft
+from training_gateway.models.activity import (
+    Activity,
+    ActivityCreate,
+    ActivityDraft,
+    ActivityPatch,
+)
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -102,7 +107,7 @@ class ActivityController(Controller):
         activity_id: str,
         request: Request[Any, Any, Any],
         data: Annotated[
-            dict[str, Any],
+            ActivityPatch,
             Body(
                 media_type=MERGE_PATCH,
                 description="A JSON merge patch of the writable activity fields",
@@ -111,7 +116,7 @@ class ActivityController(Controller):
     ) -> Activity:
         require_json_body(request, MERGE_PATCH)
         source, native_id = await sources.of_record(activity_id)
-        return await activities.patch_activity(source, native_id, data)
+        return await activities.patch_activity(source, native_id, data.document())
 
     @delete("/{activity_id:str}", summary="Delete an activity", status_code=204)
     async def delete_activity(

@@ -19,7 +19,13 @@ from training_gateway.gateway.services.lab_tests import (
     with_overlapping_activities,
 )
 from training_gateway.gateway.services.sources import CallerSources
-from training_gateway.models.lab_test import LabTest, LabTestCreate, LabTestDraft, etag
+from training_gateway.models.lab_test import (
+    LabTest,
+    LabTestCreate,
+    LabTestDraft,
+    LabTestPatch,
+    etag,
+)
 from training_gateway.models.sport import with_canonical_sport
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -117,7 +123,7 @@ class LabTestController(Controller):
         test_id: str,
         request: Request[Any, Any, Any],
         data: Annotated[
-            dict[str, Any],
+            LabTestPatch,
             Body(
                 media_type=MERGE_PATCH, description="A JSON merge patch of the writable test fields"
             ),
@@ -126,7 +132,7 @@ class LabTestController(Controller):
         require_json_body(request, MERGE_PATCH)
         source, native_id = await sources.of_record(test_id, kind="test")
         patched = await patch_test(
-            source, native_id, data, if_match=request.headers.get("if-match")
+            source, native_id, data.document(), if_match=request.headers.get("if-match")
         )
         return Response(patched, headers={"ETag": etag(patched)})
 
