@@ -112,7 +112,9 @@ def create_app(
         )
         timeout = httpx.Timeout(settings.http_timeout_s, connect=settings.http_connect_timeout_s)
         oauth = build_oauth(settings, classes)
-        tokens = TokenManager(store, oauth, skew_s=settings.refresh_skew_s)
+        tokens = TokenManager(
+            store, oauth, skew_s=settings.refresh_skew_s, backoff_s=settings.refresh_backoff_s
+        )
         transport = RenewingTransport(httpx.AsyncHTTPTransport(limits=limits), tokens)
         try:
             await upgrade(store.engine)

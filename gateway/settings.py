@@ -50,6 +50,9 @@ class Settings:
     return_to_allowlist: tuple[str, ...] = ()
     # Refresh an access token this long before it expires.
     refresh_skew_s: float = 60.0
+    # After a failed refresh, callers get that failure at once for this long, doubling with
+    # each further failure (up to a minute); then one refresh is tried again.
+    refresh_backoff_s: float = 1.0
     # How long a started connection (its state, nonce and PKCE verifier) stays valid.
     oauth_state_ttl_s: float = 600.0
     # Leeway for ID-token `exp`/`iat` checks.
@@ -155,6 +158,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
             u.strip() for u in env.get("GATEWAY_RETURN_TO_ALLOWLIST", "").split(",") if u.strip()
         ),
         "refresh_skew_s": _number(env, "GATEWAY_REFRESH_SKEW_S", "60", float),
+        "refresh_backoff_s": _number(env, "GATEWAY_REFRESH_BACKOFF_S", "1", float),
     }
     values.update(overrides)
     values["data_dir"] = Path(values["data_dir"])
