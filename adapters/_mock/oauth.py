@@ -178,9 +178,11 @@ class AuthorizationServer:
         self.grant_counts: collections.Counter[str] = collections.Counter()
         # Every request the token endpoint received, by grant_type, faulted ones included.
         self.token_requests: collections.Counter[str] = collections.Counter()
+        self.jwks_requests = 0
         self.next_id_token_fault: IdTokenFault | None = None
         self.token_fault: TokenEndpointFault | None = None
-
+        # Claims the next userinfo answer says instead (e.g. another `sub`).
+        self.next_userinfo_claims: dict[str, Any] | None = None
         self._clients: dict[str, _Client] = {}
         self._codes: dict[str, _Code] = {}
         self._families: dict[str, _Family] = {}
@@ -309,7 +311,9 @@ class AuthorizationServer:
         if self.openid and "openid" not in str(claims.get("scope", "")).split():
             raise OAuthFailure("insufficient_scope", "userinfo needs the openid scope", 403)
         user = str(claims["sub"])
-        return {"sub": user, **self.user_claims(user)}
+        with self._lock:
+            forged, self.next_userinfo_claims = self.next_userinfo_claims, None
+        return {"sub": user, **self.user_claims(user), **(forged or {})}
 
     def take_token_fault(self, grant_type: str | None) -> TokenEndpointFault | None:
         """Count a token request, and the fault it is to meet, if any."""
@@ -552,6 +556,8 @@ class AuthorizationServer:
 
         @get(server.paths.jwks, include_in_schema=False)
         async def jwks() -> Response[Any]:
+            with server._lock:
+                server.jwks_requests += 1
             return _json(server.tokens.jwks(), 200)
 
         @get(server.paths.discovery, include_in_schema=False)

@@ -36,7 +36,9 @@ from training_gateway.models.errors import ProviderError, ProviderThrottled
 # Asymmetric signatures only: `none` and HMAC (keyed with a secret the provider shares with
 # every client) never prove who issued a token.
 ID_TOKEN_ALGORITHMS = ("RS256", "ES256")
-_JWKS_REFETCH_INTERVAL_S = 30.0
+# An ID token naming a key the cached JWKS lacks refetches it (a key rotation), at most this
+# often per issuer: forged kids cannot make the gateway hammer the provider.
+JWKS_REFETCH_INTERVAL_S = 60.0
 # No access token lives longer than this: an answer saying otherwise is garbage.
 MAX_TOKEN_LIFETIME_S = 10 * 366 * 86_400.0
 _Lifetime = Annotated[float, msgspec.Meta(ge=0, le=MAX_TOKEN_LIFETIME_S)]
@@ -134,9 +136,9 @@ class ProviderOAuth:
         self.leeway_s = leeway_s
         self._metadata: ProviderMetadata | None = None
         self._jwks: KeySet | None = None
-        self._jwks_fetched_at = 0.0
-        self._refetched_for: set[str] = set()
+        self._jwks_refetched_at: float | None = None
         self._lock = asyncio.Lock()
+        self._jwks_lock = asyncio.Lock()
 
     # discovery
 
@@ -251,6 +253,25 @@ class ProviderOAuth:
 
     # ID tokens
 
+    async def verified_identity(self, tokens: TokenSet, *, nonce: str) -> dict[str, Any]:
+        """Who a code exchange connected: the claims of its ID token (see `validate_id_token`),
+        which must name the account its access token belongs to. Where the provider has
+        userinfo, its `sub` must equal the ID token's (OIDC Core §5.3.2), so an ID token
+        spliced in from another login cannot pass for this one; its claims fill the gaps."""
+        if tokens.id_token is None:
+            raise IdTokenRejected(f"{self.provider} sent no ID token")
+        claims = await self.validate_id_token(tokens.id_token, nonce=nonce)
+        meta = await self.metadata()
+        if not meta.userinfo_endpoint:
+            return claims
+        userinfo = await self.userinfo(tokens.access_token)
+        if userinfo.get("sub") != claims["sub"]:
+            raise IdTokenRejected(
+                "the ID token's sub does not name the account the access token belongs to "
+                "(userinfo says another sub)"
+            )
+        return {**userinfo, **claims}
+
     async def validate_id_token(self, id_token: str, *, nonce: str) -> dict[str, Any]:
         """The claims of an ID token that passes every check OpenID Connect Core §3.1.3.7 asks
         of a client: signature by a key in the provider's JWKS (RS256/ES256 only; an unknown
@@ -264,7 +285,7 @@ class ProviderOAuth:
         kid = header.get("kid")
         keys = await self._keys(meta)
         if not _has_kid(keys, kid):
-            keys = await self._keys(meta, refetch_for=str(kid))
+            keys = await self._keys(meta, missing=kid)
             if not _has_kid(keys, kid):
                 raise IdTokenRejected(f"the ID token's key {kid!r} is not in the provider's JWKS")
         try:
@@ -294,27 +315,33 @@ class ProviderOAuth:
             )
         return claims
 
-    async def _keys(self, meta: ProviderMetadata, *, refetch_for: str | None = None) -> KeySet:
-        """The provider's JWKS, cached. A kid not in it refetches once per kid (a rotation),
-        and otherwise at most every 30 s, so forged kids cannot hammer the provider."""
-        refetch = False
-        if refetch_for is not None:
-            stale = time.monotonic() - self._jwks_fetched_at > _JWKS_REFETCH_INTERVAL_S
-            refetch = stale or refetch_for not in self._refetched_for
-            if len(self._refetched_for) > 1000:
-                self._refetched_for.clear()
-            self._refetched_for.add(refetch_for)
-        if self._jwks is None or refetch:
-            assert meta.jwks_uri is not None  # checked at discovery for OIDC providers
-            payload = await self._get_json(meta.jwks_uri, "its JWKS")
-            try:
-                self._jwks = KeySet.import_key_set(payload)  # type: ignore[arg-type]
-            except (JoseError, ValueError, TypeError, KeyError) as exc:
-                raise ProviderError(
-                    self.provider, f"{self.provider}'s JWKS is unusable ({type(exc).__name__})"
-                ) from None
-            self._jwks_fetched_at = time.monotonic()
-        return self._jwks
+    async def _keys(self, meta: ProviderMetadata, *, missing: object = None) -> KeySet:
+        """The provider's JWKS, cached. With `missing` (a kid the cache lacks), refetched if
+        no refetch happened in the last JWKS_REFETCH_INTERVAL_S, whatever the kid: rotations
+        are picked up, and forged kids cost the provider one request a minute at most."""
+        async with self._jwks_lock:  # concurrent validations share one fetch
+            if self._jwks is not None and missing is not None and _has_kid(self._jwks, missing):
+                return self._jwks  # fetched meanwhile by another validation
+            now = time.monotonic()
+            due = missing is not None and (
+                self._jwks_refetched_at is None
+                or now - self._jwks_refetched_at >= JWKS_REFETCH_INTERVAL_S
+            )
+            if self._jwks is None or due:
+                if self._jwks is not None:
+                    self._jwks_refetched_at = now
+                self._jwks = await self._fetch_jwks(meta)
+            return self._jwks
+
+    async def _fetch_jwks(self, meta: ProviderMetadata) -> KeySet:
+        assert meta.jwks_uri is not None  # checked at discovery for OIDC providers
+        payload = await self._get_json(meta.jwks_uri, "its JWKS")
+        try:
+            return KeySet.import_key_set(payload)  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise ProviderError(
+                self.provider, f"{self.provider}'s JWKS is unusable ({type(exc).__name__})"
+            ) from None
 
     # plumbing
 
