@@ -26,6 +26,7 @@ from training_gateway.gateway.local_provider import PROVIDER as LOCAL_PROVIDER
 from training_gateway.gateway.local_provider import LocalAdapter
 from training_gateway.gateway.openapi import closed_schemas, refine
 from training_gateway.gateway.requests import GatewayRequest
+from training_gateway.gateway.retries import RetryingTransport, RetryPolicy
 from training_gateway.gateway.routes import route_handlers
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.settings import Settings, SettingsError
@@ -93,6 +94,17 @@ def build_oauth(settings: Settings, classes: dict[str, type[Adapter]]) -> dict[s
     return found
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """How provider calls are retried: a few tries, all started well within one timeout."""
+    return RetryPolicy(
+        attempts=settings.retry_attempts,
+        backoff_s=settings.retry_backoff_s,
+        max_backoff_s=max(settings.retry_backoff_s, min(1.0, settings.http_timeout_s / 4)),
+        deadline_s=settings.http_timeout_s / 2,
+        retry_after_budget_s=settings.retry_after_budget_s,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -115,7 +127,11 @@ def create_app(
         tokens = TokenManager(
             store, oauth, skew_s=settings.refresh_skew_s, backoff_s=settings.refresh_backoff_s
         )
-        transport = RenewingTransport(httpx.AsyncHTTPTransport(limits=limits), tokens)
+        # Outermost first: token renewal, then retries of what the pool sends.
+        transport = RenewingTransport(
+            RetryingTransport(httpx.AsyncHTTPTransport(limits=limits), retry_policy(settings)),
+            tokens,
+        )
         try:
             await upgrade(store.engine)
             async with httpx.AsyncClient(

@@ -53,6 +53,12 @@ class Settings:
     # After a failed refresh, callers get that failure at once for this long, doubling with
     # each further failure (up to a minute); then one refresh is tried again.
     refresh_backoff_s: float = 1.0
+    # Idempotent provider GETs: tries in all, on connect errors and 502/503/504, with
+    # jittered exponential backoff from retry_backoff_s.
+    retry_attempts: int = 3
+    retry_backoff_s: float = 0.1
+    # A provider 429 whose Retry-After is at most this is waited out and retried once.
+    retry_after_budget_s: float = 1.0
     # How long a started connection (its state, nonce and PKCE verifier) stays valid.
     oauth_state_ttl_s: float = 600.0
     # Leeway for ID-token `exp`/`iat` checks.
@@ -159,6 +165,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         ),
         "refresh_skew_s": _number(env, "GATEWAY_REFRESH_SKEW_S", "60", float),
         "refresh_backoff_s": _number(env, "GATEWAY_REFRESH_BACKOFF_S", "1", float),
+        "retry_attempts": max(1, _number(env, "GATEWAY_RETRY_ATTEMPTS", "3", int)),
+        "retry_backoff_s": _number(env, "GATEWAY_RETRY_BACKOFF_S", "0.1", float),
+        "retry_after_budget_s": _number(env, "GATEWAY_RETRY_AFTER_BUDGET_S", "1", float),
     }
     values.update(overrides)
     values["data_dir"] = Path(values["data_dir"])
