@@ -25,6 +25,11 @@ from training_gateway.gateway.errors import EXCEPTION_HANDLERS
 from training_gateway.gateway.local_provider import PROVIDER as LOCAL_PROVIDER
 from training_gateway.gateway.local_provider import LocalAdapter
 from training_gateway.gateway.openapi import closed_schemas, refine
+from training_gateway.gateway.rate_limits import (
+    ProviderRateLimit,
+    RateLimitingTransport,
+    open_rate_limits,
+)
 from training_gateway.gateway.requests import GatewayRequest
 from training_gateway.gateway.retries import RetryingTransport, RetryPolicy
 from training_gateway.gateway.routes import route_handlers
@@ -127,13 +132,29 @@ def create_app(
         tokens = TokenManager(
             store, oauth, skew_s=settings.refresh_skew_s, backoff_s=settings.refresh_backoff_s
         )
-        # Outermost first: token renewal, then retries of what the pool sends.
-        transport = RenewingTransport(
-            RetryingTransport(httpx.AsyncHTTPTransport(limits=limits), retry_policy(settings)),
-            tokens,
-        )
+        rate_limits: dict[str, ProviderRateLimit] = {}
         try:
             await upgrade(store.engine)
+            rate_limits = await open_rate_limits(
+                settings.database_url,
+                settings.rate_limits,
+                settings.provider_urls,
+                {name: client.client_id for name, client in settings.oauth_clients.items()},
+                max_wait_s=settings.rate_limit_wait_s,
+            )
+            # Outermost first: token renewal, then retries, then the rate limit counts every
+            # request that is really sent.
+            transport = RenewingTransport(
+                RetryingTransport(
+                    RateLimitingTransport(
+                        httpx.AsyncHTTPTransport(limits=limits),
+                        rate_limits,
+                        settings.provider_urls,
+                    ),
+                    retry_policy(settings),
+                ),
+                tokens,
+            )
             async with httpx.AsyncClient(
                 transport=transport, timeout=timeout, follow_redirects=False
             ) as http:
@@ -155,6 +176,8 @@ def create_app(
                     await bootstrap(state)
                 yield
         finally:
+            for limit in rate_limits.values():
+                limit.close()
             await store.close()
 
     app = Litestar(
