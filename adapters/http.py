@@ -3,6 +3,8 @@ named provider errors, so no adapter swallows one and no route sees httpx."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -14,12 +16,15 @@ from training_gateway.models.errors import (
     ProviderError,
     ProviderForbidden,
     ProviderRejected,
+    ProviderThrottled,
     ProviderTimeout,
 )
 
 T = TypeVar("T")
 
 _MAX_DETAIL_CHARS = 300
+# A Retry-After further away than this is taken as this: a day is already "not now".
+MAX_RETRY_AFTER_S = 86_400.0
 
 
 def _upstream_detail(response: httpx.Response) -> str:
@@ -52,19 +57,45 @@ def transport_error(provider: str, exc: Exception, *, what: str | None = None) -
     return ProviderError(provider, f"{target} could not be reached: {type(exc).__name__}")
 
 
+def retry_after_s(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (RFC 9110 §10.2.3: delta-seconds or an HTTP
+    date), at most MAX_RETRY_AFTER_S; None when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        digits = text.lstrip("0") or "0"
+        return min(float(digits[:12]), MAX_RETRY_AFTER_S)  # 12 digits are past the cap already
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # an HTTP date is always GMT
+        moment = moment.replace(tzinfo=UTC)
+    wait = (moment - (now or datetime.now(UTC))).total_seconds()
+    return min(max(wait, 0.0), MAX_RETRY_AFTER_S)
+
+
 def raise_for_status(
     provider: str, response: httpx.Response, method: str, *, not_found: str | None = None
 ) -> None:
     """Raise the named error a provider's error status means (a read body is needed).
 
     404 becomes NotFound (with `not_found` as the detail when given), 403 ProviderForbidden,
-    401 and 5xx ProviderError, other 4xx on writes ProviderRejected (the caller's input is at
-    fault).
+    429 ProviderThrottled (with the provider's Retry-After), 401 and 5xx ProviderError, other
+    4xx on writes ProviderRejected (the caller's input is at fault).
     """
     status = response.status_code
     if status < 400:
         return
     detail = _upstream_detail(response)
+    if status == 429:  # whatever the method: the provider did not take the request on
+        raise ProviderThrottled(
+            provider,
+            f"{provider} is throttling requests ({status}): {detail}",
+            retry_after_s=retry_after_s(response.headers.get("retry-after")),
+            upstream_status=status,
+        )
     if status == 404:
         raise NotFound(not_found or f"{provider}: {detail}")
     if status == 403:  # the credentials are fine, this operation is not allowed to them

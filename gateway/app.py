@@ -26,7 +26,13 @@ from training_gateway.gateway.errors import EXCEPTION_HANDLERS
 from training_gateway.gateway.local_provider import PROVIDER as LOCAL_PROVIDER
 from training_gateway.gateway.local_provider import LocalAdapter
 from training_gateway.gateway.openapi import closed_schemas, refine
+from training_gateway.gateway.rate_limits import (
+    ProviderRateLimit,
+    RateLimitingTransport,
+    open_rate_limits,
+)
 from training_gateway.gateway.requests import GatewayRequest
+from training_gateway.gateway.retries import RetryingTransport, RetryPolicy
 from training_gateway.gateway.routes import route_handlers
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.settings import Settings, SettingsError
@@ -94,6 +100,17 @@ def build_oauth(settings: Settings, classes: dict[str, type[Adapter]]) -> dict[s
     return found
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """How provider calls are retried: a few tries, all started well within one timeout."""
+    return RetryPolicy(
+        attempts=settings.retry_attempts,
+        backoff_s=settings.retry_backoff_s,
+        max_backoff_s=max(settings.retry_backoff_s, min(1.0, settings.http_timeout_s / 4)),
+        deadline_s=settings.http_timeout_s / 2,
+        retry_after_budget_s=settings.retry_after_budget_s,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -113,10 +130,32 @@ def create_app(
         )
         timeout = httpx.Timeout(settings.http_timeout_s, connect=settings.http_connect_timeout_s)
         oauth = build_oauth(settings, classes)
-        tokens = TokenManager(store, oauth, skew_s=settings.refresh_skew_s)
-        transport = RenewingTransport(httpx.AsyncHTTPTransport(limits=limits), tokens)
+        tokens = TokenManager(
+            store, oauth, skew_s=settings.refresh_skew_s, backoff_s=settings.refresh_backoff_s
+        )
+        rate_limits: dict[str, ProviderRateLimit] = {}
         try:
             await upgrade(store.engine)
+            rate_limits = await open_rate_limits(
+                settings.database_url,
+                settings.rate_limits,
+                settings.provider_urls,
+                {name: client.client_id for name, client in settings.oauth_clients.items()},
+                max_wait_s=settings.rate_limit_wait_s,
+            )
+            # Outermost first: token renewal, then retries, then the rate limit counts every
+            # request that is really sent.
+            transport = RenewingTransport(
+                RetryingTransport(
+                    RateLimitingTransport(
+                        httpx.AsyncHTTPTransport(limits=limits),
+                        rate_limits,
+                        settings.provider_urls,
+                    ),
+                    retry_policy(settings),
+                ),
+                tokens,
+            )
             async with httpx.AsyncClient(
                 transport=transport, timeout=timeout, follow_redirects=False
             ) as http:
@@ -138,6 +177,8 @@ def create_app(
                     await bootstrap(state)
                 yield
         finally:
+            for limit in rate_limits.values():
+                limit.close()
             await store.close()
 
     app = Litestar(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -25,6 +27,7 @@ from training_gateway.models.errors import (
     ProviderError,
     ProviderForbidden,
     ProviderRejected,
+    ProviderThrottled,
     ProviderTimeout,
     Unsupported,
     UnsupportedMediaType,
@@ -92,6 +95,8 @@ class Problem(msgspec.Struct, omit_defaults=True, kw_only=True):
     field: str | None = None
     provider: str | None = None
     capability: str | None = None
+    # Seconds until the provider takes requests again (a throttle), as Retry-After says.
+    retry_after: float | None = None
     errors: list[dict[str, Any]] | None = None
 
 
@@ -111,6 +116,7 @@ STATUS_OF: dict[type[GatewayError], int] = {
     ProviderTimeout: 504,
     ProviderRejected: 422,
     ProviderForbidden: 403,
+    ProviderThrottled: 429,
     NotConnected: 409,
     ConnectionRevoked: 409,
     ConnectMethodUnavailable: 409,
@@ -130,6 +136,27 @@ def status_for(exc: GatewayError) -> int:
 
 def _problem_type(kind: type[GatewayError]) -> str:
     return f"https://training-gateway.dev/problems/{kind.__name__.lower()}"
+
+
+def _retry_after(exc: ProviderThrottled) -> dict[str, str]:
+    if exc.retry_after_s is None:
+        return {}
+    return {"Retry-After": str(max(0, math.ceil(exc.retry_after_s)))}  # delta-seconds: whole
+
+
+# Domain error -> the response headers it adds (resolved along the MRO, like STATUS_OF).
+HEADERS_OF: dict[type[GatewayError], Callable[[Any], dict[str, str]]] = {
+    ProviderThrottled: _retry_after,
+}
+
+
+def headers_for(exc: GatewayError) -> dict[str, str]:
+    """The headers a domain error's problem response carries (see HEADERS_OF)."""
+    for cls in type(exc).__mro__:
+        contribute = HEADERS_OF.get(cls)
+        if contribute is not None:
+            return contribute(exc)
+    return {}
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -152,8 +179,9 @@ def _gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Respon
         field=getattr(exc, "field", None),
         provider=getattr(exc, "provider", None),
         capability=getattr(exc, "capability", None),
+        retry_after=getattr(exc, "retry_after_s", None),
     )
-    return problem_response(problem)
+    return problem_response(problem, headers=headers_for(exc) or None)
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -261,5 +289,6 @@ __all__ = [
     "MediaType",
     "NotConnected",
     "Problem",
+    "headers_for",
     "status_for",
 ]

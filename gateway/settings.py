@@ -25,6 +25,34 @@ class OAuthClient:
         return f"OAuthClient(client_id={self.client_id!r}, client_secret={secret}, redirect_uri={self.redirect_uri!r})"
 
 
+@dataclasses.dataclass(frozen=True)
+class RateLimit:
+    """At most `limit` requests in any `per_s` seconds."""
+
+    limit: int
+    per_s: int
+
+    def __str__(self) -> str:
+        unit = next(u for u, seconds in _RATE_UNITS.items() if seconds == self.per_s)
+        return f"{self.limit}/{unit}"
+
+
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_rate_limits(text: str, *, name: str = "rate limit") -> tuple[RateLimit, ...]:
+    """`10/s,50000/d` as rate limits (units s, m, h, d); SettingsError naming `name` otherwise."""
+    found: list[RateLimit] = []
+    for part in (p.strip() for p in text.split(",")):
+        count, _, unit = part.partition("/")
+        if not count.strip().isdigit() or int(count) < 1 or unit.strip() not in _RATE_UNITS:
+            raise SettingsError(f"{name}: {part!r} is not COUNT/UNIT (a unit of s, m, h, d)")
+        found.append(RateLimit(limit=int(count), per_s=_RATE_UNITS[unit.strip()]))
+    if len({r.per_s for r in found}) != len(found):
+        raise SettingsError(f"{name}: {text!r} names a unit twice")
+    return tuple(sorted(found, key=lambda r: r.per_s))
+
+
 @dataclasses.dataclass(kw_only=True)
 class Settings:
     """Everything the gateway needs to start. Secrets are kept out of `repr`."""
@@ -50,6 +78,19 @@ class Settings:
     return_to_allowlist: tuple[str, ...] = ()
     # Refresh an access token this long before it expires.
     refresh_skew_s: float = 60.0
+    # After a failed refresh, callers get that failure at once for this long, doubling with
+    # each further failure (up to a minute); then one refresh is tried again.
+    refresh_backoff_s: float = 1.0
+    # Idempotent provider GETs: tries in all, on connect errors and 502/503/504, with
+    # jittered exponential backoff from retry_backoff_s.
+    retry_attempts: int = 3
+    retry_backoff_s: float = 0.1
+    # A provider 429 whose Retry-After is at most this is waited out and retried once.
+    retry_after_budget_s: float = 1.0
+    # The gateway's own request limits per provider (GATEWAY_<PROVIDER>_RATE_LIMIT), shared
+    # by every replica through the database; a request waits up to rate_limit_wait_s for room.
+    rate_limits: dict[str, tuple[RateLimit, ...]] = dataclasses.field(default_factory=dict)
+    rate_limit_wait_s: float = 1.0
     # How long a started connection (its state, nonce and PKCE verifier) stays valid.
     oauth_state_ttl_s: float = 600.0
     # Leeway for ID-token `exp`/`iat` checks.
@@ -139,6 +180,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         for key, value in env.items()
         if key.startswith("GATEWAY_") and key.endswith("_CLIENT_ID") and value
     }
+    rate_limits = {
+        key[len("GATEWAY_") : -len("_RATE_LIMIT")].lower(): parse_rate_limits(value, name=key)
+        for key, value in env.items()
+        if key.startswith("GATEWAY_") and key.endswith("_RATE_LIMIT") and value.strip()
+    }
     secret = env.get("GATEWAY_SECRET_KEY", "")
     values: dict[str, Any] = {
         "data_dir": data_dir,
@@ -155,6 +201,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
             u.strip() for u in env.get("GATEWAY_RETURN_TO_ALLOWLIST", "").split(",") if u.strip()
         ),
         "refresh_skew_s": _number(env, "GATEWAY_REFRESH_SKEW_S", "60", float),
+        "refresh_backoff_s": _number(env, "GATEWAY_REFRESH_BACKOFF_S", "1", float),
+        "retry_attempts": max(1, _number(env, "GATEWAY_RETRY_ATTEMPTS", "3", int)),
+        "retry_backoff_s": _number(env, "GATEWAY_RETRY_BACKOFF_S", "0.1", float),
+        "retry_after_budget_s": _number(env, "GATEWAY_RETRY_AFTER_BUDGET_S", "1", float),
+        "rate_limits": rate_limits,
+        "rate_limit_wait_s": _number(env, "GATEWAY_RATE_LIMIT_WAIT_S", "1", float),
     }
     values.update(overrides)
     values["data_dir"] = Path(values["data_dir"])

@@ -14,7 +14,9 @@ the gateway maps them to statuses in one table (`training_gateway.gateway.errors
     └── ProviderError           a provider failed or answered something unusable
         ├── ProviderTimeout     ... did not answer in time
         ├── ProviderRejected    ... refused a write as invalid (the caller's input is at fault)
-        └── ProviderForbidden   ... refused the operation to this caller
+        ├── ProviderForbidden   ... refused the operation to this caller
+        └── ProviderThrottled   ... asks the gateway to slow down (`retry_after_s`), or the
+                                gateway's own request limit for it is reached
 """
 
 from __future__ import annotations
@@ -110,6 +112,24 @@ class ProviderForbidden(ProviderError):
     created."""
 
     title = "Forbidden by provider"
+
+
+class ProviderThrottled(ProviderError):
+    """A provider asked the gateway to slow down (its 429), or the gateway's own request limit
+    for that provider is reached; `retry_after_s` is how long to wait, when known."""
+
+    title = "Throttled by provider"
+
+    def __init__(
+        self,
+        provider: str,
+        detail: str,
+        *,
+        retry_after_s: float | None = None,
+        upstream_status: int | None = None,
+    ) -> None:
+        super().__init__(provider, detail, upstream_status=upstream_status)
+        self.retry_after_s = retry_after_s
 
 
 class Conflict(GatewayError):

@@ -28,18 +28,26 @@ class FaultInjector:
         self.latency_s = 0.0
         self._lock = threading.Lock()
         self._fail_status: int | None = None
+        self._fail_headers: dict[str, str] = {}
         self._fail_remaining = 0
         self._fail_methods: frozenset[str] | None = None
         self._garble_remaining = 0
         self.requests_seen = 0
 
     def fail_next(
-        self, status: int = 500, times: int = 1, *, methods: Iterable[str] | None = None
+        self,
+        status: int = 500,
+        times: int = 1,
+        *,
+        methods: Iterable[str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer the next `times` API requests (of `methods` only, when given) with `status`."""
+        """Answer the next `times` API requests (of `methods` only, when given) with `status`
+        and `headers` (e.g. `{"Retry-After": "2"}` with a 429)."""
         with self._lock:
             self._fail_status, self._fail_remaining = status, times
             self._fail_methods = frozenset(m.upper() for m in methods) if methods else None
+            self._fail_headers = dict(headers or {})
 
     def garble_next(self, times: int = 1) -> None:
         """Answer the next `times` API requests 200 with a body that is not the documented JSON."""
@@ -51,6 +59,7 @@ class FaultInjector:
             self.latency_s = 0.0
             self._fail_status, self._fail_remaining, self._garble_remaining = None, 0, 0
             self._fail_methods = None
+            self._fail_headers = {}
 
     def settings(self) -> dict[str, Any]:
         with self._lock:
@@ -60,6 +69,7 @@ class FaultInjector:
                     "status": self._fail_status,
                     "times": self._fail_remaining,
                     "methods": sorted(self._fail_methods) if self._fail_methods else None,
+                    "headers": dict(self._fail_headers) or None,
                 },
                 "garble_next": self._garble_remaining,
                 "requests_seen": self.requests_seen,
@@ -73,22 +83,24 @@ class FaultInjector:
             self.latency_s = change.latency_ms / 1000
         if change.fail_next is not None:
             failing = change.fail_next
-            self.fail_next(failing.status, failing.times, methods=failing.methods)
+            self.fail_next(
+                failing.status, failing.times, methods=failing.methods, headers=failing.headers
+            )
         if change.garble_next is not None:
             self.garble_next(change.garble_next)
 
-    def _take(self, method: str) -> tuple[int | None, bool]:
+    def _take(self, method: str) -> tuple[int | None, dict[str, str], bool]:
         with self._lock:
             self.requests_seen += 1
             if self._fail_remaining > 0 and (
                 self._fail_methods is None or method in self._fail_methods
             ):
                 self._fail_remaining -= 1
-                return self._fail_status, False
+                return self._fail_status, self._fail_headers, False
             if self._garble_remaining > 0:
                 self._garble_remaining -= 1
-                return None, True
-            return None, False
+                return None, {}, True
+            return None, {}, False
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -99,10 +111,10 @@ class FaultInjector:
             return
         if self.latency_s > 0:
             await asyncio.sleep(self.latency_s)
-        status, garble = self._take(scope["method"])
+        status, headers, garble = self._take(scope["method"])
         if status is not None:
             body = b'{"detail":"injected fault"}'
-            await _respond(send, status, body)
+            await _respond(send, status, body, headers)
             return
         if garble:
             await _respond(send, 200, b'{"unexpected": [1, 2, ')
@@ -143,6 +155,7 @@ class FailNext(msgspec.Struct, forbid_unknown_fields=True):
     status: int = 500
     times: int = 1
     methods: list[str] | None = None
+    headers: dict[str, str] | None = None
 
 
 class FaultChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -154,7 +167,10 @@ class FaultChange(msgspec.Struct, forbid_unknown_fields=True):
     garble_next: int | None = None
 
 
-async def _respond(send: Any, status: int, body: bytes) -> None:
+async def _respond(
+    send: Any, status: int, body: bytes, headers: dict[str, str] | None = None
+) -> None:
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send(
         {
             "type": "http.response.start",
@@ -162,6 +178,7 @@ async def _respond(send: Any, status: int, body: bytes) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *extra,
             ],
         }
     )

@@ -9,6 +9,7 @@ each refusal is tested against it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import collections
 import hashlib
@@ -71,6 +72,25 @@ class IdTokenFault:
     alg_none: bool = False
     unknown_key: bool = False
     bad_signature: bool = False
+
+
+@dataclass
+class TokenEndpointFault:
+    """What the token endpoint does to its next `times` requests (of `grant_type`, or any),
+    to prove a client survives it.
+
+    `hang_s` waits that long before answering (past the client's timeout); `status` answers
+    that status instead of serving the grant (429, 503, ...), with `retry_after` as its
+    Retry-After header; `answer_json` serves the grant (a refresh token rotates, the old one
+    is spent) but sends these fields as the given JSON text, e.g. `{"expires_in": "1e30"}`.
+    """
+
+    status: int | None = None
+    retry_after: str | None = None
+    hang_s: float = 0.0
+    answer_json: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    grant_type: str | None = None
 
 
 @dataclass
@@ -156,7 +176,13 @@ class AuthorizationServer:
         self.code_ttl_s = 60
         self.refresh_ttl_s = 30 * 86400
         self.grant_counts: collections.Counter[str] = collections.Counter()
+        # Every request the token endpoint received, by grant_type, faulted ones included.
+        self.token_requests: collections.Counter[str] = collections.Counter()
+        self.jwks_requests = 0
         self.next_id_token_fault: IdTokenFault | None = None
+        self.token_fault: TokenEndpointFault | None = None
+        # Claims the next userinfo answer says instead (e.g. another `sub`).
+        self.next_userinfo_claims: dict[str, Any] | None = None
         self._clients: dict[str, _Client] = {}
         self._codes: dict[str, _Code] = {}
         self._families: dict[str, _Family] = {}
@@ -285,7 +311,21 @@ class AuthorizationServer:
         if self.openid and "openid" not in str(claims.get("scope", "")).split():
             raise OAuthFailure("insufficient_scope", "userinfo needs the openid scope", 403)
         user = str(claims["sub"])
-        return {"sub": user, **self.user_claims(user)}
+        with self._lock:
+            forged, self.next_userinfo_claims = self.next_userinfo_claims, None
+        return {"sub": user, **self.user_claims(user), **(forged or {})}
+
+    def take_token_fault(self, grant_type: str | None) -> TokenEndpointFault | None:
+        """Count a token request, and the fault it is to meet, if any."""
+        with self._lock:
+            self.token_requests[grant_type or ""] += 1
+            fault = self.token_fault
+            if fault is None or fault.grant_type not in (None, grant_type):
+                return None
+            fault.times -= 1
+            if fault.times <= 0:
+                self.token_fault = None
+            return fault
 
     def discovery(self, issuer: str) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -477,11 +517,20 @@ class AuthorizationServer:
         @post(server.paths.token, include_in_schema=False)
         async def token(request: Request[Any, Any, State]) -> Response[Any]:
             form = {k: str(v) for k, v in (await request.form()).items()}
+            fault = server.take_token_fault(form.get("grant_type"))
+            if fault is not None and fault.hang_s > 0:
+                await asyncio.sleep(fault.hang_s)
+            if fault is not None and fault.status is not None:
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+                failure = _error("temporarily_unavailable", "injected token endpoint fault")
+                return _json(failure, fault.status, headers)
             try:
                 answer = server.token(form, request.headers.get("authorization"), _issuer(request))
             except OAuthFailure as exc:
                 headers = {"WWW-Authenticate": "Basic"} if exc.status == 401 else None
                 return _json(_error(exc.error, exc.description), exc.status, headers)
+            if fault is not None and fault.answer_json:
+                return _raw_json(answer, fault.answer_json)
             return _json(answer, 200)
 
         @post(server.paths.revocation, include_in_schema=False)
@@ -507,6 +556,8 @@ class AuthorizationServer:
 
         @get(server.paths.jwks, include_in_schema=False)
         async def jwks() -> Response[Any]:
+            with server._lock:
+                server.jwks_requests += 1
             return _json(server.tokens.jwks(), 200)
 
         @get(server.paths.discovery, include_in_schema=False)
@@ -531,6 +582,20 @@ def _json(payload: Any, status: int, headers: dict[str, str] | None = None) -> R
         status_code=status,
         media_type="application/json",
         headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _raw_json(answer: dict[str, Any], raw_fields: dict[str, str]) -> Response[Any]:
+    """`answer` with `raw_fields` spliced in as the JSON text given (numbers no encoder
+    writes, such as 1e400)."""
+    kept = msgspec.json.encode({k: v for k, v in answer.items() if k not in raw_fields})
+    spliced = ", ".join(f"{msgspec.json.encode(k).decode()}: {v}" for k, v in raw_fields.items())
+    body = kept[:-1] + (b", " if len(kept) > 2 else b"") + spliced.encode() + b"}"
+    return Response(
+        content=body,
+        status_code=200,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
     )
 
 

@@ -2,18 +2,25 @@
 
 Protocol only: no routes and no storage here. Authlib's httpx client builds the authorization
 URL and talks to the token and revocation endpoints; joserfc checks ID-token signatures.
+
+Every token endpoint answer is read here, by decoding it into `_TokenAnswer` before Authlib
+sees it: a throttle (429 and its Retry-After), a server failure, or numbers no token can
+have (`expires_in` 1e30) are named provider errors, never an OverflowError; and an answer
+that rotated the refresh token but is otherwise unusable still hands the new refresh token
+back (`UnusableTokenAnswer.refresh_token`), since the old one is spent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import httpx2
 import msgspec
@@ -22,14 +29,21 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from training_gateway.adapters.http import TRANSPORT_ERRORS, transport_error
+from training_gateway.adapters.http import TRANSPORT_ERRORS, retry_after_s, transport_error
 from training_gateway.gateway.settings import OAuthClient
-from training_gateway.models.errors import ProviderError
+from training_gateway.models.errors import ProviderError, ProviderThrottled
 
 # Asymmetric signatures only: `none` and HMAC (keyed with a secret the provider shares with
 # every client) never prove who issued a token.
 ID_TOKEN_ALGORITHMS = ("RS256", "ES256")
-_JWKS_REFETCH_INTERVAL_S = 30.0
+# An ID token naming a key the cached JWKS lacks refetches it (a key rotation), at most this
+# often per issuer: forged kids cannot make the gateway hammer the provider.
+JWKS_REFETCH_INTERVAL_S = 60.0
+# No access token lives longer than this: an answer saying otherwise is garbage.
+MAX_TOKEN_LIFETIME_S = 10 * 366 * 86_400.0
+_Lifetime = Annotated[float, msgspec.Meta(ge=0, le=MAX_TOKEN_LIFETIME_S)]
+# Unix seconds up to the year 2100: a later `expires_at` is garbage too.
+_Timestamp = Annotated[float, msgspec.Meta(ge=0, le=4_102_444_800)]
 
 
 class ProviderMetadata(msgspec.Struct, kw_only=True):
@@ -56,6 +70,27 @@ class TokenSet(msgspec.Struct, kw_only=True):
         return (
             f"TokenSet(expires_at={self.expires_at!r}, scopes={self.scopes!r}, tokens=<redacted>)"
         )
+
+
+class _TokenAnswer(msgspec.Struct):
+    """A successful token endpoint answer (RFC 6749 §5.1), as far as the gateway uses it."""
+
+    access_token: Annotated[str, msgspec.Meta(min_length=1)]
+    expires_in: _Lifetime | None = None
+    expires_at: _Timestamp | None = None  # not in RFC 6749, but some providers send it
+    refresh_token: str | None = None
+    scope: str | None = None
+    id_token: str | None = None
+
+
+class UnusableTokenAnswer(ProviderError):
+    """The token endpoint answered 200 with something no client can use. `refresh_token` is a
+    rotated refresh token the answer carried all the same: the old one is spent, so it must be
+    kept (it is never part of the message)."""
+
+    def __init__(self, provider: str, detail: str, *, refresh_token: str | None) -> None:
+        super().__init__(provider, detail)
+        self.refresh_token = refresh_token
 
 
 class OAuthRefused(Exception):
@@ -101,9 +136,9 @@ class ProviderOAuth:
         self.leeway_s = leeway_s
         self._metadata: ProviderMetadata | None = None
         self._jwks: KeySet | None = None
-        self._jwks_fetched_at = 0.0
-        self._refetched_for: set[str] = set()
+        self._jwks_refetched_at: float | None = None
         self._lock = asyncio.Lock()
+        self._jwks_lock = asyncio.Lock()
 
     # discovery
 
@@ -158,27 +193,34 @@ class ProviderOAuth:
     async def exchange_code(self, code: str, code_verifier: str) -> TokenSet:
         """Trade an authorization code (and the PKCE verifier) for tokens."""
         meta = await self.metadata()
+        answers: list[TokenSet] = []
         async with self._oauth_client() as oauth:
+            oauth.register_compliance_hook(
+                "access_token_response", self._token_answer_reader(answers, previous=None)
+            )
             with self._token_endpoint_errors():
-                token = await oauth.fetch_token(
+                await oauth.fetch_token(
                     meta.token_endpoint,
                     grant_type="authorization_code",
                     code=code,
                     code_verifier=code_verifier,
                     redirect_uri=self.redirect_uri,
                 )
-        return self._token_set(dict(token))
+        return self._answered(answers)
 
     async def refresh(self, refresh_token: str) -> TokenSet:
-        """New tokens for a refresh token (which the provider may rotate)."""
+        """New tokens for a refresh token (which the provider may rotate; `refresh_token` of
+        the answer is None when it did not). UnusableTokenAnswer carries a rotated refresh
+        token even when the rest of the answer cannot be used."""
         meta = await self.metadata()
+        answers: list[TokenSet] = []
         async with self._oauth_client() as oauth:
+            oauth.register_compliance_hook(
+                "refresh_token_response", self._token_answer_reader(answers, previous=refresh_token)
+            )
             with self._token_endpoint_errors():
-                token = await oauth.refresh_token(meta.token_endpoint, refresh_token=refresh_token)
-        tokens = self._token_set(dict(token))
-        if tokens.refresh_token == refresh_token:
-            tokens.refresh_token = None  # not rotated: keep the stored one
-        return tokens
+                await oauth.refresh_token(meta.token_endpoint, refresh_token=refresh_token)
+        return self._answered(answers)
 
     async def revoke(self, token: str, hint: str) -> bool:
         """Revoke a token at the provider (RFC 7009); False when it offers no revocation."""
@@ -211,6 +253,25 @@ class ProviderOAuth:
 
     # ID tokens
 
+    async def verified_identity(self, tokens: TokenSet, *, nonce: str) -> dict[str, Any]:
+        """Who a code exchange connected: the claims of its ID token (see `validate_id_token`),
+        which must name the account its access token belongs to. Where the provider has
+        userinfo, its `sub` must equal the ID token's (OIDC Core §5.3.2), so an ID token
+        spliced in from another login cannot pass for this one; its claims fill the gaps."""
+        if tokens.id_token is None:
+            raise IdTokenRejected(f"{self.provider} sent no ID token")
+        claims = await self.validate_id_token(tokens.id_token, nonce=nonce)
+        meta = await self.metadata()
+        if not meta.userinfo_endpoint:
+            return claims
+        userinfo = await self.userinfo(tokens.access_token)
+        if userinfo.get("sub") != claims["sub"]:
+            raise IdTokenRejected(
+                "the ID token's sub does not name the account the access token belongs to "
+                "(userinfo says another sub)"
+            )
+        return {**userinfo, **claims}
+
     async def validate_id_token(self, id_token: str, *, nonce: str) -> dict[str, Any]:
         """The claims of an ID token that passes every check OpenID Connect Core §3.1.3.7 asks
         of a client: signature by a key in the provider's JWKS (RS256/ES256 only; an unknown
@@ -224,7 +285,7 @@ class ProviderOAuth:
         kid = header.get("kid")
         keys = await self._keys(meta)
         if not _has_kid(keys, kid):
-            keys = await self._keys(meta, refetch_for=str(kid))
+            keys = await self._keys(meta, missing=kid)
             if not _has_kid(keys, kid):
                 raise IdTokenRejected(f"the ID token's key {kid!r} is not in the provider's JWKS")
         try:
@@ -254,27 +315,33 @@ class ProviderOAuth:
             )
         return claims
 
-    async def _keys(self, meta: ProviderMetadata, *, refetch_for: str | None = None) -> KeySet:
-        """The provider's JWKS, cached. A kid not in it refetches once per kid (a rotation),
-        and otherwise at most every 30 s, so forged kids cannot hammer the provider."""
-        refetch = False
-        if refetch_for is not None:
-            stale = time.monotonic() - self._jwks_fetched_at > _JWKS_REFETCH_INTERVAL_S
-            refetch = stale or refetch_for not in self._refetched_for
-            if len(self._refetched_for) > 1000:
-                self._refetched_for.clear()
-            self._refetched_for.add(refetch_for)
-        if self._jwks is None or refetch:
-            assert meta.jwks_uri is not None  # checked at discovery for OIDC providers
-            payload = await self._get_json(meta.jwks_uri, "its JWKS")
-            try:
-                self._jwks = KeySet.import_key_set(payload)  # type: ignore[arg-type]
-            except (JoseError, ValueError, TypeError, KeyError) as exc:
-                raise ProviderError(
-                    self.provider, f"{self.provider}'s JWKS is unusable ({type(exc).__name__})"
-                ) from None
-            self._jwks_fetched_at = time.monotonic()
-        return self._jwks
+    async def _keys(self, meta: ProviderMetadata, *, missing: object = None) -> KeySet:
+        """The provider's JWKS, cached. With `missing` (a kid the cache lacks), refetched if
+        no refetch happened in the last JWKS_REFETCH_INTERVAL_S, whatever the kid: rotations
+        are picked up, and forged kids cost the provider one request a minute at most."""
+        async with self._jwks_lock:  # concurrent validations share one fetch
+            if self._jwks is not None and missing is not None and _has_kid(self._jwks, missing):
+                return self._jwks  # fetched meanwhile by another validation
+            now = time.monotonic()
+            due = missing is not None and (
+                self._jwks_refetched_at is None
+                or now - self._jwks_refetched_at >= JWKS_REFETCH_INTERVAL_S
+            )
+            if self._jwks is None or due:
+                if self._jwks is not None:
+                    self._jwks_refetched_at = now
+                self._jwks = await self._fetch_jwks(meta)
+            return self._jwks
+
+    async def _fetch_jwks(self, meta: ProviderMetadata) -> KeySet:
+        assert meta.jwks_uri is not None  # checked at discovery for OIDC providers
+        payload = await self._get_json(meta.jwks_uri, "its JWKS")
+        try:
+            return KeySet.import_key_set(payload)  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise ProviderError(
+                self.provider, f"{self.provider}'s JWKS is unusable ({type(exc).__name__})"
+            ) from None
 
     # plumbing
 
@@ -339,27 +406,69 @@ class ProviderOAuth:
             raise ProviderError(self.provider, f"{self.provider} sent {what} that is not an object")
         return payload
 
-    def _token_set(self, token: dict[str, Any]) -> TokenSet:
-        access = token.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise ProviderError(
-                self.provider, f"{self.provider}'s token answer has no access_token"
+    def _token_answer_reader(
+        self, answers: list[TokenSet], *, previous: str | None
+    ) -> Callable[[httpx2.Response], httpx2.Response]:
+        """An Authlib compliance hook reading the token endpoint's answer before Authlib does:
+        a usable one is appended to `answers`; failures raise named errors (see the module
+        docstring). OAuth error answers pass on to Authlib, which raises OAuthError."""
+
+        def read(response: httpx2.Response) -> httpx2.Response:
+            tokens = self._token_set(response, previous=previous)
+            if tokens is not None:
+                answers.append(tokens)
+            return response
+
+        return read
+
+    def _answered(self, answers: list[TokenSet]) -> TokenSet:
+        if not answers:  # Authlib accepted an answer the reader left to it (not a 200)
+            raise ProviderError(self.provider, f"{self.provider}'s token endpoint sent no tokens")
+        return answers[-1]
+
+    def _token_set(self, response: httpx2.Response, *, previous: str | None) -> TokenSet | None:
+        """The tokens of a 200 answer; None for an OAuth error answer (Authlib's to raise)."""
+        provider, status = self.provider, response.status_code
+        if status == 429:
+            wait = retry_after_s(response.headers.get("retry-after"))
+            raise ProviderThrottled(
+                provider,
+                f"{provider}'s token endpoint is throttling requests (429)",
+                retry_after_s=wait,
+                upstream_status=status,
             )
-        expires_in = token.get("expires_in")
+        if status >= 500:
+            raise ProviderError(
+                provider, f"{provider}'s token endpoint answered {status}", upstream_status=status
+            )
+        try:  # Python's decoder, for its tolerance: even 1e400 or NaN leave the rest readable
+            raw = json.loads(response.content)
+        except (ValueError, RecursionError):
+            raw = None
+        if status != 200 or (isinstance(raw, dict) and "error" in raw):
+            return None
+        rotated = raw.get("refresh_token") if isinstance(raw, dict) else None
+        if not isinstance(rotated, str) or not rotated or rotated == previous:
+            rotated = None  # not rotated: the stored refresh token stays valid
+        try:
+            answer = msgspec.convert(raw, _TokenAnswer, strict=False)
+        except msgspec.ValidationError as exc:
+            raise UnusableTokenAnswer(
+                provider,
+                f"{provider}'s token endpoint answered garbage: {exc}",
+                refresh_token=rotated,
+            ) from None
         expires_at = None
-        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-            expires_at = datetime.now(UTC) + timedelta(seconds=float(expires_in))
-        elif isinstance(token.get("expires_at"), int | float):
-            expires_at = datetime.fromtimestamp(float(token["expires_at"]), UTC)
-        scope = token.get("scope")
-        refresh = token.get("refresh_token")
-        id_token = token.get("id_token")
+        if answer.expires_in is not None:
+            expires_at = datetime.now(UTC) + timedelta(seconds=answer.expires_in)
+        elif answer.expires_at is not None:
+            expires_at = datetime.fromtimestamp(answer.expires_at, UTC)
         return TokenSet(
-            access_token=access,
-            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+            access_token=answer.access_token,
+            refresh_token=rotated if previous is not None else answer.refresh_token or None,
             expires_at=expires_at,
-            scopes=tuple(scope.split()) if isinstance(scope, str) else (),
-            id_token=id_token if isinstance(id_token, str) and id_token else None,
+            scopes=tuple(answer.scope.split()) if answer.scope else (),
+            id_token=answer.id_token or None,
         )
 
 

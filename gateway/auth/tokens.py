@@ -1,6 +1,12 @@
 """Keeping provider tokens fresh: refresh before expiry and once after a provider's 401, one
 refresh per connection at a time (also across gateway replicas, through the store's lock).
 
+A refresh cannot herd: every caller that needs one while it runs waits for that same attempt
+and shares its outcome, failure included; a failure is then remembered for a short interval
+that doubles with each further failure (at least the token endpoint's Retry-After), and
+callers meanwhile get it at once instead of trying again. A rotated refresh token is stored
+before anything else can fail, even when the rest of the token answer is unusable.
+
 Adapters know nothing of this. They put `Authorization: Bearer <token>` on their requests
 through the gateway's pooled HTTP client, whose transport (`RenewingTransport`) swaps in a
 token that was refreshed meanwhile, and on a 401 asks the manager to refresh and replays the
@@ -12,22 +18,37 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from training_gateway.adapters.base import Credentials
-from training_gateway.gateway.auth.oauth import OAuthRefused, ProviderOAuth
+from training_gateway.gateway.auth.oauth import OAuthRefused, ProviderOAuth, UnusableTokenAnswer
 from training_gateway.gateway.errors import ConnectionRevoked
 from training_gateway.gateway.storage import Connection, Store, User
-from training_gateway.models.errors import ProviderError
+from training_gateway.models.errors import GatewayError, ProviderError, ProviderThrottled
 
 _log = logging.getLogger("gateway.auth")
 # Tokens handed out recently, so a 401 can be traced back to its connection; bounded.
 _MAX_TRACKED_TOKENS = 10_000
 # OAuth errors that mean the grant is gone for good: reconnecting is the only way back.
 _GRANT_GONE = frozenset({"invalid_grant", "unauthorized_client", "invalid_client"})
+# The longest a failed refresh is remembered before one more attempt.
+MAX_REFRESH_BACKOFF_S = 60.0
+
+_Key = tuple[str, str]  # (user id, provider)
+
+
+@dataclass
+class _FailedRefresh:
+    """The last failed refresh of a connection: given to callers until `until` (monotonic)."""
+
+    error: ProviderError
+    until: float
+    streak: int
 
 
 def _fingerprint(token: str) -> str:
@@ -37,11 +58,21 @@ def _fingerprint(token: str) -> str:
 class TokenManager:
     """Hands out fresh credentials for a user's connections, refreshing single-flight."""
 
-    def __init__(self, store: Store, oauth: dict[str, ProviderOAuth], *, skew_s: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        oauth: dict[str, ProviderOAuth],
+        *,
+        skew_s: float,
+        backoff_s: float = 1.0,
+    ) -> None:
         self.store = store
         self.oauth = oauth
         self.skew = timedelta(seconds=skew_s)
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.backoff_s = backoff_s
+        # The refresh under way per connection, which every caller meanwhile awaits.
+        self._flights: dict[_Key, asyncio.Future[Credentials]] = {}
+        self._failures: dict[_Key, _FailedRefresh] = {}
         # token fingerprint -> (user, provider) it belongs to
         self._owners: OrderedDict[str, tuple[User, str]] = OrderedDict()
         # fingerprint of a replaced token -> its replacement
@@ -77,60 +108,109 @@ class TokenManager:
     ) -> Credentials:
         """Refresh the connection unless someone else already replaced `stale_token`.
 
-        Concurrent callers queue on an in-process lock and then on the store's row lock (which
-        also serialises other replicas); whoever comes second finds a new token and uses it.
+        One attempt per connection at a time in this process: callers while it runs share its
+        outcome. Replicas queue on the store's row lock; whoever comes second finds the new
+        token and uses it. After a failure, callers get it at once until the backoff ends.
         `force` refreshes even a token that has not expired (after the provider refused it).
         """
         oauth = self.oauth.get(provider)
         if oauth is None:
             raise ConnectionRevoked(provider, f"the gateway has no OAuth client for {provider}")
-        async with self._lock(user, provider):
-            outcome: Credentials | ConnectionRevoked
-            async with self.store.locked_connection(user, provider) as locked:
-                if locked is None:
-                    raise ConnectionRevoked(provider, "the connection was removed")
-                tokens = locked.tokens
-                if tokens.status == "revoked":
-                    raise ConnectionRevoked(provider, None)
-                fresh = tokens.expires_at is None or tokens.expires_at - self.skew > datetime.now(
-                    UTC
+        key = (user.id, provider)
+        flight = self._flights.get(key)
+        if flight is None:
+            failed = self._failures.get(key)
+            if failed is not None and time.monotonic() < failed.until:
+                raise failed.error
+            flight = asyncio.ensure_future(
+                self._refresh_once(user, provider, oauth, stale_token=stale_token, force=force)
+            )
+            self._flights[key] = flight
+            flight.add_done_callback(lambda done: self._landed(key, done))
+        # Shielded: a caller that goes away does not cancel the attempt the others wait for.
+        outcome = await asyncio.shield(flight)
+        if outcome.access_token != stale_token:
+            self._remember_replacement(stale_token, outcome.access_token)
+        return outcome
+
+    def _landed(self, key: _Key, flight: asyncio.Future[Credentials]) -> None:
+        """Book a finished attempt: forget it, and remember a failure for its backoff."""
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        error = None if flight.cancelled() else flight.exception()
+        if error is None or not isinstance(error, ProviderError):
+            self._failures.pop(key, None)  # a success, or final (a revocation is stored)
+            return
+        previous = self._failures.get(key)
+        streak = previous.streak + 1 if previous is not None else 1
+        backoff = min(self.backoff_s * 2 ** (streak - 1), MAX_REFRESH_BACKOFF_S)
+        if isinstance(error, ProviderThrottled) and error.retry_after_s is not None:
+            backoff = max(backoff, error.retry_after_s)
+        self._failures[key] = _FailedRefresh(error, time.monotonic() + backoff, streak)
+        _log.warning(
+            "refreshing a %s token failed (%d in a row); next attempt in %.1f s",
+            key[1],
+            streak,
+            backoff,
+        )
+
+    async def _refresh_once(
+        self, user: User, provider: str, oauth: ProviderOAuth, *, stale_token: str, force: bool
+    ) -> Credentials:
+        outcome: Credentials | GatewayError
+        async with self.store.locked_connection(user, provider) as locked:
+            if locked is None:
+                raise ConnectionRevoked(provider, "the connection was removed")
+            tokens = locked.tokens
+            if tokens.status == "revoked":
+                raise ConnectionRevoked(provider, None)
+            fresh = tokens.expires_at is None or tokens.expires_at - self.skew > datetime.now(UTC)
+            if tokens.access_token != stale_token and (fresh or force):
+                outcome = self._credentials(user, provider, tokens.credentials())
+            elif tokens.refresh_token is None:
+                outcome = ConnectionRevoked(
+                    provider,
+                    f"the {provider} token expired and cannot be refreshed",
+                    expired=True,
                 )
-                if tokens.access_token != stale_token and (fresh or force):
-                    outcome = self._credentials(user, provider, tokens.credentials())
-                elif tokens.refresh_token is None:
-                    outcome = ConnectionRevoked(
-                        provider,
-                        f"the {provider} token expired and cannot be refreshed",
-                        expired=True,
-                    )
-                else:
-                    try:
-                        new = await oauth.refresh(tokens.refresh_token)
-                    except OAuthRefused as exc:
-                        if exc.error not in _GRANT_GONE:
-                            raise ProviderError(
-                                provider, f"{provider} refused to refresh the token ({exc.error})"
-                            ) from None
-                        detail = f"{provider} refused to refresh the connection ({exc.error})"
-                        await locked.mark("revoked", detail)
-                        _log.warning(
-                            "connection to %s revoked: refresh refused (%s)", provider, exc.error
-                        )
-                        outcome = ConnectionRevoked(provider, detail)
-                    else:
+            else:
+                try:
+                    new = await oauth.refresh(tokens.refresh_token)
+                except UnusableTokenAnswer as exc:
+                    if exc.refresh_token is not None:
+                        # The provider rotated the refresh token; the old one is spent, and
+                        # replaying it would end the grant (reuse detection). Keep the new one.
                         await locked.store_tokens(
-                            access_token=new.access_token,
-                            refresh_token=new.refresh_token,
-                            expires_at=new.expires_at,
+                            access_token=tokens.access_token,
+                            refresh_token=exc.refresh_token,
+                            expires_at=tokens.expires_at,
                         )
-                        _log.info("refreshed the %s token of a connection", provider)
-                        outcome = self._credentials(user, provider, locked.tokens.credentials())
-            # The transaction has committed (a revocation is recorded) before anyone hears of it.
-            if isinstance(outcome, ConnectionRevoked):
-                raise outcome
-            if outcome.access_token != stale_token:
-                self._remember_replacement(stale_token, outcome.access_token)
-            return outcome
+                        _log.warning("kept the rotated %s refresh token of a refresh", provider)
+                    outcome = exc
+                except OAuthRefused as exc:
+                    if exc.error not in _GRANT_GONE:
+                        raise ProviderError(
+                            provider, f"{provider} refused to refresh the token ({exc.error})"
+                        ) from None
+                    detail = f"{provider} refused to refresh the connection ({exc.error})"
+                    await locked.mark("revoked", detail)
+                    _log.warning(
+                        "connection to %s revoked: refresh refused (%s)", provider, exc.error
+                    )
+                    outcome = ConnectionRevoked(provider, detail)
+                else:
+                    await locked.store_tokens(
+                        access_token=new.access_token,
+                        refresh_token=new.refresh_token,
+                        expires_at=new.expires_at,
+                    )
+                    _log.info("refreshed the %s token of a connection", provider)
+                    outcome = self._credentials(user, provider, locked.tokens.credentials())
+        # The transaction has committed (a revocation, a rotated refresh token) before anyone
+        # hears of the outcome.
+        if isinstance(outcome, GatewayError):
+            raise outcome
+        return outcome
 
     async def renew(self, failed_token: str) -> str | None:
         """After a provider answered 401 to `failed_token`: a refreshed token, or None when
@@ -166,9 +246,6 @@ class TokenManager:
         self._replaced.move_to_end(key)
         while len(self._replaced) > _MAX_TRACKED_TOKENS:
             self._replaced.popitem(last=False)
-
-    def _lock(self, user: User, provider: str) -> asyncio.Lock:
-        return self._locks.setdefault((user.id, provider), asyncio.Lock())
 
 
 class RenewingTransport(httpx.AsyncBaseTransport):

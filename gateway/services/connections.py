@@ -172,7 +172,7 @@ class ConnectionFlow:
             if pending.nonce is None:
                 raise AuthorizationFailed(provider, "the connection has no nonce", field="nonce")
             try:
-                identity = await oauth.validate_id_token(tokens.id_token, nonce=pending.nonce)
+                identity = await oauth.verified_identity(tokens, nonce=pending.nonce)
             except IdTokenRejected as exc:
                 _log.warning("rejected an ID token from %s: %s", provider, exc)
                 raise AuthorizationFailed(provider, str(exc), field="id_token") from None

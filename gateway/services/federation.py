@@ -34,7 +34,7 @@ from training_gateway.adapters.base import (
 from training_gateway.gateway.errors import status_for
 from training_gateway.gateway.services.sources import AnySource, Source, UnusableSource
 from training_gateway.models.activity import MAX_YEAR, MIN_YEAR, Activity, ActivityStatus
-from training_gateway.models.errors import GatewayError, InvalidParameter
+from training_gateway.models.errors import GatewayError, InvalidParameter, ProviderThrottled
 from training_gateway.models.lab_test import LabTest
 from training_gateway.models.sport import parse_sport_filter, sport_matches
 
@@ -51,12 +51,14 @@ _MAX_OFFSET = 2**31 - 1
 T = TypeVar("T", Activity, LabTest)
 
 
-class ProviderFailure(msgspec.Struct, kw_only=True):
-    """A provider that could not contribute to a merged answer, and why."""
+class ProviderFailure(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A provider that could not contribute to a merged answer, and why; a throttled one
+    (status 429) says in `retry_after` how many seconds to wait, when it is known."""
 
     provider: str
     status: int
     detail: str
+    retry_after: float | None = None
 
 
 GATEWAY = "gateway"  # what `errors` names when the gateway itself failed
@@ -70,7 +72,10 @@ def failure_of(provider: str, exc: Exception, *, about: str | None = None) -> Pr
     prefix = f"{about}: " if about else ""
     if isinstance(exc, GatewayError):
         return ProviderFailure(
-            provider=provider, status=status_for(exc), detail=prefix + exc.detail
+            provider=provider,
+            status=status_for(exc),
+            detail=prefix + exc.detail,
+            retry_after=exc.retry_after_s if isinstance(exc, ProviderThrottled) else None,
         )
     _log.error("%s failed unexpectedly: %s", about or provider, type(exc).__name__)
     culprit = "the gateway" if provider == GATEWAY else f"the {provider} adapter"

@@ -58,8 +58,9 @@ class RunningGateway:
 
 
 def serve_gateway(
-    tmp_path: Path, *, http_timeout_s: float = 5.0, seed: int = 0
+    tmp_path: Path, *, http_timeout_s: float = 5.0, seed: int = 0, **overrides: object
 ) -> tuple[RunningGateway, MockServer]:
+    """A gateway on loopback in front of a fresh demo (both mocks); `overrides` are settings."""
     classes = load_adapters()
     demo = start_demo(classes, seed=seed)
     port = free_loopback_port()
@@ -70,6 +71,7 @@ def serve_gateway(
         secret_keys=(Fernet.generate_key().decode(),),
         http_timeout_s=http_timeout_s,
         backfill_window_s=1.0,
+        **overrides,
     )
     demo.configure(settings)
     app = create_app(settings, adapter_classes=classes, bootstrap=demo.bootstrap)

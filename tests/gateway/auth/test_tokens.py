@@ -4,6 +4,7 @@ provider 401, single flight under concurrency, revocation on invalid_grant only.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,17 +106,27 @@ def test_invalid_grant_revokes_the_connection_and_says_reconnect(fresh: RunningG
         assert _connections(client)["sweatstack"]["status"] == "active"
 
 
-def test_a_transient_refresh_failure_never_revokes(fresh: RunningGateway) -> None:
-    mock: Any = fresh.demo.mocks["sweatstack"]
-    key = _connected_with_short_token(fresh, "flaky", ttl_s=2)
-    import time
-
-    time.sleep(2.5)  # the access token has expired: a refresh is needed
-    with fresh.client(key) as client:
-        mock.faults.fail_next(503)
-        failed = client.get("/v1/activities/sweatstack:anything")
-        assert failed.status_code == 502, failed.text
-        assert failed.json()["provider"] == "sweatstack"
-        assert _connections(client)["sweatstack"]["status"] == "active"
-        recovered = client.get("/v1/activities", params={"provider": "sweatstack", "limit": 1})
-        assert recovered.status_code == 200 and recovered.json()["errors"] == []
+def test_a_transient_refresh_failure_never_revokes(tmp_path: Path) -> None:
+    running, server = serve_gateway(tmp_path, refresh_backoff_s=0.5)
+    try:
+        mock: Any = running.demo.mocks["sweatstack"]
+        key = _connected_with_short_token(running, "flaky", ttl_s=2)
+        time.sleep(2.5)  # the access token has expired: a refresh is needed
+        with running.client(key) as client:
+            mock.faults.fail_next(503)
+            failed = client.get("/v1/activities/sweatstack:anything")
+            assert failed.status_code == 502, failed.text
+            assert failed.json()["provider"] == "sweatstack"
+            assert _connections(client)["sweatstack"]["status"] == "active"
+            # Within the backoff the failure is answered at once, with no new token request.
+            before = mock.auth.token_requests["refresh_token"]
+            again = client.get("/v1/activities/sweatstack:anything")
+            assert again.status_code == 502 and "503" in again.json()["detail"]
+            assert mock.auth.token_requests["refresh_token"] == before
+            time.sleep(0.6)  # past the backoff: one attempt again, which works
+            recovered = client.get("/v1/activities", params={"provider": "sweatstack", "limit": 1})
+            assert recovered.status_code == 200 and recovered.json()["errors"] == []
+            assert mock.auth.token_requests["refresh_token"] == before + 1
+    finally:
+        server.stop()
+        running.demo.stop()

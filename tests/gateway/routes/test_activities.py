@@ -231,6 +231,60 @@ def test_failing_provider_is_reported_and_the_other_still_answers(
     assert page["items"] and {i["provider"] for i in page["items"]} == {"sweatstack"}
 
 
+def test_a_throttling_provider_is_a_429_naming_it_with_its_retry_after(
+    gateway: RunningGateway, api: httpx.Client
+) -> None:
+    run = api.get("/v1/activities", params={"provider": "astral", "limit": 1}).json()["items"][0]
+    mock: Any = gateway.demo.mocks["astral"]
+    seen = mock.faults.requests_seen
+    # Longer than the gateway waits for a throttle to pass: passed on, not waited out.
+    mock.faults.fail_next(429, times=3, headers={"Retry-After": "120"})
+    response = api.get(f"/v1/activities/{run['id']}")
+    problem = assert_problem(response, 429, provider="astral")
+    assert response.headers["retry-after"] == "120" and problem["retry_after"] == 120
+    assert mock.faults.requests_seen - seen == 1  # nothing was retried
+
+
+def test_a_throttle_with_an_http_date_passes_on_the_seconds_left(
+    gateway: RunningGateway, api: httpx.Client
+) -> None:
+    run = api.get("/v1/activities", params={"provider": "astral", "limit": 1}).json()["items"][0]
+    when = datetime.now(UTC) + timedelta(minutes=10)
+    http_date = when.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    gateway.demo.mocks["astral"].faults.fail_next(429, headers={"Retry-After": http_date})  # type: ignore[attr-defined]
+    response = api.get(f"/v1/activities/{run['id']}")
+    assert_problem(response, 429, provider="astral")
+    assert 590 <= int(response.headers["retry-after"]) <= 600
+
+
+def test_a_throttled_write_is_a_429_not_a_rejected_input(
+    gateway: RunningGateway, api: httpx.Client
+) -> None:
+    body = {"provider": "astral", "sport": "running", "start": "2026-05-18T17:32:00+02:00"}
+    gateway.demo.mocks["astral"].faults.fail_next(429, headers={"Retry-After": "7"})  # type: ignore[attr-defined]
+    response = api.post("/v1/activities", json={**body, "duration_s": 600, "name": "Run"})
+    assert_problem(response, 429, provider="astral")
+    assert response.headers["retry-after"] == "7"
+
+
+def test_a_throttling_provider_in_a_merged_list_says_when_to_come_back(
+    gateway: RunningGateway, api: httpx.Client
+) -> None:
+    gateway.demo.mocks["astral"].faults.fail_next(429, times=3, headers={"Retry-After": "90"})  # type: ignore[attr-defined]
+    page = api.get("/v1/activities", params={"limit": 20}).json()
+    assert page["errors"] == [
+        {
+            "provider": "astral",
+            "status": 429,
+            "detail": page["errors"][0]["detail"],
+            "retry_after": 90,
+        }
+    ]
+    assert "astral" in page["errors"][0]["detail"]
+    assert page["items"] and {i["provider"] for i in page["items"]} == {"sweatstack"}
+    assert page["next_cursor"] is not None  # astral keeps its place, to be retried
+
+
 def test_undecodable_provider_json_is_a_502_naming_the_provider(
     gateway: RunningGateway, api: httpx.Client
 ) -> None:
