@@ -35,7 +35,8 @@ class ConnectRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class BearerConnection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A personal access token the user got from the provider."""
 
-    access_token: Annotated[str, Meta(min_length=1, max_length=8192)]
+    # Printable ASCII, as a bearer token must be to travel in a header (RFC 6750 allows less).
+    access_token: Annotated[str, Meta(min_length=1, max_length=8192, pattern=r"^[\x21-\x7e]+$")]
 
     def __repr__(self) -> str:
         return "BearerConnection(access_token=<redacted>)"

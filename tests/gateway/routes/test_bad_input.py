@@ -110,7 +110,9 @@ def test_many_tags_or_joined_sports_are_the_clients_mistake_not_a_providers(
 ) -> None:
     tags = "&".join(f"tags=t{i}" for i in range(10_000))  # longer than httpx will send
     with socket.create_connection(("127.0.0.1", readonly_api.base_url.port or 80)) as sock:
-        sock.sendall(f"GET /v1/activities?{tags} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        auth = readonly_api.headers["authorization"]
+        request = f"GET /v1/activities?{tags} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n"
+        sock.sendall(request.encode())
         head = sock.recv(65536).decode("latin-1")
     assert head.startswith("HTTP/1.1 400") and "application/problem+json" in head, head[:300]
     few = [f"t{i}" for i in range(500)]
@@ -231,3 +233,8 @@ def test_litestar_refusals_on_uploads_do_not_blame_json(readonly_api: httpx.Clie
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "JSON" not in response.json().get("detail", "")
+
+
+def test_a_token_that_cannot_travel_in_a_header_is_refused(readonly_api: httpx.Client) -> None:
+    refused = readonly_api.put("/v1/connections/astral", json={"access_token": "tökén"})
+    assert_problem(refused, 422, field="access_token")
