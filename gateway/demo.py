@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import msgspec
 
 from training_gateway.adapters._mock.base import MockProvider
 from training_gateway.adapters._mock.registry import load_mock_factories
 from training_gateway.adapters._mock.server import MockServer
-from training_gateway.adapters.base import Adapter, Credentials
+from training_gateway.adapters.base import Adapter
 from training_gateway.gateway.runtime import Gateway
-from training_gateway.gateway.services.connections import ConnectionFlow
+from training_gateway.gateway.services.connections import ConnectionFlow, credentials_from_token
 from training_gateway.gateway.settings import OAuthClient, Settings
 from training_gateway.gateway.storage.store import API_KEY_PREFIX
 
@@ -84,29 +83,6 @@ class Demo:
     def stop(self) -> None:
         for server in self.servers.values():
             server.stop()
-
-
-def credentials_from_token(token: str) -> Credentials:
-    """Credentials for a token, with the identity (sub, email, name) a JWT carries, if any."""
-    claims = _unverified_claims(token)
-    return Credentials(
-        access_token=token,
-        subject=str(claims.get("sub")) if claims.get("sub") else None,
-        email=str(claims["email"]) if claims.get("email") else None,
-        display_name=str(claims["name"]) if claims.get("name") else None,
-    )
-
-
-def _unverified_claims(token: str) -> dict[str, object]:
-    """The payload of a JWT, read only for identity hints: the provider verifies the token."""
-    import base64
-
-    try:
-        payload = token.split(".")[1]
-        claims = msgspec.json.decode(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, msgspec.DecodeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 def start_demo(

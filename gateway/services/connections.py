@@ -4,6 +4,7 @@ token where the provider allows one, list and remove connections."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -224,6 +225,8 @@ class ConnectionFlow:
             else:  # no client: prove the token works with the cheapest read there is
                 reader = capability(adapter, Operations.LIST_ACTIVITIES)
                 await reader.list_activities(credentials, ActivityQuery(), offset=0, limit=1)
+                # Accepted: who it belongs to, as far as the token itself says (a JWT's claims).
+                credentials = credentials_from_token(token)
         except ProviderError as exc:
             if exc.upstream_status in (401, 403):
                 raise InvalidInput(
@@ -353,3 +356,24 @@ def _path_under(path: str, base: str) -> bool:
 def _claim(claims: dict[str, object], name: str) -> str | None:
     value = claims.get(name)
     return str(value) if isinstance(value, str | int) and value != "" else None
+
+
+def credentials_from_token(token: str) -> Credentials:
+    """Credentials for a token, with the identity (sub, email, name) a JWT carries, if any."""
+    claims = _unverified_claims(token)
+    return Credentials(
+        access_token=token,
+        subject=str(claims.get("sub")) if claims.get("sub") else None,
+        email=str(claims["email"]) if claims.get("email") else None,
+        display_name=str(claims["name"]) if claims.get("name") else None,
+    )
+
+
+def _unverified_claims(token: str) -> dict[str, object]:
+    """The payload of a JWT, read only for identity hints: the provider verifies the token."""
+    try:
+        payload = token.split(".")[1]
+        claims = msgspec.json.decode(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, msgspec.DecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
