@@ -4,6 +4,10 @@ start a provider mock on a free loopback port and give its URL and a token.
     def test_my_app_reads_activities(sweatstack_mock):
         client = MyApp(base_url=sweatstack_mock.url, token=sweatstack_mock.token)
 
+`sweatstack_mock.mock` is the mock itself: its state, `faults`, `clock`, `outside` (changes
+made in the provider's own app) and, for SweatStack, `webhooks`; a mock's background work
+(webhook deliveries) stops with the test.
+
 pytest imports this module into every test session of every project that installs the
 package, most of which never start a mock: so it imports nothing of ours at the top (no
 Litestar, numpy, pyarrow, mocks or adapters). The fixtures import what they start, and
@@ -44,7 +48,7 @@ def provider_mock() -> Iterator[StartMock]:
     from training_gateway.adapters._mock.registry import load_mock_factories
     from training_gateway.adapters._mock.server import MockServer
 
-    started: list[MockServer] = []
+    started: list[tuple[MockServer, MockProvider]] = []
     factories = load_mock_factories()
 
     def start(name: str, seed: int = 0) -> RunningMock:
@@ -52,14 +56,17 @@ def provider_mock() -> Iterator[StartMock]:
             raise LookupError(f"no installed provider {name!r}; installed: {', '.join(factories)}")
         mock = factories[name](seed)
         server = MockServer(mock.asgi_app()).start()
-        started.append(server)
+        started.append((server, mock))
         return RunningMock(
             name=name, url=server.url, token=mock.token_for(), mock=mock, server=server
         )
 
     yield start
-    for server in started:
+    for server, mock in started:
         server.stop()
+        close = getattr(mock, "close", None)  # background work, e.g. webhook deliveries
+        if close is not None:
+            close()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """What every provider mock's facade shares, written once: the token issuer, the authorization
-server, fault injection, the ASGI app wrapping, `token_for` and `user_claims`.
+server, fault injection, the mock's clock and control routes, the ASGI app wrapping,
+`token_for` and `user_claims`.
 
 A provider's mock is a package: `store.py` holds its state (no HTTP), `api` its Litestar
 controllers (which ask for the store by name), `dialect.py` its error bodies and parameter
@@ -26,6 +27,8 @@ from typing import (
     runtime_checkable,
 )
 
+from training_gateway.adapters._mock.clock import MockClock
+from training_gateway.adapters._mock.control import clock_routes, create_control_app
 from training_gateway.adapters._mock.faults import FaultInjector
 from training_gateway.adapters._mock.oauth import AuthorizationServer, AuthPaths
 from training_gateway.adapters._mock.tokens import TokenIssuer
@@ -106,8 +109,9 @@ class ProviderMock(Generic[StoreT]):
     `MockProvider`.
 
     A provider says what differs in class attributes (`name`, `display_name`, `issuer`,
-    `oauth`, `parts`) and, where its tokens differ, by overriding `access_claims`. `store`,
-    `tokens`, `auth`, `app` and `faults` are public so tests can inspect and change the state.
+    `oauth`, `parts`) and, where its tokens differ, by overriding `access_claims`; it adds
+    control routes (under `/_mock/`) by overriding `control_routes`. `store`, `tokens`, `auth`,
+    `app`, `faults` and `clock` are public so tests can inspect and change the state.
     """
 
     name: str
@@ -124,10 +128,14 @@ class ProviderMock(Generic[StoreT]):
         today: date | None = None,
         tokens: TokenIssuer | None = None,
         history_days: int = 90,
+        clock: MockClock | None = None,
     ) -> None:
         """`today` pins the seeded history's last day; `tokens` lets mocks share a signing key;
-        `history_days` is how far back the default user's history goes."""
+        `history_days` is how far back the default user's history goes; `clock` is what the
+        mock's scheduled work and outside changes take as now (the wall clock when None)."""
         self.seed = seed
+        #: What the mock's own work takes as now: freeze, advance or speed it up in tests.
+        self.clock = clock or MockClock()
         self.store = self.parts.store(seed, today=today, history_days=history_days)
         self.tokens = tokens or TokenIssuer(self.issuer)
         self.auth = AuthorizationServer(
@@ -140,7 +148,8 @@ class ProviderMock(Generic[StoreT]):
             token_redirect_uri_required=self.oauth.token_redirect_uri_required,
         )
         self.app = self.parts.app(self.store, self.tokens, self.auth)
-        self.faults = FaultInjector(self.app)
+        self._control_app: Any = None
+        self.faults = FaultInjector(self.app, control=self._serve_control)
         outer = self.parts.outer
         self._asgi_app = self.faults if outer is None else outer(self.faults)
 
@@ -161,6 +170,20 @@ class ProviderMock(Generic[StoreT]):
     def user_claims(self, user: str) -> dict[str, Any]:
         """What userinfo (and an ID token) say of a seeded user."""
         return self.store.user_claims(user)
+
+    def control_routes(self) -> list[Any]:
+        """The Litestar handlers of the mock's control routes (under `/_mock/`, loopback only,
+        never faulted): `/_mock/clock` here; a provider adds its own."""
+        return clock_routes(self.clock)
+
+    async def _serve_control(self, scope: Any, receive: Any, send: Any) -> None:
+        # Built on first use: most mocks are never driven from outside.
+        if self._control_app is None:
+            self._control_app = create_control_app(self.control_routes())
+        await self._control_app(scope, receive, send)
+
+    def close(self) -> None:
+        """Stop whatever the mock runs in the background (nothing, unless a provider says)."""
 
     def token_for(
         self, user: str | None = None, *, ttl_s: int | None = None, client_id: str | None = None

@@ -5,6 +5,10 @@ in-process through `FaultInjector`'s methods, or from another process through th
 loopback-only control route `/_mock/faults` (GET shows the settings; POST takes
 `{"latency_ms": 50, "fail_next": {"status": 503, "times": 2, "methods": ["GET"]},
 "garble_next": 1, "reset": true}`, any part of it).
+
+Every other path under `/_mock/` goes to the mock's control app (`adapters._mock.control`),
+to loopback clients only and without faults, so a test's injected failure is never spent on
+the route that drives the mock.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ Scope = dict[str, Any]
 class FaultInjector:
     """An ASGI wrapper; its settings may be changed from any thread while it serves."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, control: Any = None) -> None:
+        """`control` is the ASGI app of the mock's other control routes (under `/_mock/`)."""
         self.app = app
+        self.control = control
         self.latency_s = 0.0
         self._lock = threading.Lock()
         self._fail_status: int | None = None
@@ -106,8 +112,15 @@ class FaultInjector:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] == CONTROL_PATH:
-            await self._control(scope, receive, send)
+        if scope["path"].startswith(CONTROL_PREFIX):
+            if not _from_loopback(scope):
+                await _respond(send, 403, b'{"detail":"the mock control route is loopback only"}')
+            elif scope["path"] == CONTROL_PATH:
+                await self._control(scope, receive, send)
+            elif self.control is not None:
+                await self.control(scope, receive, send)
+            else:
+                await _respond(send, 404, b'{"detail":"Not Found"}')
             return
         if self.latency_s > 0:
             await asyncio.sleep(self.latency_s)
@@ -122,14 +135,6 @@ class FaultInjector:
         await self.app(scope, receive, send)
 
     async def _control(self, scope: Scope, receive: Any, send: Any) -> None:
-        client = (scope.get("client") or ("", 0))[0]
-        try:
-            loopback = ipaddress.ip_address(client).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            await _respond(send, 403, b'{"detail":"the mock control route is loopback only"}')
-            return
         if scope["method"] == "POST":
             body = b""
             while True:
@@ -149,6 +154,16 @@ class FaultInjector:
 
 
 CONTROL_PATH = "/_mock/faults"
+#: Every control route starts with this (`adapters._mock.control` serves the others).
+CONTROL_PREFIX = "/_mock/"
+
+
+def _from_loopback(scope: Scope) -> bool:
+    client = (scope.get("client") or ("", 0))[0]
+    try:
+        return ipaddress.ip_address(client).is_loopback
+    except ValueError:
+        return False
 
 
 class FailNext(msgspec.Struct, forbid_unknown_fields=True):

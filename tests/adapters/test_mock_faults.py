@@ -52,3 +52,40 @@ async def test_the_control_route_is_loopback_only() -> None:
     scope = {"type": "http", "path": CONTROL_PATH, "method": "POST", "client": ("10.1.2.3", 5000)}
     await injector(scope, receive, send)
     assert sent[0]["status"] == 403 and injector.latency_s == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "path"), [("sweatstack", "/api/v1/activities/"), ("astral", "/api/v1/activities")]
+)
+def test_the_other_control_routes_are_never_faulted(
+    provider_mock: StartMock, name: str, path: str
+) -> None:
+    running = provider_mock(name)
+    running.mock.faults.fail_next(503, times=1)
+    running.mock.faults.latency_s = 5.0
+
+    assert httpx.get(running.url + "/_mock/clock", timeout=2).status_code == 200
+    running.mock.faults.latency_s = 0.0
+    headers = {"Authorization": f"Bearer {running.token}"}
+    assert httpx.get(running.url + path, headers=headers).status_code == 503
+
+
+async def test_every_control_route_is_loopback_only() -> None:
+    async def app(scope: dict, receive: object, send: object) -> None:  # never reached
+        raise AssertionError("the API was called")
+
+    async def control(scope: dict, receive: object, send: object) -> None:
+        raise AssertionError("the control app was called")
+
+    injector = FaultInjector(app, control=control)
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"{}"}
+
+    scope = {"type": "http", "path": "/_mock/clock", "method": "POST", "client": ("10.0.0.9", 1)}
+    await injector(scope, receive, send)
+    assert sent[0]["status"] == 403
