@@ -44,8 +44,8 @@ ORIGIN_LAT = 59.9139
 ORIGIN_LON = 10.7522
 
 
-def _local_offset(moment: datetime) -> timezone:
-    """The athlete's UTC offset at `moment` (Oslo time), as a fixed-offset zone."""
+def athlete_offset(moment: datetime) -> timezone:
+    """The synthetic athletes' UTC offset at `moment` (Oslo time), as a fixed-offset zone."""
     if _ATHLETE_ZONE is None:
         return timezone(timedelta(hours=1))
     offset = moment.astimezone(_ATHLETE_ZONE).utcoffset() or timedelta(0)
@@ -197,7 +197,7 @@ def synthesize_history(
             hour = int(rng.integers(6, 11)) if slot == 0 else int(rng.integers(16, 20))
             minute = int(rng.integers(0, 60))
             naive = datetime.combine(day, time(hour, minute))
-            offset = _local_offset(naive.replace(tzinfo=UTC))
+            offset = athlete_offset(naive.replace(tzinfo=UTC))
             start = naive.replace(tzinfo=offset)
             family = sport.split(".")[0].split("+")[0]
             if family == "cycling":

@@ -26,19 +26,33 @@ Beyond activities and their data:
   documented; tests shorten both). Progress is kept per user across connections; with
   `backfill_error` set, the stream sends `{"error": ...}` instead and closes.
 
+Webhooks and changes made outside the API:
+- The store publishes every change of the data as SweatStack's webhooks name it
+  (`store.changes`: uploads processed or failed, tests created, replaced or deleted through
+  the API by any app, outside changes, facade calls).
+- `mock.outside` (`outside.OutsideChanges`) changes a user's data as SweatStack's own app
+  would: `create_activity`, `update_activity`, `delete_activity`, `create_test`,
+  `update_test`, `delete_test`.
+- Loopback-only control routes, never faulted: `POST /_mock/changes` (an outside change)
+  and `/_mock/clock`.
+
 Where SweatStack's documentation is silent the mock chooses, and says so: a mean-max of a
 metric the activity did not record is a 422 (as segmenting on it is); an activity without
 samples (a FIT file with no records) serves a data table with no rows; a file is taken as FIT
 when its header says so, whatever its name.
 
-The package: `store` (the state, no HTTP) and `records` (what it stores), `api` (a controller
-per resource: activities, tests), `dialect` (FastAPI-style errors and query rules), `parquet`
-(the Parquet answers) and `app` (the Litestar app); `SweatStackMock` here is the facade.
+The package: `store` (the state, no HTTP) and `records` (what it stores), `events` (what the
+store publishes when its data changes), `api` (a controller per resource: activities, tests),
+`dialect` (FastAPI-style errors and query rules), `parquet` (the Parquet answers), `outside`
+(changes made in SweatStack's own app) and `app` (the Litestar app); `SweatStackMock` here is
+the facade.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
 
 from training_gateway.adapters._mock.base import (
     MockParts,
@@ -47,9 +61,13 @@ from training_gateway.adapters._mock.base import (
     StoreAttribute,
     store_method,
 )
+from training_gateway.adapters._mock.clock import MockClock
+from training_gateway.adapters._mock.control import changes_route
 from training_gateway.adapters._mock.oauth import SWEATSTACK_PATHS
+from training_gateway.adapters._mock.tokens import TokenIssuer
 from training_gateway.adapters.sweatstack.mock.api.activities import backfill_lines, is_fit
 from training_gateway.adapters.sweatstack.mock.app import RequestIds, create_app
+from training_gateway.adapters.sweatstack.mock.outside import OutsideChanges
 from training_gateway.adapters.sweatstack.mock.records import (
     StoredActivity,
     StoredSource,
@@ -60,6 +78,7 @@ from training_gateway.adapters.sweatstack.mock.store import LabTestsState, Sweat
 __all__ = [
     "DEFAULT_SCOPE",
     "ISSUER",
+    "OutsideChanges",
     "StoredActivity",
     "StoredSource",
     "StoredTest",
@@ -79,7 +98,8 @@ class SweatStackMock(ProviderMock[SweatStackStore]):
     `activities` (by id), `user_ids`, `sources` (uploads by source id), `tests_state`,
     `max_upload_files` and the backfill settings `backfill_interval_s`, `backfill_window_s`,
     `backfill_step`, `backfill_loaded` (progress per user) and `backfill_error`; `tokens` (the
-    `TokenIssuer`) and `faults` (the `FaultInjector` around the app) as every mock has them.
+    `TokenIssuer`) and `faults` (the `FaultInjector` around the app) as every mock has them;
+    `outside` (changes made in SweatStack's own app) and `clock` (what it takes as now).
     """
 
     name = "sweatstack"
@@ -116,6 +136,23 @@ class SweatStackMock(ProviderMock[SweatStackStore]):
     process_upload = store_method(SweatStackStore.process_upload)
     source_response = store_method(SweatStackStore.source_response)
     advance_backfill = store_method(SweatStackStore.advance_backfill)
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        today: date | None = None,
+        tokens: TokenIssuer | None = None,
+        history_days: int = 90,
+        clock: MockClock | None = None,
+    ) -> None:
+        super().__init__(seed, today=today, tokens=tokens, history_days=history_days, clock=clock)
+        #: Changes made in SweatStack's own app, not through its API.
+        self.outside = OutsideChanges(self.store, self.clock)
+
+    def control_routes(self) -> list[Any]:
+        """`/_mock/clock` and `/_mock/changes`."""
+        return [*super().control_routes(), changes_route(self.outside.apply_json)]
 
     def backfill_lines(self, user: str) -> AsyncIterator[bytes]:
         """The backfill stream of `user`, as `GET /api/v1/activities/backfill-status` sends it."""

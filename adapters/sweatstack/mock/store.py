@@ -5,10 +5,14 @@ Everything is plain data seeded deterministically from `seed`, so tests can add 
 and prove that users never see each other's data. An upload is accepted as a "processing"
 source and decoded afterwards (`process_upload`, `models.fit.decode_fit`) into an activity
 with the recorded samples, or a "failed" source with an error.
+
+Every change after seeding is published on `changes` as SweatStack's webhooks name it
+(`activity_created`, `source_processed`, `test_updated`, ...), whoever made it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 import threading
@@ -21,6 +25,7 @@ from open_sport_taxonomy import Sport
 
 from training_gateway.adapters._mock import SyntheticSession, synthesize_history
 from training_gateway.adapters.sweatstack import wire
+from training_gateway.adapters.sweatstack.mock.events import ChangeFeed
 from training_gateway.adapters.sweatstack.mock.records import (
     StoredActivity,
     StoredSource,
@@ -71,11 +76,15 @@ class SweatStackStore:
     `activities` (by id), `user_ids`, `sources` (uploads by source id) and `tests_state` (the
     Tests API's) are plain data; `max_upload_files` and the backfill settings
     `backfill_interval_s`, `backfill_window_s`, `backfill_step`, `backfill_loaded` (progress
-    per user) and `backfill_error` may be changed while it serves.
+    per user) and `backfill_error` may be changed while it serves. `changes` is where every
+    change is published.
     """
 
     def __init__(self, seed: int, *, today: date | None = None, history_days: int = 90) -> None:
         self.seed = seed
+        #: Every change of the data, as SweatStack's webhooks name it (nobody listens while
+        #: the store seeds itself).
+        self.changes = ChangeFeed()
         self.activities: dict[str, StoredActivity] = {}
         #: Uploaded files by source id (SweatStack has no documented endpoint to read them).
         self.sources: dict[str, StoredSource] = {}
@@ -97,7 +106,7 @@ class SweatStackStore:
                 if session.status == "completed":
                     self.add_session(session, user=user_id)
         #: Lab tests (the Tests API): `tests_state.tests` by id, hooks to interleave writes.
-        self.tests_state = LabTestsState()
+        self.tests_state = LabTestsState(self.changes)
         self.tests_state.seed(self.user_ids, seed, today)
 
     @property
@@ -152,6 +161,35 @@ class SweatStackStore:
             if user_id not in self.user_ids:
                 self.user_ids = (*self.user_ids, user_id)
             self.activities[stored.id] = stored
+        self.changes.publish("activity_created", user_id, stored.id)
+        return stored
+
+    def update_activity(
+        self, activity_id: str, *, sport: str | None = None, tags: Iterable[str] | None = None
+    ) -> StoredActivity:
+        """Change an activity's sport or tags, as its owner can in SweatStack's app; the
+        samples stay as recorded (KeyError for an unknown id)."""
+        with self._lock:
+            old = self.activities[activity_id]
+            session = old.session
+            changed = dataclasses.replace(
+                session,
+                sport=session.sport if sport is None else sport,
+                tags=session.tags if tags is None else tuple(sorted(set(tags))),
+            )
+            # What the devices recorded does not follow a new sport: keep the samples (the
+            # session's `streams` cache) rather than synthesize the new sport's.
+            changed.__dict__["streams"] = session.streams
+            stored = dataclasses.replace(old, session=changed)  # a fresh `details` cache
+            self.activities[activity_id] = stored
+        self.changes.publish("activity_updated", stored.user_id, activity_id)
+        return stored
+
+    def delete_activity(self, activity_id: str) -> StoredActivity:
+        """Delete an activity (KeyError for an unknown id); the activity deleted."""
+        with self._lock:
+            stored = self.activities.pop(activity_id)
+        self.changes.publish("activity_deleted", stored.user_id, activity_id)
         return stored
 
     def add_recording(
@@ -209,12 +247,14 @@ class SweatStackStore:
             with self._lock:
                 source.activity_ids = [stored.id]
                 source.status = "processed"
+            self.changes.publish("source_processed", source.user_id, source.id)
         return source
 
     def _fail(self, source: StoredSource, code: str, message: str) -> None:
         with self._lock:
             source.error = wire.SourceError(code=code, message=message)
             source.status = "failed"
+        self.changes.publish("source_failed", source.user_id, source.id)
 
     def source_response(self, source_id: str) -> wire.SourceResponse:
         """A source as SweatStack describes it (KeyError for an unknown id)."""
@@ -292,10 +332,12 @@ class SweatStackStore:
 
 
 class LabTestsState:
-    """The tests of every user, with hooks tests use to interleave other apps' writes."""
+    """The tests of every user, with hooks tests use to interleave other apps' writes; every
+    test created, changed or removed is published on `changes`."""
 
-    def __init__(self) -> None:
+    def __init__(self, changes: ChangeFeed | None = None) -> None:
         self.tests: dict[str, StoredTest] = {}
+        self.changes = changes or ChangeFeed()
         self._after_read: dict[str, Callable[[StoredTest], None]] = {}
         self._lock = threading.RLock()
 
@@ -312,6 +354,7 @@ class LabTestsState:
     def add(self, test: StoredTest) -> StoredTest:
         with self._lock:
             self.tests[test.id] = test
+        self.changes.publish("test_created", test.user, test.id)
         return test
 
     def change(self, test: StoredTest, **fields: Any) -> None:
@@ -320,9 +363,11 @@ class LabTestsState:
             for name, value in fields.items():
                 setattr(test, name, value)
             test.version += 1
+        self.changes.publish("test_updated", test.user, test.id)
 
     def set_app_metadata(self, test: StoredTest, app: str, data: dict[str, Any] | None) -> None:
-        """Set (or, with None, remove) one app's metadata on a test, bumping its version."""
+        """Set (or, with None, remove) one app's metadata on a test, bumping its version. An
+        app's own metadata is no change of the test: nothing is published."""
         with self._lock:
             if data is None:
                 if test.app_metadata.pop(app, None) is None:
@@ -346,7 +391,9 @@ class LabTestsState:
 
     def remove(self, test_id: str) -> None:
         with self._lock:
-            self.tests.pop(test_id, None)
+            removed = self.tests.pop(test_id, None)
+        if removed is not None:
+            self.changes.publish("test_deleted", removed.user, test_id)
 
     def seed(self, users: tuple[str, ...], seed: int, today: date | None = None) -> None:
         """A lactate step test, a VO2max test and an FTP test per seeded athlete."""
