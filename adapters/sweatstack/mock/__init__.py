@@ -27,14 +27,15 @@ Beyond activities and their data:
   `backfill_error` set, the stream sends `{"error": ...}` instead and closes.
 
 Webhooks and changes made outside the API:
-- The store publishes every change of the data as SweatStack's webhooks name it
-  (`store.changes`: uploads processed or failed, tests created, replaced or deleted through
-  the API by any app, outside changes, facade calls).
+- `mock.webhooks` (`webhooks.Webhooks`) sends SweatStack's signed webhooks for every change of
+  the data (uploads processed or failed, tests created, replaced or deleted through the API by
+  any app, outside changes, facade calls), retrying failures for up to 24 h on `mock.clock`;
+  `subscribe(url, secret=..., app=...)`, `roll_secret`, `deliveries` (the log), `wait_idle`.
 - `mock.outside` (`outside.OutsideChanges`) changes a user's data as SweatStack's own app
   would: `create_activity`, `update_activity`, `delete_activity`, `create_test`,
   `update_test`, `delete_test`.
-- Loopback-only control routes, never faulted: `POST /_mock/changes` (an outside change)
-  and `/_mock/clock`.
+- Loopback-only control routes, never faulted: `POST /_mock/changes` (an outside change),
+  `/_mock/webhooks` (subscribe, roll, unsubscribe, the log) and `/_mock/clock`.
 
 Where SweatStack's documentation is silent the mock chooses, and says so: a mean-max of a
 metric the activity did not record is a 422 (as segmenting on it is); an activity without
@@ -44,8 +45,8 @@ when its header says so, whatever its name.
 The package: `store` (the state, no HTTP) and `records` (what it stores), `events` (what the
 store publishes when its data changes), `api` (a controller per resource: activities, tests),
 `dialect` (FastAPI-style errors and query rules), `parquet` (the Parquet answers), `outside`
-(changes made in SweatStack's own app) and `app` (the Litestar app); `SweatStackMock` here is
-the facade.
+(changes made in SweatStack's own app), `webhooks` (their signed deliveries) and `app` (the
+Litestar app, and the webhooks' control routes); `SweatStackMock` here is the facade.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ from training_gateway.adapters._mock.control import changes_route
 from training_gateway.adapters._mock.oauth import SWEATSTACK_PATHS
 from training_gateway.adapters._mock.tokens import TokenIssuer
 from training_gateway.adapters.sweatstack.mock.api.activities import backfill_lines, is_fit
-from training_gateway.adapters.sweatstack.mock.app import RequestIds, create_app
+from training_gateway.adapters.sweatstack.mock.app import RequestIds, create_app, webhook_routes
 from training_gateway.adapters.sweatstack.mock.outside import OutsideChanges
 from training_gateway.adapters.sweatstack.mock.records import (
     StoredActivity,
@@ -74,6 +75,7 @@ from training_gateway.adapters.sweatstack.mock.records import (
     StoredTest,
 )
 from training_gateway.adapters.sweatstack.mock.store import LabTestsState, SweatStackStore
+from training_gateway.adapters.sweatstack.mock.webhooks import Webhooks
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -83,6 +85,7 @@ __all__ = [
     "StoredSource",
     "StoredTest",
     "SweatStackMock",
+    "Webhooks",
     "create_mock",
     "is_fit",
 ]
@@ -99,7 +102,8 @@ class SweatStackMock(ProviderMock[SweatStackStore]):
     `max_upload_files` and the backfill settings `backfill_interval_s`, `backfill_window_s`,
     `backfill_step`, `backfill_loaded` (progress per user) and `backfill_error`; `tokens` (the
     `TokenIssuer`) and `faults` (the `FaultInjector` around the app) as every mock has them;
-    `outside` (changes made in SweatStack's own app) and `clock` (what it takes as now).
+    `webhooks` (subscriptions and deliveries), `outside` (changes made in SweatStack's own
+    app) and `clock` (what both take as now).
     """
 
     name = "sweatstack"
@@ -147,12 +151,22 @@ class SweatStackMock(ProviderMock[SweatStackStore]):
         clock: MockClock | None = None,
     ) -> None:
         super().__init__(seed, today=today, tokens=tokens, history_days=history_days, clock=clock)
+        #: SweatStack's webhooks: subscribe apps' URLs, read the delivery log.
+        self.webhooks = Webhooks(self.store.changes, self.clock)
         #: Changes made in SweatStack's own app, not through its API.
         self.outside = OutsideChanges(self.store, self.clock)
 
     def control_routes(self) -> list[Any]:
-        """`/_mock/clock` and `/_mock/changes`."""
-        return [*super().control_routes(), changes_route(self.outside.apply_json)]
+        """`/_mock/clock`, `/_mock/changes` and `/_mock/webhooks`."""
+        return [
+            *super().control_routes(),
+            changes_route(self.outside.apply_json),
+            *webhook_routes(self.webhooks),
+        ]
+
+    def close(self) -> None:
+        """Stop delivering webhooks."""
+        self.webhooks.close()
 
     def backfill_lines(self, user: str) -> AsyncIterator[bytes]:
         """The backfill stream of `user`, as `GET /api/v1/activities/backfill-status` sends it."""

@@ -1,20 +1,30 @@
 """The SweatStack mock's Litestar app: its controllers and the OAuth routes of its
 authorization server, the store and the caller's token claims injected, every error in
-FastAPI's shape; and `RequestIds`, which puts an `x-request-id` on every response."""
+FastAPI's shape; `RequestIds`, which puts an `x-request-id` on every response; and the
+mock's own control routes for webhooks (`webhook_routes`)."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
-from litestar import Litestar, Request
+import msgspec
+from litestar import Litestar, Request, Response, delete, get, post
 from litestar.di import Provide
+from litestar.params import FromPath
 
 from training_gateway.adapters._mock import TokenIssuer
+from training_gateway.adapters._mock.control import UnknownRecord, answer, decoded
 from training_gateway.adapters._mock.oauth import AuthorizationServer
 from training_gateway.adapters.sweatstack.mock.api import ActivitiesController, LabTestsController
 from training_gateway.adapters.sweatstack.mock.dialect import exception_handlers, verified_claims
 from training_gateway.adapters.sweatstack.mock.store import SweatStackStore
+from training_gateway.adapters.sweatstack.mock.webhooks import (
+    DEFAULT_APP,
+    Delivery,
+    Webhook,
+    Webhooks,
+)
 
 
 def create_app(store: SweatStackStore, tokens: TokenIssuer, auth: AuthorizationServer) -> Litestar:
@@ -63,3 +73,57 @@ class RequestIds:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class Subscription(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What `POST /_mock/webhooks` takes."""
+
+    url: str
+    secret: str | None = None
+    app: str = DEFAULT_APP
+
+
+def _delivery_json(delivery: Delivery) -> dict[str, Any]:
+    shown: dict[str, Any] = msgspec.to_builtins(delivery)
+    shown["body"] = delivery.body.decode()
+    return shown
+
+
+def webhook_routes(webhooks: Webhooks) -> list[Any]:
+    """The loopback-only control routes of the mock's webhooks: `GET /_mock/webhooks` (the
+    subscriptions and the delivery log), `POST /_mock/webhooks` (subscribe `{url, secret?,
+    app?}`), `POST /_mock/webhooks/{id}/roll` (a new secret) and `DELETE /_mock/webhooks/{id}`."""
+
+    @get("/_mock/webhooks", include_in_schema=False)
+    async def show_webhooks() -> Response[bytes]:
+        return answer(
+            {
+                "webhooks": webhooks.webhooks,
+                "deliveries": [_delivery_json(d) for d in webhooks.deliveries],
+            }
+        )
+
+    @post("/_mock/webhooks", include_in_schema=False)
+    async def subscribe(request: Request[Any, Any, Any]) -> Response[bytes]:
+        wanted = await decoded(request, Subscription)
+        try:
+            webhook: Webhook = webhooks.subscribe(wanted.url, secret=wanted.secret, app=wanted.app)
+        except ValueError as exc:
+            return answer({"detail": str(exc)}, 422)
+        return answer(webhook, 201)
+
+    @post("/_mock/webhooks/{webhook_id:str}/roll", status_code=200, include_in_schema=False)
+    async def roll(webhook_id: FromPath[str]) -> Response[bytes]:
+        try:
+            return answer(webhooks.roll_secret(webhook_id))
+        except KeyError:
+            raise UnknownRecord(f"no webhook {webhook_id!r}") from None
+
+    @delete("/_mock/webhooks/{webhook_id:str}", status_code=204, include_in_schema=False)
+    async def unsubscribe(webhook_id: FromPath[str]) -> None:
+        try:
+            webhooks.unsubscribe(webhook_id)
+        except KeyError:
+            raise UnknownRecord(f"no webhook {webhook_id!r}") from None
+
+    return [show_webhooks, subscribe, roll, unsubscribe]
