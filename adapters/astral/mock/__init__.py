@@ -16,21 +16,32 @@ Where the spec is silent the mock chooses, and says so here:
 - `summary.duration_in_seconds` defaults to 0 and `summary.start_time_in_seconds` to the time
   of creation.
 
+Astral sends no webhooks. `mock.outside` (`outside.OutsideChanges`) changes a user's data as
+Astral's own app would (`create_activity`, `update_activity`, `delete_activity`), also from
+another process through the loopback-only `POST /_mock/changes`; a gateway learns of such
+changes only by reading again.
+
 The package: `store` (the state and its rules, no HTTP), `samples` (what is derived from 1 Hz
 samples), `render` (how an activity is answered), `api` (the controller), `dialect` (Astral's
-errors and query rules) and `app` (the Litestar app); `AstralMock` here is the facade.
+errors and query rules), `outside` (changes made in Astral's own app) and `app` (the Litestar
+app); `AstralMock` here is the facade.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, Final
 
 import numpy as np
 
 from training_gateway.adapters._mock.base import MockParts, OAuthProfile, ProviderMock
+from training_gateway.adapters._mock.clock import MockClock
+from training_gateway.adapters._mock.control import changes_route
 from training_gateway.adapters._mock.oauth import ASTRAL_PATHS
+from training_gateway.adapters._mock.tokens import TokenIssuer
 from training_gateway.adapters.astral.mock.app import create_app
+from training_gateway.adapters.astral.mock.outside import OutsideChanges
 from training_gateway.adapters.astral.mock.samples import DETAIL_RESOLUTION_S
 from training_gateway.adapters.astral.mock.store import AstralStore, StoredActivity
 from training_gateway.adapters.astral.wire import AstralActivity
@@ -41,6 +52,7 @@ __all__ = [
     "ISSUER",
     "AstralMock",
     "AstralStore",
+    "OutsideChanges",
     "StoredActivity",
     "create_mock",
 ]
@@ -53,7 +65,8 @@ class AstralMock(ProviderMock[AstralStore]):
     """Astral's API as a seeded, stateful mock: serve `asgi_app()` and sign in with `token_for()`.
 
     `faults` (a FaultInjector wrapping the app) adds latency or forces failures; `store` holds
-    the state; `add_activity` stores an activity verbatim.
+    the state; `add_activity` stores an activity verbatim; `outside` changes a user's data as
+    Astral's own app would, at `clock`'s now.
     """
 
     name = "astral"
@@ -62,6 +75,23 @@ class AstralMock(ProviderMock[AstralStore]):
     #: OAuth2 with PKCE (no OpenID Connect): metadata at the RFC 8414 path.
     oauth = OAuthProfile(paths=ASTRAL_PATHS, openid=False, default_scope=DEFAULT_SCOPE)
     parts = MockParts(store=AstralStore, app=create_app)
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        today: date | None = None,
+        tokens: TokenIssuer | None = None,
+        history_days: int = 90,
+        clock: MockClock | None = None,
+    ) -> None:
+        super().__init__(seed, today=today, tokens=tokens, history_days=history_days, clock=clock)
+        #: Changes made in Astral's own app, not through its API.
+        self.outside = OutsideChanges(self.store, self.clock)
+
+    def control_routes(self) -> list[Any]:
+        """`/_mock/clock` and `/_mock/changes`."""
+        return [*super().control_routes(), changes_route(self.outside.apply_json)]
 
     def access_claims(self, user: str) -> dict[str, Any]:
         """Astral's access tokens carry the account's email and name, and no scope."""

@@ -26,6 +26,7 @@ from training_gateway.adapters.astral.mock.samples import map_of, splits_of, zon
 from training_gateway.adapters.astral.wire import (
     AstralActivity,
     AstralActivityBody,
+    AstralDataSource,
     AstralStatus,
     AstralSummary,
 )
@@ -206,6 +207,58 @@ class AstralStore:
             if plan is not None and activity_id in self.plans.get(plan, ()):
                 self.plans[plan].remove(activity_id)
 
+    def record(
+        self, session: SyntheticSession, *, user: str, activity_type: str, at: datetime
+    ) -> StoredActivity:
+        """A completed activity of `user` recorded from `session`'s samples, with the zones,
+        splits, map and Rex's summary the seeded ones have, as a device sync adds it at `at`."""
+        account = self.users[user]
+        with self._lock:
+            activity_id = self._next_id()
+            stored = _recorded_activity(
+                session,
+                account,
+                activity_id,
+                activity_type=activity_type,
+                status="completed",
+                data_source="garmin",
+                image_urls=[],
+                plan_id=None,
+            )
+            stored.create_time = stored.update_time = at
+            return self._put(stored)
+
+    def edit(
+        self,
+        activity_id: str,
+        *,
+        at: datetime,
+        name: str | None = None,
+        activity_type: str | None = None,
+        status: AstralStatus | None = None,
+    ) -> StoredActivity:
+        """Rename an activity, change its type or its status, as its owner can in Astral's
+        app (KeyError for an unknown id); its samples stay as recorded."""
+        with self._lock:
+            stored = self.activities[activity_id]
+            activity = stored.activity
+            summary = msgspec.structs.replace(
+                activity.summary,
+                activity_name=activity.summary.activity_name if name is None else name,
+                activity_type=activity.summary.activity_type
+                if activity_type is None
+                else activity_type,
+            )
+            changed = msgspec.structs.replace(
+                activity,
+                summary=summary,
+                status=activity.status if status is None else status,
+            )
+            # A fresh record: seeded ones are shared between mocks of one seed.
+            edited = dataclasses.replace(stored, activity=_with_rex(changed), update_time=at)
+            self.activities[activity_id] = edited
+        return edited
+
     def add(
         self, activity: AstralActivity, *, samples: Mapping[str, np.ndarray] | None = None
     ) -> StoredActivity:
@@ -307,8 +360,34 @@ def _seeded_activity(
 ) -> StoredActivity:
     status = _seeded_status(session, index)
     recorded = status == "completed"
+    return _recorded_activity(
+        session,
+        user,
+        activity_id,
+        activity_type=_seeded_type(session),
+        status=status,
+        data_source=_SEEDED_SOURCES[index % len(_SEEDED_SOURCES)] if recorded else "manual",
+        image_urls=[f"https://cdn.nexrex.ai/activities/{activity_id}/photo-1.jpg"]
+        if recorded and index % 4 == 0
+        else [],
+        plan_id=plan_id,
+    )
+
+
+def _recorded_activity(
+    session: SyntheticSession,
+    user: AstralUser,
+    activity_id: str,
+    *,
+    activity_type: str,
+    status: AstralStatus,
+    data_source: AstralDataSource,
+    image_urls: list[str],
+    plan_id: str | None,
+) -> StoredActivity:
+    """An activity from a session: with its samples and what they yield when completed."""
+    recorded = status == "completed"
     samples = session.streams if recorded else None
-    activity_type = _seeded_type(session)
     if samples is not None:
         distance_m = round(float(samples["distance"][-1]))
     else:
@@ -327,16 +406,14 @@ def _seeded_activity(
             distance_in_meters=distance_m,
             start_time_in_seconds=int(session.start.timestamp()),
         ),
-        data_source=_SEEDED_SOURCES[index % len(_SEEDED_SOURCES)] if recorded else "manual",
+        data_source=data_source,
         complete_date=int(end.timestamp()) * 1000,
         complete_date_str=end.isoformat(),
         zones=zones_of(samples, activity_type) if samples is not None else None,
         splits=splits_of(samples) if samples is not None else None,
         map=map_of(samples) if samples is not None else None,
         plan_instance_id=plan_id,
-        image_urls=[f"https://cdn.nexrex.ai/activities/{activity_id}/photo-1.jpg"]
-        if recorded and index % 4 == 0
-        else [],
+        image_urls=image_urls,
     )
     stamp = end.astimezone(UTC)
     return StoredActivity(
