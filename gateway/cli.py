@@ -44,6 +44,9 @@ def _mock(args: argparse.Namespace) -> int:
     if not args.client_id and (args.client_secret or args.redirect_uri):
         print("--client-secret and --redirect-uri need --client-id", file=sys.stderr)
         return 2
+    if len(args.webhook_secret) > len(args.webhook_url):
+        print("each --webhook-secret needs a --webhook-url before it", file=sys.stderr)
+        return 2
     mock = factories[args.provider](args.seed, history_days=args.days)
     mock.faults.latency_s = args.latency_ms / 1000
     if args.client_id:
@@ -51,7 +54,25 @@ def _mock(args: argparse.Namespace) -> int:
         mock.auth.register_client(
             args.client_id, secret=args.client_secret, redirect_uris=args.redirect_uri
         )
+    subscribed = []
+    if args.webhook_url:
+        webhooks = getattr(mock, "webhooks", None)
+        if webhooks is None:
+            print(f"the {args.provider} mock sends no webhooks", file=sys.stderr)
+            return 2
+        missing = len(args.webhook_url) - len(args.webhook_secret)
+        secrets = [*args.webhook_secret, *[None] * missing]  # None: the mock makes one
+        # For the registered client's app (the mock's default app without one).
+        app = {"app": args.client_id} if args.client_id else {}
+        for url, secret in zip(args.webhook_url, secrets, strict=True):
+            try:
+                subscribed.append(webhooks.subscribe(url, secret=secret, **app))
+            except ValueError as exc:
+                print(f"--webhook-url {url}: {exc}", file=sys.stderr)
+                return 2
     print(f"{args.provider} mock: http://127.0.0.1:{args.port}")
+    for webhook in subscribed:
+        print(f"webhook: {webhook.url} app {webhook.app} secret {webhook.secret}")
     print(f"token: {mock.token_for()}", flush=True)
     uvicorn.run(mock.asgi_app(), host="127.0.0.1", port=args.port, log_level="warning")
     return 0
@@ -190,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a redirect URI of that client (repeatable), e.g. the gateway's callback",
+    )
+    mock.add_argument(
+        "--webhook-url",
+        action="append",
+        default=[],
+        help="send the mock's webhooks there (repeatable; SweatStack), for --client-id's app",
+    )
+    mock.add_argument(
+        "--webhook-secret",
+        action="append",
+        default=[],
+        help="the whsec_... secret of the --webhook-url of the same rank (a new one if omitted)",
     )
     mock.set_defaults(run=_mock)
 
