@@ -280,9 +280,12 @@ class Webhooks:
                 self._cond.wait(min(remaining, 0.05))
 
     def close(self) -> None:
-        """Stop delivering (what is being sent now still finishes)."""
+        """Stop delivering: what is being sent now still finishes, the rest is cancelled."""
         with self._cond:
             self._closed = True
+            for delivery in self._deliveries.values():
+                if delivery.state == "pending" and delivery.id not in self._in_flight:
+                    delivery.state, delivery.due = "cancelled", None
             self._cond.notify_all()
             worker, pool, client = self._worker, self._pool, self._client
         if worker is not None:

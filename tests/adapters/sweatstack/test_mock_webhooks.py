@@ -352,3 +352,22 @@ def test_webhooks_are_managed_over_the_loopback_control_route(
     assert httpx.post(control, json={"url": hook_url, "secret": "s3cret"}).status_code == 422
     assert httpx.post(control, json={"url": "ftp://example.com"}).status_code == 422
     assert httpx.post(control, json={"uri": hook_url}).status_code == 422
+
+
+def test_closing_the_mock_cancels_what_was_left_to_retry(
+    served: tuple[SweatStackMock, str], receiver: tuple[WebhookReceiver, str]
+) -> None:
+    mock, _ = served
+    hooks, hook_url = receiver
+    hooks.answer_next(Answer(500))
+    mock.clock.freeze()
+    mock.webhooks.subscribe(hook_url, app=APP)
+    mock.outside.create_test()
+    mock.webhooks.wait_idle()
+
+    mock.close()
+    mock.clock.advance(3600)
+    mock.webhooks.wait_idle()  # nothing is due any more
+    assert _only_delivery(mock).state == "cancelled" and len(hooks.received) == 1
+    with pytest.raises(RuntimeError, match="closed"):
+        mock.webhooks.subscribe(hook_url, app=APP)
