@@ -64,8 +64,15 @@ async def _drop_all(url: str) -> None:
 
     engine = create_async_engine(url)
     async with engine.begin() as conn:
-        await conn.run_sync(target_metadata().drop_all)
-        await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        if conn.dialect.name == "postgresql":
+            # Whatever is there, also tables of another version of the schema and the
+            # engine's own (schema dbos): every test starts from an empty database.
+            await conn.execute(text("DROP SCHEMA IF EXISTS dbos CASCADE"))
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        else:
+            await conn.run_sync(target_metadata().drop_all)
+            await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     await engine.dispose()
 
 
