@@ -8,7 +8,16 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
+from typing import (
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    Protocol,
+    TypeVar,
+    cast,
+    runtime_checkable,
+)
 
 import httpx
 import pyarrow as pa
@@ -39,6 +48,7 @@ class Capability(enum.StrEnum):
     UPDATE_TEST = "tests:update"
     DELETE_TEST = "tests:delete"
     TEST_APP_METADATA = "tests:app-metadata"
+    WEBHOOKS = "events:webhooks"
 
 
 class AuthKind(enum.StrEnum):
@@ -264,6 +274,30 @@ class SupportsImportedDrafts(Protocol):
         ...
 
 
+class InboundChange(Struct, kw_only=True, frozen=True):
+    """A change a provider announced by webhook: whose (the provider's subject), of what
+    (`kind`, `native_id`), and how; `dedupe_key` is the same for a redelivery of it."""
+
+    subject: str
+    kind: Literal["activity", "test", "source"]
+    change: Literal["created", "updated", "deleted", "processed", "failed"]
+    native_id: str | None
+    occurred_at: datetime
+    dedupe_key: str
+
+
+@runtime_checkable
+class SupportsWebhooks(Protocol):
+    """Capability.WEBHOOKS: the provider announces changes by signed webhook."""
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], *, now_s: float
+    ) -> InboundChange:
+        """The change a delivery announces, once its signature checks out with one of
+        `secrets` (current first) and it is fresh; WebhookRejected or MalformedWebhook not."""
+        ...
+
+
 P = TypeVar("P")
 
 
@@ -301,6 +335,7 @@ class Operations:
     UPDATE_TEST = Operation[SupportsLabTests](Capability.UPDATE_TEST, SupportsLabTests)
     DELETE_TEST = Operation[SupportsLabTests](Capability.DELETE_TEST, SupportsLabTests)
     TEST_APP_METADATA = Operation[SupportsLabTests](Capability.TEST_APP_METADATA, SupportsLabTests)
+    WEBHOOKS = Operation[SupportsWebhooks](Capability.WEBHOOKS, SupportsWebhooks)
 
     @classmethod
     def all(cls) -> list[Operation[Any]]:

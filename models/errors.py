@@ -6,7 +6,9 @@ the gateway maps them to statuses in one table (`training_gateway.gateway.errors
     │   ├── InvalidParameter    a query parameter that is missing, unknown, malformed or out of range
     │   ├── InvalidBody         a request body that does not decode or validate
     │   ├── NotAcceptable       `Accept` names no representation on offer
-    │   └── UnsupportedMediaType  the body is sent as a media type the route does not read
+    │   ├── UnsupportedMediaType  the body is sent as a media type the route does not read
+    │   └── MalformedWebhook    a provider webhook whose signature or body cannot be read
+    ├── WebhookRejected         a provider webhook whose signature does not check out
     ├── NotFound                the named record does not exist for this caller
     ├── Unsupported             a provider does not offer the operation (`capability`)
     ├── Conflict                the record changed under the request
@@ -65,6 +67,26 @@ class UnsupportedMediaType(InvalidInput):
     """The request body is sent as a media type the route does not read."""
 
     title = "Unsupported media type"
+
+
+class MalformedWebhook(InvalidInput):
+    """A provider webhook whose signature header or body cannot even be read."""
+
+    title = "Malformed webhook"
+
+    def __init__(self, provider: str, field: str, detail: str) -> None:
+        super().__init__(field, detail)
+        self.provider = provider
+
+
+class WebhookRejected(GatewayError):
+    """A provider webhook whose signature does not check out, or is too old."""
+
+    title = "Webhook signature rejected"
+
+    def __init__(self, provider: str, detail: str) -> None:
+        super().__init__(detail)
+        self.provider = provider
 
 
 class NotFound(GatewayError):

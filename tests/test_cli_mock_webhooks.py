@@ -16,7 +16,7 @@ from training_gateway.adapters._mock import serve_mock
 from training_gateway.adapters._mock.server import free_loopback_port
 
 from .adapters.sweatstack.official_webhooks import WebhookVerificationError, official_payload
-from .adapters.sweatstack.webhook_receiver import WebhookReceiver
+from .webhook_receiver import WebhookReceiver
 
 GATEWAY = [sys.executable, "-m", "training_gateway.gateway.cli"]
 CALLBACK = "http://127.0.0.1:8000/v1/connections/sweatstack/callback"

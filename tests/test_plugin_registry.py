@@ -111,6 +111,7 @@ def test_an_installed_package_adds_a_provider(installed_plugin: None, tmp_path: 
         data_dir=tmp_path / "data",
         secret_keys=(Fernet.generate_key().decode(),),
         provider_urls={"thirdparty": "http://127.0.0.1:9"},
+        engine="off",
     )
     server = MockServer(create_app(settings, adapter_classes=adapters)).start(timeout_s=30)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
@@ -16,6 +16,7 @@ from training_gateway.adapters.base import (
     AuthKind,
     Capability,
     Credentials,
+    InboundChange,
     LabTestQuery,
     MeanMaxPoint,
     UploadedFile,
@@ -27,7 +28,7 @@ from training_gateway.adapters.http import (
     raise_for_status,
     transport_error,
 )
-from training_gateway.adapters.sweatstack import mapping, timeseries, wire
+from training_gateway.adapters.sweatstack import mapping, timeseries, webhooks, wire
 from training_gateway.models.activity import Activity, ActivityStatus
 from training_gateway.models.errors import (
     InvalidInput,
@@ -82,6 +83,7 @@ class SweatStackAdapter:
             Capability.MEAN_MAX,
             Capability.UPLOAD,
             Capability.BACKFILL_STATUS,
+            Capability.WEBHOOKS,
         }
     )
     auth_kind: ClassVar[AuthKind] = AuthKind.OAUTH2_PKCE_OIDC
@@ -96,6 +98,12 @@ class SweatStackAdapter:
     def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], *, now_s: float
+    ) -> InboundChange:
+        """A SweatStack webhook's change, its signature checked (see `webhooks.verify`)."""
+        return webhooks.verify(headers, body, secrets, now_s=now_s)
 
     async def list_activities(
         self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int

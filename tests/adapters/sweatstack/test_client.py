@@ -58,6 +58,7 @@ def test_adapter_declares_what_sweatstack_offers(adapter: SweatStackAdapter) -> 
         Capability.UPDATE_TEST,
         Capability.DELETE_TEST,
         Capability.TEST_APP_METADATA,
+        Capability.WEBHOOKS,
     }
     assert SweatStackAdapter.auth_kind is AuthKind.OAUTH2_PKCE_OIDC
 

@@ -23,9 +23,9 @@ from training_gateway.adapters.sweatstack.mock import SweatStackMock
 from training_gateway.adapters.sweatstack.mock.events import EVENT_TYPES
 from training_gateway.adapters.sweatstack.mock.webhooks import Delivery, RetrySchedule
 
+from ...webhook_receiver import Answer, Received, WebhookReceiver
 from .fit_files import activity_fit, steady_ride
 from .official_webhooks import WebhookVerificationError, official_payload
-from .webhook_receiver import Answer, Received, WebhookReceiver
 
 APP = "gateway-app"
 SECRET = "whsec_test_secret_0123456789"
