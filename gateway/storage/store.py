@@ -187,6 +187,38 @@ class Store:
             raise NotFound(f"no user named {name!r}")
         return User(id=row.id, name=row.name)
 
+    async def user_by_id(self, user_id: str) -> User:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(tables.users).where(tables.users.c.id == user_id))
+            ).first()
+        if row is None:
+            raise NotFound(f"no user {user_id!r}")
+        return User(id=row.id, name=row.name)
+
+    async def users_of_subject(self, provider: str, subject: str) -> list[User]:
+        """The gateway users whose connection to `provider` is the provider's user
+        `subject` (a webhook names the provider's user, not ours)."""
+        query = (
+            select(tables.users)
+            .join(tables.connections, tables.connections.c.user_id == tables.users.c.id)
+            .where(
+                tables.connections.c.provider == provider,
+                tables.connections.c.subject == subject,
+            )
+            .order_by(tables.users.c.id)
+        )
+        async with self.engine.connect() as conn:
+            return [User(id=row.id, name=row.name) for row in await conn.execute(query)]
+
+    async def active_connections(self) -> list[tuple[str, str]]:
+        """Every (user id, provider) whose connection is active, for the schedule."""
+        query = select(tables.connections.c.user_id, tables.connections.c.provider).where(
+            tables.connections.c.status == "active"
+        )
+        async with self.engine.connect() as conn:
+            return [(row.user_id, row.provider) for row in await conn.execute(query)]
+
     async def ensure_user(self, name: str) -> User:
         try:
             return await self.user_by_name(name)

@@ -84,6 +84,8 @@ oauth_states = Table(
 
 Index("ix_api_keys_user", api_keys.c.user_id)
 Index("ix_oauth_states_expires", oauth_states.c.expires_at)
+# A provider's webhook names its user: find the gateway users behind it.
+Index("ix_connections_provider_subject", connections.c.provider, connections.c.subject)
 
 
 # analytics: streams the gateway keeps (FIT uploads to providers that store none) and
@@ -176,3 +178,144 @@ local_tests = Table(
 
 Index("ix_local_activities_user_start", local_activities.c.user_id, local_activities.c.start_utc)
 Index("ix_local_tests_user_start", local_tests.c.user_id, local_tests.c.start_utc)
+
+
+# events: what the gateway knows of every connection's records, what changed, and the app
+# endpoints that hear of it
+
+# Per connection, each record the gateway has seen: its start, fingerprints of its unified
+# form as the provider gives it one by one (a change there is an update; unknown for a
+# record only ever listed) and as its list gives it (lists may say less: SweatStack's leave
+# out devices), and the unified document itself.
+record_index = Table(
+    "record_index",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("record_id", String(300), primary_key=True),
+    Column("provider", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # activity or test
+    Column("start_utc", DateTime(timezone=True), nullable=False),
+    Column("fingerprint", String(64), nullable=True),
+    Column("list_fingerprint", String(64), nullable=True),
+    Column("document", Text, nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+Index(
+    "ix_record_index_connection_start",
+    record_index.c.user_id,
+    record_index.c.provider,
+    record_index.c.kind,
+    record_index.c.start_utc,
+)
+
+# How far each connection's index reaches, per kind of record.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("provider", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("synced_at", DateTime(timezone=True), nullable=True),
+    Column("newest_start", DateTime(timezone=True), nullable=True),
+    Column("oldest_start", DateTime(timezone=True), nullable=True),
+    Column("backfill_status", String(16), nullable=False),  # pending, running, done, failed
+    Column("backfill_indexed", Integer, nullable=False),
+    Column("backfill_detail", Text, nullable=True),
+)
+
+# Every unified event, as sent to endpoints (the payload is the signed body).
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("user_id", String(32), nullable=True),
+    Column("provider", String(64), nullable=True),
+    Column("resource_id", String(300), nullable=True),
+    Column("payload", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_events_occurred", events.c.occurred_at)
+
+# The apps' endpoints (registered by the operator) and what each is sent.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("description", Text, nullable=True),
+    # Space-separated event types, or "*".
+    Column("event_types", Text, nullable=False),
+    # Fernet ciphertexts of the whsec_ secrets; the previous one signs too until its end.
+    Column("secret_enc", Text, nullable=False),
+    Column("previous_secret_enc", Text, nullable=True),
+    Column("previous_secret_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("failing_since", DateTime(timezone=True), nullable=True),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    Column("disabled_reason", Text, nullable=True),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the webhook-id, stable across retries
+    Column(
+        "endpoint_id",
+        String(40),
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_id", String(40), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    # Attempts made before the current schedule began (a redelivery starts a new one).
+    Column("schedule_offset", Integer, nullable=False, default=0),
+    # The job sending its current attempt, if one is: of two jobs holding one attempt, the
+    # one that claimed it sends it.
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_latency_ms", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_deliveries_endpoint_created", deliveries.c.endpoint_id, deliveries.c.created_at)
+Index("ix_deliveries_status_next", deliveries.c.status, deliveries.c.next_attempt_at)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id", String(40), ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("attempt", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Float, nullable=False),
+    Column("error", Text, nullable=True),
+)
+Index("ix_delivery_attempts_delivery", delivery_attempts.c.delivery_id)
+
+# Provider webhooks received, by a key that names the event, so a redelivery is seen once.
+inbound_webhooks = Table(
+    "inbound_webhooks",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("dedupe_key", String(64), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=True),
+)
+
+# The engine's workers and when each was last alive, so the work of a dead one is recovered.
+engine_workers = Table(
+    "engine_workers",
+    metadata,
+    Column("executor_id", String(200), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
