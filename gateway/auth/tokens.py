@@ -20,6 +20,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +41,8 @@ _GRANT_GONE = frozenset({"invalid_grant", "unauthorized_client", "invalid_client
 MAX_REFRESH_BACKOFF_S = 60.0
 
 _Key = tuple[str, str]  # (user id, provider)
+# Told of a connection's change of standing: (user id, provider, event type, detail).
+StandingListener = Callable[[str, str, str, str], Coroutine[None, None, None]]
 
 
 @dataclass
@@ -77,6 +80,17 @@ class TokenManager:
         self._owners: OrderedDict[str, tuple[User, str]] = OrderedDict()
         # fingerprint of a replaced token -> its replacement
         self._replaced: OrderedDict[str, str] = OrderedDict()
+        # Told when a refresh starts failing and when a grant is found gone (the events
+        # connection.refresh_failed and connection.revoked).
+        self.listener: StandingListener | None = None
+        self._told: set[asyncio.Task[None]] = set()
+
+    def _tell(self, key: _Key, type_: str, detail: str) -> None:
+        if self.listener is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.listener(*key, type_, detail))
+        self._told.add(task)
+        task.add_done_callback(self._told.discard)
 
     async def credentials(self, user: User, connection: Connection) -> Credentials:
         """Credentials to call the provider with: refreshed first when the access token is
@@ -147,6 +161,8 @@ class TokenManager:
         if isinstance(error, ProviderThrottled) and error.retry_after_s is not None:
             backoff = max(backoff, error.retry_after_s)
         self._failures[key] = _FailedRefresh(error, time.monotonic() + backoff, streak)
+        if streak == 1:
+            self._tell(key, "connection.refresh_failed", error.detail)
         _log.warning(
             "refreshing a %s token failed (%d in a row); next attempt in %.1f s",
             key[1],
@@ -158,6 +174,7 @@ class TokenManager:
         self, user: User, provider: str, oauth: ProviderOAuth, *, stale_token: str, force: bool
     ) -> Credentials:
         outcome: Credentials | GatewayError
+        revoked_now = False
         async with self.store.locked_connection(user, provider) as locked:
             if locked is None:
                 raise ConnectionRevoked(provider, "the connection was removed")
@@ -198,6 +215,7 @@ class TokenManager:
                         "connection to %s revoked: refresh refused (%s)", provider, exc.error
                     )
                     outcome = ConnectionRevoked(provider, detail)
+                    revoked_now = True
                 else:
                     await locked.store_tokens(
                         access_token=new.access_token,
@@ -208,6 +226,8 @@ class TokenManager:
                     outcome = self._credentials(user, provider, locked.tokens.credentials())
         # The transaction has committed (a revocation, a rotated refresh token) before anyone
         # hears of the outcome.
+        if revoked_now and isinstance(outcome, GatewayError):
+            self._tell((user.id, provider), "connection.revoked", outcome.detail)
         if isinstance(outcome, GatewayError):
             raise outcome
         return outcome

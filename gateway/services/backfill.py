@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 import msgspec
@@ -14,9 +14,15 @@ from training_gateway.models.errors import GatewayError
 
 
 class BackfillLine(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """The provider's own backfill (`backfill_loaded_until`), or the gateway's index of a
+    connection (`index`: the kind of record, its backfill's status and count)."""
+
     provider: str
     backfill_loaded_until: datetime | None = None
     error: str | None = None
+    index: str | None = None
+    index_status: str | None = None
+    indexed: int | None = None
 
 
 async def _lines_of(source: AnySource) -> AsyncIterator[BackfillLine]:
@@ -32,9 +38,13 @@ async def _lines_of(source: AnySource) -> AsyncIterator[BackfillLine]:
                 yield BackfillLine(provider=name, error=exc.detail)
 
 
-async def merged_backfill(sources: list[AnySource], window_s: float) -> AsyncIterator[bytes]:
-    """Each provider's backfill lines as NDJSON, interleaved as they arrive, until every
-    provider's stream has closed or `window_s` has passed."""
+async def merged_backfill(
+    sources: list[AnySource], window_s: float, first: Sequence[BackfillLine] = ()
+) -> AsyncIterator[bytes]:
+    """`first`, then each provider's backfill lines as NDJSON, interleaved as they arrive,
+    until every provider's stream has closed or `window_s` has passed."""
+    for known in first:
+        yield msgspec.json.encode(known) + b"\n"
     queue: asyncio.Queue[BackfillLine | None] = asyncio.Queue()
 
     async def pump(source: AnySource) -> None:

@@ -28,6 +28,8 @@ from training_gateway.gateway.auth.oauth import (
 from training_gateway.gateway.errors import AuthorizationFailed, ConnectMethodUnavailable
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.storage import Connection, User
+from training_gateway.gateway.storage.index import SyncState
+from training_gateway.gateway.storage.store import ConnectionTokens
 from training_gateway.models.errors import GatewayError, InvalidInput, NotFound, ProviderError
 
 _log = logging.getLogger("gateway.auth")
@@ -44,6 +46,9 @@ class ConnectionView(msgspec.Struct, kw_only=True):
     subject: str | None = None
     expires_at: datetime | None = None
     detail: str | None = None
+    # How far the gateway's index of the connection's records reaches, per kind of record:
+    # the backfill's status and count, and when it was last reconciled.
+    sync: list[SyncState] = msgspec.field(default_factory=list)
 
 
 class AuthorizationStart(msgspec.Struct, kw_only=True):
@@ -194,7 +199,22 @@ class ConnectionFlow:
             scopes=tokens.scopes,
         )
         _log.info("user %s connected %s", pending.user.name, provider)
+        await self.connected(pending.user, provider)
         return with_query(pending.return_to, connected=provider)
+
+    async def connected(self, user: User, provider: str) -> None:
+        """A connection was made: its history is indexed in the background (a reconnect's
+        only since the last sync), and the apps hear of it."""
+        await self.gateway.sync.start_backfill(user, provider)
+        connection = (await self.store.connections(user))[provider]
+        await self.gateway.events.emit(
+            "connection.connected",
+            user_id=user.id,
+            user_name=user.name,
+            provider=provider,
+            resource_id=provider,
+            resource=view_of(connection),
+        )
 
     async def connect_token(
         self, user: User, provider: str, access_token: str, *, oauth_only_allowed: bool = False
@@ -234,8 +254,8 @@ class ConnectionFlow:
                 ) from None
             raise
         await self.store.save_connection(user, provider, credentials)
-        connection = (await self.store.connections(user))[provider]
-        return view_of(connection)
+        await self.connected(user, provider)
+        return await self.connection(user, provider)
 
     async def disconnect(self, user: User, provider: str) -> Disconnected:
         """Revoke the connection at the provider where it can, and delete the local tokens.
@@ -245,6 +265,18 @@ class ConnectionFlow:
         tokens = await self.store.delete_connection(user, provider)
         if tokens is None:
             raise NotFound(f"you have no connection to {provider!r}")
+        outcome = await self._revoke(provider, tokens)
+        await self.gateway.events.emit(
+            "connection.disconnected",
+            user_id=user.id,
+            user_name=user.name,
+            provider=provider,
+            resource_id=provider,
+            resource=outcome,
+        )
+        return outcome
+
+    async def _revoke(self, provider: str, tokens: ConnectionTokens) -> Disconnected:
         oauth = self.gateway.oauth.get(provider)
         if oauth is None:
             return Disconnected(
@@ -278,10 +310,17 @@ class ConnectionFlow:
 
     async def connections(self, user: User) -> list[ConnectionView]:
         connections = await self.store.connections(user)
-        return [view_of(c) for _, c in sorted(connections.items())]
+        return [
+            view_of(c, await self.gateway.sync.sync_states(user, name))
+            for name, c in sorted(connections.items())
+        ]
+
+    async def connection(self, user: User, provider: str) -> ConnectionView:
+        connection = (await self.store.connections(user))[provider]
+        return view_of(connection, await self.gateway.sync.sync_states(user, provider))
 
 
-def view_of(connection: Connection) -> ConnectionView:
+def view_of(connection: Connection, sync: list[SyncState] | None = None) -> ConnectionView:
     status = connection.status
     if (
         status == "active"
@@ -300,6 +339,7 @@ def view_of(connection: Connection) -> ConnectionView:
         subject=connection.credentials.subject,
         expires_at=connection.expires_at,
         detail=connection.status_detail,
+        sync=sync or [],
     )
 
 
