@@ -22,7 +22,10 @@ from litestar.static_files import create_static_files_router
 from training_gateway.adapters.base import Adapter, AuthKind, load_adapters
 from training_gateway.gateway.auth.oauth import ProviderOAuth
 from training_gateway.gateway.auth.tokens import RenewingTransport, TokenManager
+from training_gateway.gateway.demo_receiver import demo_router
+from training_gateway.gateway.engine.worker import Engine, default_worker_id
 from training_gateway.gateway.errors import EXCEPTION_HANDLERS
+from training_gateway.gateway.jobs import Jobs
 from training_gateway.gateway.local_provider import PROVIDER as LOCAL_PROVIDER
 from training_gateway.gateway.local_provider import LocalAdapter
 from training_gateway.gateway.openapi import closed_schemas, refine
@@ -35,6 +38,8 @@ from training_gateway.gateway.requests import GatewayRequest
 from training_gateway.gateway.retries import RetryingTransport, RetryPolicy
 from training_gateway.gateway.routes import route_handlers
 from training_gateway.gateway.runtime import Gateway
+from training_gateway.gateway.services.events import Events
+from training_gateway.gateway.services.sync import Sync
 from training_gateway.gateway.settings import Settings, SettingsError
 from training_gateway.gateway.storage import Store, TokenVault, development_key
 from training_gateway.gateway.storage.migrate import upgrade
@@ -98,6 +103,40 @@ def build_oauth(settings: Settings, classes: dict[str, type[Adapter]]) -> dict[s
             leeway_s=settings.id_token_leeway_s,
         )
     return found
+
+
+def attach_engine(state: Gateway) -> None:
+    """Give the gateway its queues, its events out and its record index."""
+    settings = state.settings
+    state.jobs = Jobs(settings)
+    state.events = Events(
+        state.store,
+        state.jobs,
+        allow_private_targets=settings.demo or settings.webhook_allow_private,
+    )
+    state.sync = Sync(state, state.events, state.jobs)
+
+    async def tell(user_id: str, provider: str, type_: str, detail: str) -> None:
+        user = await state.store.user_by_id(user_id)
+        await state.events.emit(
+            type_,
+            user_id=user_id,
+            user_name=user.name,
+            provider=provider,
+            resource_id=provider,
+            resource={"provider": provider, "detail": detail},
+        )
+
+    state.tokens.listener = tell
+
+
+def embedded_worker_id(settings: Settings) -> str:
+    """The embedded worker's name: on SQLite one gateway holds the data directory, so a
+    fixed name lets it resume its own jobs when it starts again; on PostgreSQL, where
+    replicas share the database, one per process (a dead one's jobs are recovered)."""
+    if settings.worker_id:
+        return settings.worker_id
+    return "embedded" if settings.database_url.startswith("sqlite") else default_worker_id()
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -172,10 +211,20 @@ def create_app(
                     tokens=tokens,
                     oauth=oauth,
                 )
+                attach_engine(state)
                 app.state.gateway = state
-                if bootstrap is not None:
-                    await bootstrap(state)
-                yield
+                engine: Engine | None = None
+                if settings.engine == "embedded":
+                    engine = Engine(state, worker_id=embedded_worker_id(settings))
+                    await engine.start()
+                try:
+                    if bootstrap is not None:
+                        await bootstrap(state)
+                    yield
+                finally:
+                    if engine is not None:
+                        await engine.stop()
+                    await state.jobs.aclose()
         finally:
             for limit in rate_limits.values():
                 limit.close()
@@ -184,6 +233,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             *route_handlers(),
+            *([demo_router()] if settings.demo else []),
             create_static_files_router(
                 path=DOCS_ASSETS, directories=[STATIC / "swagger-ui"], include_in_schema=False
             ),
@@ -282,7 +332,12 @@ def openapi_config() -> OpenAPIConfig:
             security_schemes={
                 "gatewayKey": SecurityScheme(
                     type="http", scheme="bearer", description="A gateway API key"
-                )
+                ),
+                "adminKey": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="The gateway operator's key (GATEWAY_ADMIN_KEY)",
+                ),
             }
         ),
         security=[{"gatewayKey": []}],

@@ -1,5 +1,5 @@
-"""The `gateway` command: serve (or the demo), run a provider mock, print the OpenAPI document,
-manage users and keys."""
+"""The `gateway` command: serve (or the demo), run a background worker, run a provider mock,
+print the OpenAPI document, manage users and keys, and the apps' webhook endpoints."""
 
 from __future__ import annotations
 
@@ -125,7 +125,8 @@ def _on_gateway(action: Callable[[Gateway], Awaitable[None]]) -> int:
     from training_gateway.gateway.settings import load_settings
     from training_gateway.models.errors import GatewayError
 
-    settings = load_settings()
+    # The CLI enqueues work; the gateway's worker (or `gateway worker`) does it.
+    settings = load_settings(engine="off")
     app = create_app(settings, demo_key_file=True)
 
     async def run() -> None:
@@ -175,6 +176,69 @@ def _connections(args: argparse.Namespace) -> int:
         print(f"connected {user.name} to {args.provider}{who}")
 
     return _on_gateway(action)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from training_gateway.gateway.serve import run_worker
+    from training_gateway.gateway.settings import load_settings
+
+    overrides: dict[str, object] = {"engine": "off"}
+    if args.worker_id:
+        overrides["worker_id"] = args.worker_id
+    return run_worker(load_settings(None, **overrides))
+
+
+def _webhooks(args: argparse.Namespace) -> int:
+    """The apps' webhook endpoints, managed on the gateway's database (as the admin API
+    does, without needing its key)."""
+    from training_gateway.gateway.services.events import EndpointRequest
+    from training_gateway.gateway.storage.vault import has_development_key
+
+    async def action(gateway: Gateway) -> None:
+        events = gateway.events
+        if has_development_key(gateway.settings.data_dir):
+            events.allow_private_targets = True  # a demo's data directory: its receivers are local
+        if args.action == "add":
+            if not args.target:
+                raise SystemExit("gateway webhooks add: give the endpoint's URL")
+            created = await events.create_endpoint(
+                EndpointRequest(
+                    url=args.target,
+                    event_types=args.event or None,
+                    description=args.description,
+                )
+            )
+            print(f"endpoint {created.id} -> {created.url}")
+            print(f"events: {' '.join(created.event_types)}")
+            print(f"secret: {created.secret}  (shown once; verify deliveries with it)")
+        elif args.action == "list":
+            for endpoint in await events.endpoints():
+                state = (
+                    f"disabled: {endpoint.disabled_reason}" if endpoint.disabled_at else "enabled"
+                )
+                print(f"{endpoint.id}  {endpoint.url}  [{' '.join(endpoint.event_types)}]  {state}")
+        elif args.action == "remove":
+            await events.delete_endpoint(_target(args))
+            print(f"removed {args.target}")
+        elif args.action == "test":
+            delivery_id = await events.send_test(_target(args))
+            print(f"queued webhook.test delivery {delivery_id}")
+        else:
+            for delivery in await events.deliveries(_target(args), limit=args.limit):
+                code = delivery.last_status_code or "-"
+                print(
+                    f"{delivery.created_at:%Y-%m-%d %H:%M:%S}  {delivery.id}  "
+                    f"{delivery.event_type}  {delivery.status}  attempts={delivery.attempts}  "
+                    f"last={code}  {delivery.last_error or ''}".rstrip()
+                )
+
+    return _on_gateway(action)
+
+
+def _target(args: argparse.Namespace) -> str:
+    if not args.target:
+        raise SystemExit(f"gateway webhooks {args.action}: give the endpoint's id")
+    return str(args.target)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,6 +306,22 @@ def build_parser() -> argparse.ArgumentParser:
     conns.add_argument("name", help="gateway user")
     conns.add_argument("provider")
     conns.set_defaults(run=_connections)
+
+    worker = commands.add_parser(
+        "worker", help="run a background worker (webhooks in, reconciliation, deliveries)"
+    )
+    worker.add_argument("--worker-id", help="this worker's name (default: host and pid)")
+    worker.set_defaults(run=_worker)
+
+    hooks = commands.add_parser("webhooks", help="manage the apps' webhook endpoints")
+    hooks.add_argument("action", choices=["add", "list", "remove", "test", "deliveries"])
+    hooks.add_argument("target", nargs="?", help="the URL (add) or the endpoint's id")
+    hooks.add_argument(
+        "--event", action="append", default=[], help="an event type to send (repeatable; all)"
+    )
+    hooks.add_argument("--description", help="what the endpoint is")
+    hooks.add_argument("--limit", type=int, default=20, help="deliveries to show")
+    hooks.set_defaults(run=_webhooks)
     return parser
 
 

@@ -14,8 +14,10 @@ from training_gateway.adapters._mock.base import MockProvider
 from training_gateway.adapters._mock.registry import load_mock_factories
 from training_gateway.adapters._mock.server import MockServer
 from training_gateway.adapters.base import Adapter
+from training_gateway.gateway.demo_receiver import RECEIVER_PATH
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.services.connections import ConnectionFlow, credentials_from_token
+from training_gateway.gateway.services.events import EndpointRequest
 from training_gateway.gateway.settings import OAuthClient, Settings
 from training_gateway.gateway.storage.store import API_KEY_PREFIX
 
@@ -31,6 +33,8 @@ class Demo:
     key: str
     mocks: dict[str, MockProvider] = field(default_factory=dict)
     servers: dict[str, MockServer] = field(default_factory=dict)
+    # The operator's key of the demo gateway (for /v1/webhooks), unless one was set.
+    admin_key: str = field(default_factory=lambda: "gwadmin_demo_" + secrets.token_urlsafe(24))
 
     @property
     def provider_urls(self) -> dict[str, str]:
@@ -54,10 +58,25 @@ class Demo:
                 redirect_uris=[settings.redirect_uri(name)],
             )
         settings.oauth_clients = clients
+        settings.admin_key = settings.admin_key or self.admin_key
+        self.admin_key = settings.admin_key
+        # Every mock that sends webhooks sends them to the gateway, signed with a secret the
+        # gateway is given (the mock is the provider's app settings page).
+        secrets_of = dict(settings.webhook_secrets)
+        for name, mock in self.mocks.items():
+            webhooks = getattr(mock, "webhooks", None)
+            if webhooks is None:
+                continue
+            hook = webhooks.subscribe(
+                f"http://127.0.0.1:{settings.port}/v1/hooks/{name}", app=DEMO_CLIENT_ID
+            )
+            secrets_of[name] = (hook.secret, *secrets_of.get(name, ()))
+        settings.webhook_secrets = secrets_of
 
     async def bootstrap(self, state: Gateway) -> None:
         """Create the demo user and connect it to every mock the way a user would: start the
         flow, let the mock's authorization endpoint approve, finish at the callback step."""
+        await register_receiver(state)
         user = await state.store.ensure_user(DEMO_USER)
         await state.store.revoke_api_keys(user)
         await state.store.issue_api_key(user, self.key)
@@ -68,6 +87,7 @@ class Demo:
                     await state.store.save_connection(
                         user, name, credentials_from_token(mock.token_for())
                     )
+                    await flow.connected(user, name)
                     continue
                 # Loopback whatever the bind address: demo mode allows loopback return URLs.
                 start = await flow.begin(
@@ -105,3 +125,16 @@ def start_demo(
         demo.stop()
         raise
     return demo
+
+
+async def register_receiver(gateway: Gateway) -> None:
+    """Register the demo's receiver as an endpoint for every event (once per data
+    directory: a restarted demo finds its endpoint and its secret again)."""
+    url = f"http://127.0.0.1:{gateway.settings.port}{RECEIVER_PATH}"
+    endpoint_id = next((e.id for e in await gateway.events.endpoints() if e.url == url), None)
+    if endpoint_id is None:
+        created = await gateway.events.create_endpoint(
+            EndpointRequest(url=url, description="the demo's receiver (GET /demo/events)")
+        )
+        endpoint_id = created.id
+    gateway.demo_inbox.secrets = await gateway.events.signing_secrets(endpoint_id)

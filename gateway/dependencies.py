@@ -6,6 +6,7 @@ put a description into each provider's annotations, which must be evaluated wher
 written, for Litestar to document the query parameters they read.
 """
 
+import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import Parameter
 
+from training_gateway.gateway.errors import AdminDisabled, AdminKeyRejected
 from training_gateway.gateway.params import (
     check_order,
     parse_bound,
@@ -38,9 +40,28 @@ async def authenticate(request: Request[Any, Any, Any]) -> None:
     """Before a /v1 route parses anything: who is calling (401 for a missing, unknown or
     revoked key), so a caller without a key learns that first, whatever else is wrong. The
     routes a provider redirects a browser to need no key."""
-    if request.route_handler.opt.get("provider_redirect") or request.method == "OPTIONS":
+    opt = request.route_handler.opt
+    if request.method == "OPTIONS" or opt.get("provider_redirect"):
+        return
+    if opt.get("signed_by_provider"):  # a provider's webhook: its signature is checked
+        return
+    if opt.get("admin"):
+        check_admin(request, request.app.state.gateway)
         return
     request.state.caller = await resolve_caller(request, request.app.state.gateway)
+
+
+def check_admin(request: Request[Any, Any, Any], gateway: Gateway) -> None:
+    """The operator's routes take the gateway's admin key (compared in constant time), and
+    answer 403 on a gateway that has none."""
+    admin_key = gateway.settings.admin_key
+    if not admin_key:
+        raise AdminDisabled()
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise AdminKeyRejected("send the gateway's admin key as 'Authorization: Bearer <key>'")
+    if not hmac.compare_digest(key.strip().encode(), admin_key.encode()):
+        raise AdminKeyRejected("this is not the gateway's admin key")
 
 
 async def provide_caller(request: Request[Any, Any, Any], gateway: Gateway) -> User:

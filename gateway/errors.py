@@ -21,6 +21,7 @@ from training_gateway.models.errors import (
     InvalidBody,
     InvalidInput,
     InvalidParameter,
+    MalformedWebhook,
     NotAcceptable,
     NotFound,
     PreconditionFailed,
@@ -31,6 +32,7 @@ from training_gateway.models.errors import (
     ProviderTimeout,
     Unsupported,
     UnsupportedMediaType,
+    WebhookRejected,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -84,6 +86,44 @@ class ConnectMethodUnavailable(InvalidInput):
         self.provider = provider
 
 
+class AdminKeyRejected(GatewayError):
+    """An operator's route called without the gateway's admin key (or with another key)."""
+
+    title = "Admin key required"
+
+
+class AdminDisabled(GatewayError):
+    """An operator's route on a gateway with no admin key set: use the CLI, or set one."""
+
+    title = "Admin API disabled"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this gateway has no GATEWAY_ADMIN_KEY, so its admin API is off; set one, or use "
+            "the CLI (`gateway webhooks ...`)"
+        )
+
+
+class WebhooksNotConfigured(GatewayError):
+    """A provider webhook arrived for a provider whose webhook secret the gateway lacks: it
+    cannot verify it, so it takes none (the provider retries once it is configured)."""
+
+    title = "Provider webhooks not configured"
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(
+            f"the gateway has no webhook secret for {provider} "
+            f"(GATEWAY_{provider.upper()}_WEBHOOK_SECRET), so it cannot verify its webhooks"
+        )
+        self.provider = provider
+
+
+class BodyTooLarge(InvalidInput):
+    """A request body over the route's limit."""
+
+    title = "Request body too large"
+
+
 class Problem(msgspec.Struct, omit_defaults=True, kw_only=True):
     """An RFC 9457 problem document, with the field or provider at fault when there is one."""
 
@@ -121,6 +161,12 @@ STATUS_OF: dict[type[GatewayError], int] = {
     ConnectionRevoked: 409,
     ConnectMethodUnavailable: 409,
     AuthorizationFailed: 400,
+    MalformedWebhook: 400,
+    WebhookRejected: 401,
+    AdminKeyRejected: 401,
+    AdminDisabled: 403,
+    WebhooksNotConfigured: 503,
+    BodyTooLarge: 413,
 }
 
 

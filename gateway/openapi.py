@@ -76,7 +76,9 @@ _WHY: dict[int, str] = {
 _HEADERS = {401: _WWW_AUTHENTICATE, 429: _RETRY_AFTER, 503: _RETRY_AFTER}
 
 # Routes that need no gateway key.
-OPEN_PATHS = frozenset({"/", "/health", "/v1/connections/{provider}/callback"})
+OPEN_PATHS = frozenset(
+    {"/", "/health", "/v1/connections/{provider}/callback", "/v1/hooks/{provider}"}
+)
 
 # The created record's id, and the operations that take it.
 _RECORD_LINKS: dict[tuple[str, str], tuple[str, list[tuple[str, str]]]] = {
@@ -108,6 +110,17 @@ def problem_statuses(path: str, method: str, operation: dict[str, Any]) -> list[
     provider, take a body, address a record, negotiate a representation."""
     if path in ("/", "/health"):
         return [400, 503] if path == "/health" else [400]
+    if path == "/v1/hooks/{provider}":  # signed by the provider; answered without calling it
+        return [400, 401, 404, 413, 503]
+    if path.startswith("/v1/webhooks"):  # the operator's: the admin key, no provider call
+        statuses = {400, 401, 403, 503}
+        if "{" in path:
+            statuses.add(404)
+        if path.endswith("/test"):
+            statuses.add(409)
+        if "requestBody" in operation:
+            statuses |= {413, 415, 422}
+        return sorted(statuses)
     statuses = {400, 429, 503}
     if path not in OPEN_PATHS:
         statuses.add(401)

@@ -4,15 +4,22 @@ OAuth clients. Built once by the app's lifespan; routes receive it by dependency
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
 from training_gateway.adapters.base import Adapter
 from training_gateway.gateway.auth.oauth import ProviderOAuth
 from training_gateway.gateway.auth.tokens import TokenManager
+from training_gateway.gateway.demo_receiver import DemoInbox
 from training_gateway.gateway.settings import Settings
 from training_gateway.gateway.storage import Store
 from training_gateway.models.errors import NotFound
+
+if TYPE_CHECKING:
+    from training_gateway.gateway.jobs import Jobs
+    from training_gateway.gateway.services.events import Events
+    from training_gateway.gateway.services.sync import Sync
 
 
 @dataclass
@@ -25,6 +32,15 @@ class Gateway:
     tokens: TokenManager
     # The gateway's OAuth client at each provider that has one configured.
     oauth: dict[str, ProviderOAuth] = field(default_factory=dict)
+    # What the demo's own event receiver got (demo mode only).
+    demo_inbox: DemoInbox = field(default_factory=DemoInbox)
+    if TYPE_CHECKING:
+        # The engine's queues, the events out and the record index, set once the rest is
+        # built (they need it). Declared for the type checker only: Litestar reads this
+        # class's annotations when it injects it, and these would not resolve at run time.
+        jobs: Jobs = field(init=False)
+        events: Events = field(init=False)
+        sync: Sync = field(init=False)
 
     def adapter(self, provider: str) -> Adapter:
         """The adapter of a provider this gateway serves; NotFound for an unknown provider."""

@@ -8,10 +8,12 @@ exits with status 2, never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -27,6 +29,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from training_gateway.adapters.base import load_adapters
 from training_gateway.gateway.app import create_app, vault_for
 from training_gateway.gateway.demo import Demo, start_demo
+from training_gateway.gateway.engine.worker import Engine, default_worker_id
 from training_gateway.gateway.errors import PROBLEM_MEDIA_TYPE, Problem
 from training_gateway.gateway.settings import Settings
 
@@ -188,5 +191,33 @@ def announce(settings: Settings, demo: Demo | None) -> None:
         for name, url in sorted(demo.provider_urls.items()):
             print(f"mock {name}: {url}")
         print(f"api key: {demo.key}")
+        print(f"admin key: {demo.admin_key}  (for /v1/webhooks)")
+        print(f"events: {base}/demo/events  (what the demo's receiver got, newest first)")
         print(f"try: curl -H 'Authorization: Bearer {demo.key}' '{base}/v1/activities?limit=5'")
     sys.stdout.flush()
+
+
+def run_worker(settings: Settings) -> int:
+    """`gateway worker`: one worker, with the gateway's adapters and store, until SIGINT or
+    SIGTERM; the jobs it is running when told to stop are resumed (by it, restarted under
+    the same --worker-id, or by another worker)."""
+    app = create_app(settings, demo_key_file=True)
+    worker_id = settings.worker_id or default_worker_id()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with app.lifespan():
+            engine = Engine(app.state.gateway, worker_id=worker_id)
+            await engine.start()
+            print(f"worker {worker_id}: serving the engine's queues", flush=True)
+            try:
+                await stop.wait()
+            finally:
+                await engine.stop()
+
+    with claim_data_dir(settings.data_dir, exclusive=False):
+        asyncio.run(run())
+    return 0

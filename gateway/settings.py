@@ -95,6 +95,31 @@ class Settings:
     oauth_state_ttl_s: float = 600.0
     # Leeway for ID-token `exp`/`iat` checks.
     id_token_leeway_s: int = 60
+    # The background engine (docs/engine.md): "embedded" runs a worker inside `gateway serve`;
+    # "off" leaves the work to `gateway worker` processes (API replicas only enqueue).
+    engine: str = "embedded"
+    # This process's name among the engine's workers (default: host and pid).
+    worker_id: str | None = None
+    # How often each provider's connections are reconciled (GATEWAY_<P>_RECONCILE_INTERVAL_S),
+    # over how many past days, and how often a worker looks for work that is due.
+    reconcile_interval_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    default_reconcile_interval_s: float = 300.0
+    reconcile_window_days: int = 30
+    schedule_tick_s: float = 5.0
+    # Provider webhook secrets (GATEWAY_<P>_WEBHOOK_SECRET: current first, then the one being
+    # rolled out), so both verify during a roll.
+    webhook_secrets: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    # Let webhook endpoints be loopback or private addresses outside demo mode
+    # (GATEWAY_WEBHOOK_ALLOW_PRIVATE=1), for a gateway whose receivers are on its network.
+    webhook_allow_private: bool = False
+    # The operator's key for /v1/webhooks (GATEWAY_ADMIN_KEY).
+    admin_key: str | None = None
+    # How long a receiver has to answer a delivery (GATEWAY_WEBHOOK_TIMEOUT_S).
+    webhook_timeout_s: float = 10.0
+    # Scales every delay of the delivery schedule and the 5-day disabling window (tests).
+    webhook_retry_scale: float = 1.0
+    # Backfill pace: pages of a provider's history read per second.
+    backfill_pages_per_s: float = 2.0
 
     @property
     def base_url(self) -> str:
@@ -153,6 +178,53 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | t
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be 1 or 0, not {raw!r}")
+
+
+def _per_provider(env: Mapping[str, str], suffix: str) -> dict[str, str]:
+    return {
+        key[len("GATEWAY_") : -len(suffix)].lower(): value
+        for key, value in env.items()
+        if key.startswith("GATEWAY_")
+        and key.endswith(suffix)
+        and len(key) > len("GATEWAY_") + len(suffix)
+        and value.strip()
+    }
+
+
+def _engine_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    engine = env.get("GATEWAY_ENGINE", "embedded").strip().lower()
+    if engine not in ("embedded", "off"):
+        raise SettingsError(f"GATEWAY_ENGINE must be embedded or off, not {engine!r}")
+    intervals = {
+        provider: _number({"v": raw}, "v", "0", float)
+        for provider, raw in _per_provider(env, "_RECONCILE_INTERVAL_S").items()
+    }
+    return {
+        "engine": engine,
+        "worker_id": env.get("GATEWAY_WORKER_ID") or None,
+        "reconcile_interval_s": intervals,
+        "default_reconcile_interval_s": _number(env, "GATEWAY_RECONCILE_INTERVAL_S", "300", float),
+        "reconcile_window_days": _number(env, "GATEWAY_RECONCILE_WINDOW_DAYS", "30", int),
+        "schedule_tick_s": _number(env, "GATEWAY_SCHEDULE_TICK_S", "5", float),
+        "webhook_secrets": {
+            provider: tuple(s.strip() for s in raw.split(",") if s.strip())
+            for provider, raw in _per_provider(env, "_WEBHOOK_SECRET").items()
+        },
+        "admin_key": env.get("GATEWAY_ADMIN_KEY") or None,
+        "webhook_allow_private": _flag(env, "GATEWAY_WEBHOOK_ALLOW_PRIVATE"),
+        "webhook_retry_scale": _number(env, "GATEWAY_WEBHOOK_RETRY_SCALE", "1", float),
+        "webhook_timeout_s": _number(env, "GATEWAY_WEBHOOK_TIMEOUT_S", "10", float),
+        "backfill_pages_per_s": _number(env, "GATEWAY_BACKFILL_PAGES_PER_S", "2", float),
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Settings from `env` (default: the process environment), then explicit overrides;
     SettingsError naming a setting that cannot be used.
@@ -207,6 +279,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "retry_after_budget_s": _number(env, "GATEWAY_RETRY_AFTER_BUDGET_S", "1", float),
         "rate_limits": rate_limits,
         "rate_limit_wait_s": _number(env, "GATEWAY_RATE_LIMIT_WAIT_S", "1", float),
+        **_engine_settings(env),
     }
     values.update(overrides)
     values["data_dir"] = Path(values["data_dir"])

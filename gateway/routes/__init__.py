@@ -12,12 +12,14 @@ from training_gateway.gateway.query import check_query
 from training_gateway.gateway.routes.activities import ActivityController
 from training_gateway.gateway.routes.connections import ConnectionController, connection_callback
 from training_gateway.gateway.routes.health import health
+from training_gateway.gateway.routes.hooks import receive_hook
 from training_gateway.gateway.routes.hr_model import HrModelController, fit_activity
 from training_gateway.gateway.routes.index import index
 from training_gateway.gateway.routes.lab_tests import LabTestController
 from training_gateway.gateway.routes.providers import ProviderController
 from training_gateway.gateway.routes.timeseries import TimeseriesController, backfill_status
 from training_gateway.gateway.routes.uploads import upload_files
+from training_gateway.gateway.routes.webhooks import WebhookController
 
 
 async def authenticate_then_check_query(request: Request[Any, Any, Any]) -> None:
@@ -43,6 +45,8 @@ def route_handlers() -> list[Any]:
             upload_files,
             HrModelController,
             fit_activity,
+            receive_hook,
+            WebhookController,
         ],
     )
     return [index, health, v1]

@@ -86,6 +86,7 @@ class ActivityController(Controller):
         source = await sources.named_in_body(data.provider)
         draft = ActivityDraft(**{f: getattr(data, f) for f in ActivityDraft.__struct_fields__})
         created = await activities.create_activity(source, draft)
+        await sources.gateway.sync.written(sources.user, source, "activity", created)
         return Response(
             created, status_code=201, headers={"Location": f"/v1/activities/{created.id}"}
         )
@@ -95,7 +96,9 @@ class ActivityController(Controller):
         self, sources: NamedDependency[CallerSources], activity_id: str, data: ActivityDraft
     ) -> Activity:
         source, native_id = await sources.of_record(activity_id)
-        return await activities.replace_activity(source, native_id, data)
+        replaced = await activities.replace_activity(source, native_id, data)
+        await sources.gateway.sync.written(sources.user, source, "activity", replaced)
+        return replaced
 
     @patch(
         "/{activity_id:str}",
@@ -116,7 +119,9 @@ class ActivityController(Controller):
     ) -> Activity:
         require_json_body(request, MERGE_PATCH)
         source, native_id = await sources.of_record(activity_id)
-        return await activities.patch_activity(source, native_id, data.document())
+        patched = await activities.patch_activity(source, native_id, data.document())
+        await sources.gateway.sync.written(sources.user, source, "activity", patched)
+        return patched
 
     @delete("/{activity_id:str}", summary="Delete an activity", status_code=204)
     async def delete_activity(
@@ -127,3 +132,4 @@ class ActivityController(Controller):
     ) -> None:
         source, native_id = await sources.of_record(activity_id)
         await activities.delete_activity(analytics, sources.user, source, activity_id, native_id)
+        await sources.gateway.sync.removed(sources.user, source.name, "activity", activity_id)

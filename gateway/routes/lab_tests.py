@@ -18,7 +18,7 @@ from training_gateway.gateway.services.lab_tests import (
     patch_test,
     with_overlapping_activities,
 )
-from training_gateway.gateway.services.sources import CallerSources
+from training_gateway.gateway.services.sources import CallerSources, Source
 from training_gateway.models.lab_test import (
     LabTest,
     LabTestCreate,
@@ -91,6 +91,7 @@ class LabTestController(Controller):
         tests = capability(source.adapter, Operations.CREATE_TEST)
         draft = LabTestDraft(**{f: getattr(data, f) for f in LabTestDraft.__struct_fields__})
         created = await tests.create_test(source.credentials, with_canonical_sport(draft))
+        await sources.gateway.sync.written(sources.user, source, "test", created)
         return Response(
             created,
             status_code=201,
@@ -106,6 +107,7 @@ class LabTestController(Controller):
         replaced = await tests.replace_test(
             source.credentials, native_id, with_canonical_sport(data)
         )
+        await sources.gateway.sync.written(sources.user, source, "test", replaced)
         return Response(replaced, headers={"ETag": etag(replaced)})
 
     @patch(
@@ -134,6 +136,7 @@ class LabTestController(Controller):
         patched = await patch_test(
             source, native_id, data.document(), if_match=request.headers.get("if-match")
         )
+        await sources.gateway.sync.written(sources.user, source, "test", patched)
         return Response(patched, headers={"ETag": etag(patched)})
 
     @delete("/{test_id:str}", summary="Delete a test", status_code=204)
@@ -141,6 +144,7 @@ class LabTestController(Controller):
         source, native_id = await sources.of_record(test_id, kind="test")
         tests = capability(source.adapter, Operations.DELETE_TEST)
         await tests.delete_test(source.credentials, native_id)
+        await sources.gateway.sync.removed(sources.user, source.name, "test", test_id)
 
     @put(
         "/{test_id:str}/app-metadata",
@@ -153,6 +157,7 @@ class LabTestController(Controller):
         source, native_id = await sources.of_record(test_id, kind="test")
         tests = capability(source.adapter, Operations.TEST_APP_METADATA)
         await tests.put_test_app_metadata(source.credentials, native_id, data)
+        await _announce_metadata(sources, source, native_id)
 
     @delete(
         "/{test_id:str}/app-metadata",
@@ -165,3 +170,11 @@ class LabTestController(Controller):
         source, native_id = await sources.of_record(test_id, kind="test")
         tests = capability(source.adapter, Operations.TEST_APP_METADATA)
         await tests.delete_test_app_metadata(source.credentials, native_id)
+        await _announce_metadata(sources, source, native_id)
+
+
+async def _announce_metadata(sources: CallerSources, source: Source, native_id: str) -> None:
+    """The app's metadata is part of the unified test: a change to it is a test.updated."""
+    tests = capability(source.adapter, Operations.GET_TEST)
+    test = await tests.get_test(source.credentials, native_id)
+    await sources.gateway.sync.written(sources.user, source, "test", test)

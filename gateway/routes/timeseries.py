@@ -33,7 +33,7 @@ from training_gateway.gateway.services.analytics import (
     activity_curve,
     longitudinal_curve,
 )
-from training_gateway.gateway.services.backfill import merged_backfill
+from training_gateway.gateway.services.backfill import BackfillLine, merged_backfill
 from training_gateway.gateway.services.federation import ActivityFilter
 from training_gateway.gateway.services.sources import CallerSources
 from training_gateway.gateway.services.timeseries import (
@@ -197,8 +197,11 @@ class TimeseriesController(Controller):
     tags=["timeseries"],
     summary="Backfill progress of every provider that reports it, merged, as NDJSON",
     description=(
-        'One line per update: {"provider", "backfill_loaded_until"} (or {"provider", "error"}). '
-        "The stream closes when every provider's stream has, or after 60 s, as SweatStack's does."
+        "First one line per connection and kind of record on the gateway's own index of it: "
+        '{"provider", "index", "index_status", "indexed"}. Then one line per update of each '
+        'provider\'s own backfill: {"provider", "backfill_loaded_until"} (or {"provider", '
+        '"error"}). The stream closes when every provider\'s stream has, or after 60 s, as '
+        "SweatStack's does."
     ),
     media_type="application/x-ndjson",
 )
@@ -206,7 +209,17 @@ async def backfill_status(
     sources: NamedDependency[CallerSources], gateway: NamedDependency[Gateway]
 ) -> Stream:
     reporting = await sources.offering(Operations.BACKFILL_STATUS)
+    indexes = [
+        BackfillLine(
+            provider=source.name,
+            index=state.kind,
+            index_status=state.backfill_status,
+            indexed=state.backfill_indexed,
+        )
+        for source in await sources.all()
+        for state in await gateway.sync.sync_states(sources.user, source.name)
+    ]
     return Stream(
-        merged_backfill(reporting, gateway.settings.backfill_window_s),
+        merged_backfill(reporting, gateway.settings.backfill_window_s, indexes),
         media_type="application/x-ndjson",
     )

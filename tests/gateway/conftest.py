@@ -60,7 +60,11 @@ class RunningGateway:
 def serve_gateway(
     tmp_path: Path, *, http_timeout_s: float = 5.0, seed: int = 0, **overrides: object
 ) -> tuple[RunningGateway, MockServer]:
-    """A gateway on loopback in front of a fresh demo (both mocks); `overrides` are settings."""
+    """A gateway on loopback in front of a fresh demo (both mocks); `overrides` are settings.
+
+    Its engine is off unless `engine="embedded"` is among them: DBOS runs one engine per
+    process, and the tests of events start theirs one at a time."""
+    overrides.setdefault("engine", "off")
     classes = load_adapters()
     demo = start_demo(classes, seed=seed)
     port = free_loopback_port()
@@ -144,3 +148,6 @@ def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
 def api(gateway: RunningGateway) -> Iterator[httpx.Client]:
     with gateway.client() as client:
         yield client
+
+
+from .events_stack import events_stack  # noqa: E402, F401  (a fixture the events tests share)
