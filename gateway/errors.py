@@ -118,6 +118,17 @@ class WebhooksNotConfigured(GatewayError):
         self.provider = provider
 
 
+class Overloaded(GatewayError):
+    """The gateway cannot take this request now (its upload slots are taken, a worker process
+    died): nothing was done; `retry_after_s` says when to try again."""
+
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str, *, retry_after_s: float) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 class BodyTooLarge(InvalidInput):
     """A request body over the route's limit."""
 
@@ -167,6 +178,7 @@ STATUS_OF: dict[type[GatewayError], int] = {
     AdminDisabled: 403,
     WebhooksNotConfigured: 503,
     BodyTooLarge: 413,
+    Overloaded: 503,
 }
 
 
@@ -184,7 +196,7 @@ def _problem_type(kind: type[GatewayError]) -> str:
     return f"https://training-gateway.dev/problems/{kind.__name__.lower()}"
 
 
-def _retry_after(exc: ProviderThrottled) -> dict[str, str]:
+def _retry_after(exc: ProviderThrottled | Overloaded) -> dict[str, str]:
     if exc.retry_after_s is None:
         return {}
     return {"Retry-After": str(max(0, math.ceil(exc.retry_after_s)))}  # delta-seconds: whole
@@ -193,6 +205,7 @@ def _retry_after(exc: ProviderThrottled) -> dict[str, str]:
 # Domain error -> the response headers it adds (resolved along the MRO, like STATUS_OF).
 HEADERS_OF: dict[type[GatewayError], Callable[[Any], dict[str, str]]] = {
     ProviderThrottled: _retry_after,
+    Overloaded: _retry_after,
 }
 
 

@@ -33,6 +33,20 @@ class GatewayError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Picklable whatever a subclass's __init__ takes: errors raised in a worker process
+        # (FIT decoding, analytics) reach the request that waits for them intact.
+        return (_rebuilt, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuilt(
+    cls: type[GatewayError], args: tuple[object, ...], state: dict[str, object]
+) -> GatewayError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidInput(GatewayError):
     """The caller sent something that cannot be accepted; `field` names where."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import msgspec
 
 from training_gateway.adapters.base import Operations, capability, has_capability
+from training_gateway.gateway import workers
 from training_gateway.gateway.services.federation import (
     ActivityFilter,
     ProviderFailure,
@@ -109,7 +110,9 @@ async def activity_curve(
     series, t0 = series_of(table, metric)
     if series.size == 0:
         raise NotFound(f"activity {activity_id} has no {metric} samples")
-    points = curve_from_series(series, t0, durations_for(durations, series.size), metric=metric)
+    points = await workers.run(
+        curve_from_series, series, t0, durations_for(durations, series.size), metric=metric
+    )
     return ActivityCurve(activity_id=activity_id, metric=metric, source="gateway", points=points)
 
 
@@ -151,7 +154,9 @@ async def longitudinal_curve(
         computed += 1
         for after, have in missing.items():
             todo = [d for d in grid if d not in have]
-            fresh = curve_from_series(series, t0, todo, metric=metric, after=after)
+            fresh = await workers.run(
+                curve_from_series, series, t0, todo, metric=metric, after=after
+            )
             merged: CachedCurve = {**have, **{d: None for d in todo}}
             # Durations with no valid window stay None, so they are not computed again.
             merged.update((p.duration_s, p) for p in fresh)
@@ -174,7 +179,7 @@ async def longitudinal_curve(
     all_curves = await asyncio.gather(*(guarded(s, a) for s, a in activities))
     return LongitudinalCurve(
         metric=metric,
-        points=envelope(all_curves),
+        points=await workers.run(envelope, all_curves),
         activities=len(activities),
         computed=computed,
         errors=run.errors,

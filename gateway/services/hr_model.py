@@ -1,15 +1,15 @@
 """Heart-rate model fits for a caller: from a TrueZone request or from an activity of any
 provider, starting from and updating the memory the gateway keeps per user and sport. Fits
-run in a worker thread, off the event loop."""
+run in the gateway's worker processes, off the event loop."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import anyio.to_thread
 import msgspec
 
 from training_gateway.adapters.base import Operations, capability
+from training_gateway.gateway import workers
 from training_gateway.gateway.services.sources import CallerSources, Source
 from training_gateway.gateway.services.timeseries import activity_table, native_id_of
 from training_gateway.gateway.storage import AnalyticsRepository, HrModelRepository, User
@@ -60,7 +60,7 @@ async def fit_request(
     memory = decode_memory(request.memory)
     if memory is None and use_stored_memory:
         memory = await repo.load_memory(user, settings.sport)
-    fit = await anyio.to_thread.run_sync(fit_samples, settings, samples, memory)
+    fit = await workers.run(fit_samples, settings, samples, memory)
     kept = await _keep(repo, user, settings.sport, fit, memory)
     memory_out: str | HrMemory | None = kept
     if isinstance(request.settings, str) and kept is not None:
@@ -90,8 +90,8 @@ async def fit_activity(
     time_s, hr, speed = session_arrays(table, sport)
     user = sources.user
     memory = await memories.load_memory(user, sport) if request.use_stored_memory else None
-    fit = await anyio.to_thread.run_sync(
-        lambda: fit_session(settings, time_s, hr, None if settings.fixed_speed else speed, memory)
+    fit = await workers.run(
+        fit_session, settings, time_s, hr, None if settings.fixed_speed else speed, memory
     )
     return ActivityHrModelFit(
         activity_id=activity_id,

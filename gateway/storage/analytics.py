@@ -29,6 +29,8 @@ from training_gateway.models.curves import CurvePoint
 # A cached curve: each computed duration's point, or None where it has no valid window (so
 # that it is not computed again).
 CachedCurve = dict[int, CurvePoint | None]
+# Fatigue-state (`after`) curves kept per activity and metric, the most recently computed.
+MAX_CACHED_AFTERS = 8
 
 
 class _Row(msgspec.Struct, array_like=True, frozen=True):
@@ -143,6 +145,31 @@ class AnalyticsRepository:
             **values,
         }
         await self._upsert(mean_max_curves, key, values, row)
+        if after is not None:
+            await self._evict_afters(user, activity_id, metric)
+
+    async def _evict_afters(self, user: User, activity_id: str, metric: str) -> None:
+        """Keep the MAX_CACHED_AFTERS most recent fatigue-state curves of an activity's metric:
+        `after` takes any amount of work, so without a bound a client could fill the cache
+        with one entry per value it tries."""
+        of_activity = and_(
+            mean_max_curves.c.user_id == user.id,
+            mean_max_curves.c.activity_id == activity_id,
+            mean_max_curves.c.metric == metric,
+            mean_max_curves.c.after >= 0,
+        )
+        newest = (
+            select(mean_max_curves.c.after)
+            .where(of_activity)
+            .order_by(mean_max_curves.c.computed_at.desc(), mean_max_curves.c.after)
+            .limit(MAX_CACHED_AFTERS)
+        )
+        async with self.store.engine.begin() as conn:
+            kept = [row.after for row in await conn.execute(newest)]
+            if len(kept) == MAX_CACHED_AFTERS:
+                await conn.execute(
+                    delete(mean_max_curves).where(of_activity, mean_max_curves.c.after.not_in(kept))
+                )
 
     async def _upsert(
         self, table: Table, key: ColumnElement[bool], values: dict[str, Any], row: dict[str, Any]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 
 from tests.gateway.routes.test_activities import assert_problem, walk
 from training_gateway.gateway.encoding import ERRORS_METADATA_KEY
+from training_gateway.gateway.storage.analytics import MAX_CACHED_AFTERS
 from training_gateway.models.mean_max import DEFAULT_DURATIONS_S, mean_max_reference, on_one_hz_grid
 from training_gateway.models.timeseries import TIMESERIES_COLUMNS, schema_for
 
@@ -252,7 +254,15 @@ def test_backfill_status_merges_provider_progress_as_ndjson(
     with api.stream("GET", "/v1/activities/backfill-status") as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/x-ndjson")
-        lines = [json.loads(line) for line in response.iter_lines() if line.strip()]
+        every = [json.loads(line) for line in response.iter_lines() if line.strip()]
+    # First the gateway's own index of each connection, then the providers' backfills.
+    index = [line for line in every if "index" in line]
+    assert every[: len(index)] == index
+    assert {(line["provider"], line["index"]) for line in index} == {
+        (p, kind) for p in ("astral", "sweatstack") for kind in ("activity", "test")
+    }
+    assert all(line["index_status"] in ("pending", "running", "done") for line in index)
+    lines = every[len(index) :]
     assert lines and {line["provider"] for line in lines} == {"sweatstack"}
     moments = [datetime.fromisoformat(line["backfill_loaded_until"]) for line in lines]
     assert all(m.tzinfo is not None for m in moments)
@@ -273,7 +283,8 @@ def test_backfill_status_closes_after_its_window(gateway: Any, api: httpx.Client
 def test_backfill_failure_is_a_named_line(gateway: Any, api: httpx.Client) -> None:
     gateway.demo.mocks["sweatstack"].faults.fail_next(500)
     with api.stream("GET", "/v1/activities/backfill-status") as response:
-        lines = [json.loads(line) for line in response.iter_lines() if line.strip()]
+        every = [json.loads(line) for line in response.iter_lines() if line.strip()]
+    lines = [line for line in every if "index" not in line]
     assert lines == [{"provider": "sweatstack", "error": lines[0]["error"]}]
     assert "500" in lines[0]["error"]
 
@@ -301,3 +312,27 @@ def test_edge_inputs_are_4xx_naming_the_field(readonly_api: httpx.Client) -> Non
     assert_problem(refused, 406)
     no_power = readonly_api.get(f"/v1/activities/{run['id']}/mean-max", params={"metric": "power"})
     assert "power" in assert_problem(no_power, 404)["detail"]
+
+
+def test_fatigue_state_curves_cached_per_activity_are_bounded(
+    gateway: Any, api: httpx.Client
+) -> None:
+    since = (datetime.now(UTC) - timedelta(days=10)).date().isoformat()
+    params = {"sport": "cycling", "metric": "power", "start": since, "durations": "60,300"}
+    for first in (0, 5, 10, 15):  # 20 distinct after values, five per request
+        afters = [str(first + i) for i in range(5)]
+        answer = api.get("/v1/activities/longitudinal-mean-max", params={**params, "after": afters})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["computed"] == answer.json()["activities"] > 0
+    with sqlite3.connect(gateway.data_dir / "gateway.sqlite3") as db:
+        per_activity = db.execute(
+            "SELECT activity_id, count(*) FROM mean_max_curves WHERE after >= 0 "
+            "GROUP BY activity_id"
+        ).fetchall()
+    assert per_activity and max(count for _, count in per_activity) == MAX_CACHED_AFTERS
+    # The most recent states stay cached; the first ones were evicted and are computed again.
+    recent = {**params, "after": ["15", "16", "17", "18", "19"]}
+    assert api.get("/v1/activities/longitudinal-mean-max", params=recent).json()["computed"] == 0
+    evicted = {**params, "after": ["0"]}
+    again = api.get("/v1/activities/longitudinal-mean-max", params=evicted).json()
+    assert again["computed"] == again["activities"]

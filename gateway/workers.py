@@ -1,0 +1,96 @@
+"""CPU-bound work off the event loop: FIT decoding, mean-max curves and their envelopes, and
+HR-model fits run in a small pool of worker processes, so one heavy request cannot slow every
+other request (`/health` included) the way a thread holding the GIL would.
+
+The pool is made on first use, sized by GATEWAY_CPU_WORKERS (default: the machine's cores, at
+most 4), and each worker process is replaced after MAX_TASKS_PER_CHILD tasks, so the memory
+a large FIT file took returns to the system. Functions sent here must be importable
+(module-level) and their arguments and answers picklable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import ParamSpec, TypeVar
+
+from training_gateway.gateway.errors import Overloaded
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MAX_TASKS_PER_CHILD = 50
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class CpuPool:
+    """A process pool made on first use and remade after a worker dies."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                # spawn: the gateway process has threads (database drivers, the engine), and
+                # forking a process with threads can copy a held lock into the child.
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    max_tasks_per_child=MAX_TASKS_PER_CHILD,
+                )
+            return self._executor
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(*args, **kwargs)` in a worker process; its exceptions are raised here."""
+        pool = self._pool()
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, functools.partial(fn, *args, **kwargs))
+        except BrokenProcessPool:
+            log.error("a CPU worker process died; the pool is made again")
+            with self._lock:
+                if self._executor is pool:
+                    self._executor = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise Overloaded(
+                "a worker process computing this answer stopped unexpectedly; try again",
+                retry_after_s=1,
+            ) from None
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+_pool = CpuPool(int(os.environ.get("GATEWAY_CPU_WORKERS", "0") or 0) or None)
+
+
+async def run(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run CPU-bound `fn` in the gateway's worker processes (see the module's docstring)."""
+    return await _pool.run(fn, *args, **kwargs)
+
+
+def close() -> None:
+    """Stop the worker processes (the gateway's shutdown); the next `run` starts them again."""
+    _pool.close()
+
+
+def pool() -> CpuPool:
+    return _pool

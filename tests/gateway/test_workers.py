@@ -1,0 +1,50 @@
+"""CPU-bound work runs in worker processes: off the event loop, errors intact, and a dead
+worker costs one request a 503, not the gateway."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from training_gateway.gateway.errors import Overloaded
+from training_gateway.gateway.workers import CpuPool
+from training_gateway.models.errors import InvalidInput
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def _refuse(field: str) -> None:
+    raise InvalidInput(field, f"{field} is wrong")
+
+
+def _die() -> None:
+    os._exit(3)
+
+
+@pytest.fixture
+def pool() -> Iterator[CpuPool]:
+    made = CpuPool(1)
+    yield made
+    made.close()
+
+
+async def test_work_runs_in_another_process(pool: CpuPool) -> None:
+    assert await pool.run(_pid) != os.getpid()
+
+
+async def test_an_error_in_a_worker_reaches_the_caller_intact(pool: CpuPool) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        await pool.run(_refuse, "metric")
+    assert (raised.value.field, raised.value.detail) == ("metric", "metric is wrong")
+
+
+async def test_a_dead_worker_is_a_503_and_the_pool_is_made_again(pool: CpuPool) -> None:
+    first = await pool.run(_pid)
+    with pytest.raises(Overloaded) as raised:
+        await pool.run(_die)
+    assert raised.value.retry_after_s == 1
+    assert await pool.run(_pid) not in (first, os.getpid())
