@@ -10,6 +10,7 @@ from datetime import date, datetime
 from importlib.metadata import entry_points
 from typing import (
     Any,
+    BinaryIO,
     ClassVar,
     Generic,
     Literal,
@@ -111,10 +112,11 @@ class MeanMaxPoint(Struct, kw_only=True, frozen=True):
 
 
 class UploadedFile(Struct, kw_only=True, frozen=True):
-    """A file a caller uploaded, as the gateway forwards it."""
+    """A file a caller uploaded, as the gateway forwards it: its bytes, or an open file the
+    adapter streams from (an upload spooled to disk)."""
 
     filename: str
-    content: bytes
+    content: bytes | BinaryIO
     content_type: str = "application/octet-stream"
 
 

@@ -105,6 +105,28 @@ _RECORD_LINKS: dict[tuple[str, str], tuple[str, list[tuple[str, str]]]] = {
 }
 
 
+# The upload form, as `gateway.forms` reads it: up to 10 FIT files of 25 MiB, one provider.
+UPLOAD_FORM_SCHEMA: dict[str, Any] = {
+    "title": "UploadForm",
+    "type": "object",
+    "properties": {
+        "files": {
+            "type": "array",
+            "items": {
+                "type": "string",
+                "format": "binary",
+                "contentMediaType": "application/octet-stream",
+            },
+            "minItems": 1,
+            "maxItems": 10,
+        },
+        "provider": {"type": "string", "maxLength": 256},
+    },
+    "required": ["provider", "files"],
+    "additionalProperties": False,
+}
+
+
 def problem_statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     """The problem statuses an operation can answer, by what it is: which routes call a
     provider, take a body, address a record, negotiate a representation."""
@@ -156,6 +178,15 @@ def refine(document: dict[str, Any], closed: set[str]) -> dict[str, Any]:
         _naive_local_times(schema)
         if name in closed and schema.get("type") == "object":
             schema["additionalProperties"] = False
+    upload = doc.get("paths", {}).get("/v1/activities/upload", {}).get("post")
+    if upload is not None:  # the route reads its multipart body as a stream (gateway.forms)
+        schemas["UploadForm"] = UPLOAD_FORM_SCHEMA
+        upload["requestBody"] = {
+            "content": {
+                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/UploadForm"}}
+            },
+            "required": True,
+        }
     for path, item in doc.get("paths", {}).items():
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:

@@ -3,6 +3,7 @@ OAuth clients. Built once by the app's lifespan; routes receive it by dependency
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,8 @@ class Gateway:
     oauth: dict[str, ProviderOAuth] = field(default_factory=dict)
     # What the demo's own event receiver got (demo mode only).
     demo_inbox: DemoInbox = field(default_factory=DemoInbox)
+    # Uploads taken at once (settings.max_concurrent_uploads), set from the settings.
+    upload_slots: asyncio.Semaphore = field(init=False)
     if TYPE_CHECKING:
         # The engine's queues, the events out and the record index, set once the rest is
         # built (they need it). Declared for the type checker only: Litestar reads this
@@ -41,6 +44,9 @@ class Gateway:
         jobs: Jobs = field(init=False)
         events: Events = field(init=False)
         sync: Sync = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.upload_slots = asyncio.Semaphore(self.settings.max_concurrent_uploads)
 
     def adapter(self, provider: str) -> Adapter:
         """The adapter of a provider this gateway serves; NotFound for an unknown provider."""

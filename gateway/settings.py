@@ -120,6 +120,10 @@ class Settings:
     webhook_retry_scale: float = 1.0
     # Backfill pace: pages of a provider's history read per second.
     backfill_pages_per_s: float = 2.0
+    # Uploads taken at once by one gateway process (GATEWAY_MAX_CONCURRENT_UPLOADS), and how
+    # long a further one waits for a slot before a 503 (GATEWAY_UPLOAD_WAIT_S).
+    max_concurrent_uploads: int = 2
+    upload_wait_s: float = 10.0
 
     @property
     def base_url(self) -> str:
@@ -222,6 +226,8 @@ def _engine_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "webhook_retry_scale": _number(env, "GATEWAY_WEBHOOK_RETRY_SCALE", "1", float),
         "webhook_timeout_s": _number(env, "GATEWAY_WEBHOOK_TIMEOUT_S", "10", float),
         "backfill_pages_per_s": _number(env, "GATEWAY_BACKFILL_PAGES_PER_S", "2", float),
+        "max_concurrent_uploads": max(1, _number(env, "GATEWAY_MAX_CONCURRENT_UPLOADS", "2", int)),
+        "upload_wait_s": _number(env, "GATEWAY_UPLOAD_WAIT_S", "10", float),
     }
 
 

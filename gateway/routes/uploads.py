@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import PurePosixPath
-from typing import Annotated
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Response, post
-from litestar.datastructures import UploadFile
+from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 
+from training_gateway.gateway.errors import Overloaded
+from training_gateway.gateway.forms import read_form
+from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.services.sources import CallerSources
 from training_gateway.gateway.services.uploads import (
     MAX_FILES,
     UploadAccepted,
     UploadCreated,
-    check_file_count,
     upload,
 )
 from training_gateway.gateway.storage import AnalyticsRepository
+from training_gateway.models.errors import InvalidBody
 from training_gateway.models.fit import MAX_FIT_BYTES
 
 # Ten files at the per-file limit, plus the multipart envelope.
 MAX_UPLOAD_BODY_BYTES = MAX_FILES * MAX_FIT_BYTES + 1024 * 1024
-
-
-@dataclass
-class UploadForm:
-    """The multipart form: one `files` part per FIT file (at most 10) and the target provider."""
-
-    provider: str
-    files: list[UploadFile] = field(default_factory=list)
 
 
 @post(
@@ -44,24 +37,50 @@ class UploadForm:
         "decoded and checked before anything is created: a corrupt, empty, non-FIT or too large "
         "file answers 422 naming it. Providers that take files (SweatStack) get them forwarded: "
         "202 with their source ids. For the others (Astral) the gateway creates an activity from "
-        "each file's session summary and keeps its samples, so data and mean-max work: 201."
+        "each file's session summary and keeps its samples, so data and mean-max work: 201. "
+        "Files are streamed to disk as they arrive; a gateway takes a few uploads at once "
+        "(GATEWAY_MAX_CONCURRENT_UPLOADS) and answers 503 with Retry-After past that."
     ),
     request_max_body_size=MAX_UPLOAD_BODY_BYTES,
     status_code=202,
 )
 async def upload_files(
+    request: Request[Any, Any, Any],
+    gateway: NamedDependency[Gateway],
     sources: NamedDependency[CallerSources],
     analytics: NamedDependency[AnalyticsRepository],
-    data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[UploadAccepted | UploadCreated]:
-    source = await sources.named_in_body(data.provider)
-    parts = data.files if isinstance(data.files, list) else [data.files]
-    check_file_count(len(parts))
-    files = [(_name_of(part, i), await part.read()) for i, part in enumerate(parts)]
-    outcome = await upload(analytics, sources.user, source, files)
+    async with _upload_slot(gateway):
+        form = await read_form(
+            request,
+            file_field="files",
+            text_fields=frozenset({"provider"}),
+            max_files=MAX_FILES,
+            max_file_bytes=MAX_FIT_BYTES,
+        )
+        try:
+            provider = form.fields.get("provider")
+            if provider is None:
+                raise InvalidBody("provider", "name the provider to upload to (`provider`)")
+            source = await sources.named_in_body(provider)
+            outcome = await upload(analytics, sources.user, source, form.files)
+        finally:
+            form.close()
     return Response(outcome, status_code=202 if isinstance(outcome, UploadAccepted) else 201)
 
 
-def _name_of(upload: UploadFile, index: int) -> str:
-    name = PurePosixPath(upload.filename or "").name
-    return name or f"file-{index + 1}.fit"
+@asynccontextmanager
+async def _upload_slot(gateway: Gateway) -> AsyncIterator[None]:
+    """One of the gateway's upload slots, waited for up to `upload_wait_s`: past that, 503."""
+    slots = gateway.upload_slots
+    try:
+        await asyncio.wait_for(slots.acquire(), timeout=gateway.settings.upload_wait_s)
+    except TimeoutError:
+        raise Overloaded(
+            f"the gateway is taking {gateway.settings.max_concurrent_uploads} uploads already",
+            retry_after_s=max(1.0, gateway.settings.upload_wait_s),
+        ) from None
+    try:
+        yield
+    finally:
+        slots.release()

@@ -4,8 +4,9 @@ gateway keeps, all or nothing."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import msgspec
 
@@ -16,11 +17,13 @@ from training_gateway.adapters.base import (
     capability,
     has_capability,
 )
+from training_gateway.gateway import workers
+from training_gateway.gateway.forms import FormFile
 from training_gateway.gateway.services.sources import Source
 from training_gateway.gateway.storage import AnalyticsRepository, User
 from training_gateway.models.activity import Activity
 from training_gateway.models.errors import GatewayError, InvalidInput
-from training_gateway.models.fit import FitActivity, decode_fit, draft_from_fit
+from training_gateway.models.fit import FitActivity, FitSummary, decode_fit, draft_from_fit
 
 MAX_FILES = 10
 FIT_MEDIA_TYPE = "application/vnd.ant.fit"
@@ -42,30 +45,51 @@ class UploadCreated(msgspec.Struct, kw_only=True):
 
 
 async def upload(
-    repo: AnalyticsRepository, user: User, source: Source, files: Sequence[tuple[str, bytes]]
+    repo: AnalyticsRepository, user: User, source: Source, files: Sequence[FormFile]
 ) -> UploadAccepted | UploadCreated:
-    """Upload named FIT files to `source`'s provider. Every file is decoded first (off the
-    event loop), so a bad one leaves nothing created anywhere."""
+    """Upload FIT files (spooled to disk by `gateway.forms`) to `source`'s provider. Every
+    file is decoded first, in a worker process, so a bad one leaves nothing created anywhere
+    and the event loop keeps serving meanwhile."""
     check_file_count(len(files))
-    names = [name for name, _ in files]
+    names = [file.name for file in files]
     if len(set(names)) != len(names):
         raise InvalidInput("files", "two files have the same name; names identify files in answers")
     forwards = has_capability(source.adapter, Operations.UPLOAD)
     if not forwards:
         capability(source.adapter, Operations.CREATE_ACTIVITY)
-    decoded = [
-        await asyncio.to_thread(decode_fit, content, filename=name) for name, content in files
-    ]
     if forwards:
-        ids = await capability(source.adapter, Operations.UPLOAD).upload_files(
-            source.credentials,
-            [UploadedFile(filename=n, content=c, content_type=FIT_MEDIA_TYPE) for n, c in files],
-        )
+        # The provider decodes the files itself: checking them here needs only the summary,
+        # and the files are streamed to it from disk.
+        for file in files:
+            await workers.run(check_fit_file, str(file.path), file.name)
+        with contextlib.ExitStack() as opened:
+            uploads = [
+                UploadedFile(
+                    filename=file.name,
+                    content=opened.enter_context(file.path.open("rb")),
+                    content_type=FIT_MEDIA_TYPE,
+                )
+                for file in files
+            ]
+            ids = await capability(source.adapter, Operations.UPLOAD).upload_files(
+                source.credentials, uploads
+            )
         return UploadAccepted(provider=source.name, sources=ids)
+    decoded = [await workers.run(decode_fit_file, str(file.path), file.name) for file in files]
     created, notes = await create_from_files(
         repo, user, source, list(zip(names, decoded, strict=True))
     )
     return UploadCreated(provider=source.name, items=created, notes=notes)
+
+
+def decode_fit_file(path: str, filename: str) -> FitActivity:
+    """`decode_fit` of a file on disk (run in a worker process: see `gateway.workers`)."""
+    return decode_fit(Path(path).read_bytes(), filename=filename)
+
+
+def check_fit_file(path: str, filename: str) -> FitSummary:
+    """Decode a file to check it, answering only its summary (the samples stay behind)."""
+    return decode_fit_file(path, filename).summary
 
 
 def check_file_count(count: int) -> None:

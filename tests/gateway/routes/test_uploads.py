@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pyarrow.parquet as pq
 
-from tests.gateway.conftest import RunningGateway
+from tests.gateway.conftest import RunningGateway, serve_gateway
 from tests.gateway.routes.test_activities import assert_problem, walk
 from training_gateway.adapters._mock.synthetic import encode_fit, synthetic_activity
 from training_gateway.models.fit import MAX_FIT_BYTES
@@ -173,3 +176,76 @@ async def test_undo_removes_every_created_activity_even_when_one_delete_fails(st
     left = await undo(source, user, repo, created)
     assert provider.deleted == ["a1", "a2"] and left == ["astral:a1"]
     assert await repo.load_streams(user, "astral:a2") is None
+
+
+def test_the_form_is_read_strictly_as_it_streams(api: httpx.Client) -> None:
+    good = fit_file(5)
+    part = [("files", ("good.fit", good, "application/octet-stream"))]
+    unknown = api.post(
+        "/v1/activities/upload", data={"provider": "astral", "note": "x"}, files=part
+    )
+    assert_problem(unknown, 422, field="note")
+    missing = api.post("/v1/activities/upload", files=part)
+    assert_problem(missing, 422, field="provider")
+    assert_problem(
+        api.post("/v1/activities/upload", json={"provider": "astral"}), 415, field="Content-Type"
+    )
+    boundary = b"b0undary"
+    cut = (
+        b'--b0undary\r\nContent-Disposition: form-data; name="provider"\r\n\r\nastral\r\n'
+        b'--b0undary\r\nContent-Disposition: form-data; name="files"; filename="a.fit"\r\n'
+        b"\r\n" + good[:100]
+    )
+    truncated = api.post(
+        "/v1/activities/upload",
+        content=cut,
+        headers={"Content-Type": "multipart/form-data; boundary=" + boundary.decode()},
+    )
+    assert_problem(truncated, 422, field="body")
+    # A path in the file name is dropped: answers name the file, never a path of the client.
+    assert_problem(upload(api, "astral", [("../../etc/bad.fit", b"")]), 422, field="bad.fit")
+
+
+def test_uploads_past_the_concurrent_limit_wait_then_get_503_with_retry_after(
+    tmp_path: Path,
+) -> None:
+    gateway, server = serve_gateway(tmp_path, max_concurrent_uploads=1, upload_wait_s=0.3)
+    release = threading.Event()
+    try:
+
+        def slow_body() -> Iterator[bytes]:
+            boundary = b"--slow\r\n"
+            yield boundary + b'Content-Disposition: form-data; name="provider"\r\n\r\nastral\r\n'
+            release.wait(20)  # holds the one upload slot until released
+            yield (
+                boundary
+                + b'Content-Disposition: form-data; name="files"; filename="r.fit"\r\n\r\n'
+                + fit_file(6)
+                + b"\r\n--slow--\r\n"
+            )
+
+        headers = {"Authorization": f"Bearer {gateway.key}"}
+        with httpx.Client(base_url=gateway.url, headers=headers, timeout=30) as api:
+            first: dict[str, httpx.Response] = {}
+            sender = threading.Thread(
+                target=lambda: first.update(
+                    r=api.post(
+                        "/v1/activities/upload",
+                        content=slow_body(),
+                        headers={"Content-Type": "multipart/form-data; boundary=slow"},
+                    )
+                )
+            )
+            sender.start()
+            time.sleep(0.5)  # the slow upload has its slot
+            busy = upload(api, "astral", [("other.fit", fit_file(7))])
+            assert_problem(busy, 503)
+            assert busy.headers["Retry-After"] == "1"
+            release.set()
+            sender.join(30)
+            assert first["r"].status_code == 201, first["r"].text
+            # The slot is free again.
+            assert upload(api, "astral", [("other.fit", fit_file(7))]).status_code == 201
+    finally:
+        release.set()
+        server.stop()
