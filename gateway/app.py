@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +21,7 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
 from training_gateway.adapters.base import Adapter, AuthKind, load_adapters
+from training_gateway.gateway import workers
 from training_gateway.gateway.auth.oauth import ProviderOAuth
 from training_gateway.gateway.auth.tokens import RenewingTransport, TokenManager
 from training_gateway.gateway.demo_receiver import demo_router
@@ -217,11 +219,14 @@ def create_app(
                 if settings.engine == "embedded":
                     engine = Engine(state, worker_id=embedded_worker_id(settings))
                     await engine.start()
+                # The CPU worker processes start beside the server, not in the first request.
+                warming = asyncio.get_running_loop().run_in_executor(None, workers.warm)
                 try:
                     if bootstrap is not None:
                         await bootstrap(state)
                     yield
                 finally:
+                    await asyncio.gather(warming, return_exceptions=True)
                     if engine is not None:
                         await engine.stop()
                     await state.jobs.aclose()

@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -52,8 +53,17 @@ class CpuPool:
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     max_tasks_per_child=MAX_TASKS_PER_CHILD,
+                    initializer=_exit_with_parent,
+                    initargs=(os.getpid(),),
                 )
             return self._executor
+
+    def warm(self) -> None:
+        """Start every worker process now (each imports numpy and pyarrow, about a second),
+        so that the first heavy request does not pay for it."""
+        pool = self._pool()
+        for future in [pool.submit(os.getpid) for _ in range(self.workers)]:
+            future.result()
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """`fn(*args, **kwargs)` in a worker process; its exceptions are raised here."""
@@ -79,6 +89,18 @@ class CpuPool:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit once the gateway that started it is gone, even killed with SIGKILL
+    (a worker waiting for tasks would otherwise wait forever)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 _pool = CpuPool(int(os.environ.get("GATEWAY_CPU_WORKERS", "0") or 0) or None)
 
 
@@ -90,6 +112,11 @@ async def run(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
 def close() -> None:
     """Stop the worker processes (the gateway's shutdown); the next `run` starts them again."""
     _pool.close()
+
+
+def warm() -> None:
+    """Start the worker processes ahead of the first request (see CpuPool.warm)."""
+    _pool.warm()
 
 
 def pool() -> CpuPool:

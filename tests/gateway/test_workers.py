@@ -4,7 +4,12 @@ worker costs one request a 503, not the gateway."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +53,34 @@ async def test_a_dead_worker_is_a_503_and_the_pool_is_made_again(pool: CpuPool) 
         await pool.run(_die)
     assert raised.value.retry_after_s == 1
     assert await pool.run(_pid) not in (first, os.getpid())
+
+
+def test_workers_exit_when_the_gateway_is_killed() -> None:
+    script = (
+        "import os, sys\n"
+        "from training_gateway.gateway.workers import CpuPool\n"
+        "pool = CpuPool(2)\n"
+        "pool.warm()\n"
+        "print(' '.join(str(p) for p in pool._pool()._processes), flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    children = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(children) == 2 and all(_alive(pid) for pid in children)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in children)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
