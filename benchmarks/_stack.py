@@ -49,8 +49,15 @@ class Stack:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def start_stack(*, latency_ms: float = 0.0, seed: int = 0, days: int = 90) -> Stack:
-    """Both mocks (adding `latency_ms` to each request) and a gateway with one connected user."""
+def start_stack(
+    *,
+    latency_ms: float = 0.0,
+    seed: int = 0,
+    days: int = 90,
+    gateway_env: dict[str, str] | None = None,
+) -> Stack:
+    """Both mocks (adding `latency_ms` to each request) and a gateway with one connected user
+    (`gateway_env`: more settings for the gateway process)."""
     data_dir = tempfile.mkdtemp(prefix="gateway-bench-")
     secret = subprocess.run(
         [*GATEWAY, "secret-key"], capture_output=True, text=True, check=True
@@ -104,7 +111,9 @@ def start_stack(*, latency_ms: float = 0.0, seed: int = 0, days: int = 90) -> St
                 capture_output=True,
             )
         port = free_loopback_port()
-        gateway = subprocess.Popen([*GATEWAY, "serve", "--port", str(port)], env=env, text=True)
+        gateway = subprocess.Popen(
+            [*GATEWAY, "serve", "--port", str(port)], env={**env, **(gateway_env or {})}, text=True
+        )
         stack.processes.append(gateway)
         stack.gateway_url = f"http://127.0.0.1:{port}"
         for url in [*stack.mock_urls.values(), stack.gateway_url + "/health"]:

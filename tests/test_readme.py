@@ -38,6 +38,7 @@ import pytest
 from training_gateway.adapters._mock.registry import MOCK_ENTRY_POINT_GROUP
 from training_gateway.adapters._mock.server import free_loopback_port
 from training_gateway.adapters.base import ENTRY_POINT_GROUP
+from training_gateway.gateway.services.events import EventBody
 from training_gateway.gateway.services.federation import ActivityPage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,7 @@ BLOCK = re.compile(
     re.S | re.M,
 )
 # Response Structs a `json` block may show.
-SHAPES: dict[str, type] = {"ActivityPage": ActivityPage}
+SHAPES: dict[str, type] = {"ActivityPage": ActivityPage, "EventBody": EventBody}
 
 
 @dataclass
