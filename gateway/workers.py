@@ -3,9 +3,10 @@ HR-model fits run in a small pool of worker processes, so one heavy request cann
 other request (`/health` included) the way a thread holding the GIL would.
 
 The pool is made on first use, sized by GATEWAY_CPU_WORKERS (default: the machine's cores, at
-most 4), and each worker process is replaced after MAX_TASKS_PER_CHILD tasks, so the memory
-a large FIT file took returns to the system. Functions sent here must be importable
-(module-level) and their arguments and answers picklable.
+most 4). Workers are not recycled after a number of tasks: with Python 3.11's
+`max_tasks_per_child` a longitudinal query of ~150 curves stalled for good, the pool left
+with no worker after replacing one. Functions sent here must be importable (module-level) and their arguments
+and answers picklable.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-MAX_TASKS_PER_CHILD = 50
-
 
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
@@ -52,7 +51,6 @@ class CpuPool:
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    max_tasks_per_child=MAX_TASKS_PER_CHILD,
                     initializer=_exit_with_parent,
                     initargs=(os.getpid(),),
                 )
