@@ -126,7 +126,13 @@ def attach_engine(state: Gateway) -> None:
             user_name=user.name,
             provider=provider,
             resource_id=provider,
-            resource={"provider": provider, "detail": detail},
+            # A failed refresh leaves the connection usable (the next call tries again);
+            # a refused one has revoked it.
+            resource={
+                "provider": provider,
+                "status": "revoked" if type_ == "connection.revoked" else "active",
+                "detail": detail,
+            },
         )
 
     state.tokens.listener = tell

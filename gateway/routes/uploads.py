@@ -66,6 +66,9 @@ async def upload_files(
             outcome = await upload(analytics, sources.user, source, form.files)
         finally:
             form.close()
+    if isinstance(outcome, UploadCreated):  # a provider that takes files announces them itself
+        for created in outcome.items:
+            await gateway.sync.written(sources.user, source, "activity", created)
     return Response(outcome, status_code=202 if isinstance(outcome, UploadAccepted) else 201)
 
 

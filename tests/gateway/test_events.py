@@ -7,6 +7,7 @@ verified with the `standardwebhooks` package, as an app would."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,11 +15,13 @@ import pytest
 from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
+from training_gateway.adapters._mock.oauth import TokenEndpointFault
 from training_gateway.gateway.storage import Store, TokenVault
 from training_gateway.gateway.storage.tables import inbound_webhooks, webhook_endpoints
 
 from ..webhook_receiver import Answer
 from .events_stack import EventsStack, backfilled, of_type, wait_until
+from .routes.test_uploads import fit_file
 
 # A lab test written at SweatStack (which then announces it by webhook too), and an activity
 # written at Astral (which the next reconciliations read back).
@@ -374,3 +377,73 @@ def _connect_through_oauth(stack: EventsStack, provider: str) -> None:
     assert approval.status_code == 302
     callback = httpx.get(approval.headers["location"], follow_redirects=False)
     assert callback.status_code in (302, 303), callback.text
+
+
+def test_a_refresh_that_fails_then_a_revoked_grant_are_connection_events(
+    events_stack: EventsStack,
+) -> None:
+    stack = events_stack
+    backfilled(stack)
+    secret = stack.register(event_types=["connection.refresh_failed", "connection.revoked"])[
+        "secret"
+    ]
+    mock: Any = stack.gateway.demo.mocks["sweatstack"]
+    subject = {c["provider"]: c for c in stack.client.get("/v1/connections").json()}["sweatstack"][
+        "subject"
+    ]
+    # The provider stops accepting the access token (its signing key retired): a refresh is
+    # needed, and the token endpoint fails it once.
+    mock.auth.rotate_signing_key()
+    mock.auth.retire_old_keys()
+    mock.auth.token_fault = TokenEndpointFault(status=503, times=1)
+    try:
+        first = stack.client.get("/v1/activities", params={"provider": "sweatstack"})
+        assert first.status_code == 200
+        assert [e["provider"] for e in first.json()["errors"]] == ["sweatstack"]
+        [failed] = wait_until(
+            lambda: stack.events(secret, wanted=of_type("connection.refresh_failed")),
+            what="connection.refresh_failed",
+        )
+        assert failed["data"]["provider"] == "sweatstack" and failed["data"]["user"] == "demo"
+        assert failed["data"]["resource"]["status"] == "active"  # a transient failure
+    finally:
+        mock.auth.token_fault = None
+    # Then the user revokes the gateway at the provider: the next refresh is refused.
+    mock.auth.revoke_user_grants(subject)
+    wait_until(
+        lambda: (
+            time.sleep(0.6)
+            or stack.client.get("/v1/activities/sweatstack:anything").status_code == 409
+        ),
+        what="the refusal of the refresh",
+    )
+    [revoked] = wait_until(
+        lambda: stack.events(secret, wanted=of_type("connection.revoked")),
+        what="connection.revoked",
+    )
+    assert revoked["data"]["resource"]["status"] == "revoked"
+    assert "invalid_grant" in revoked["data"]["resource"]["detail"]
+
+
+def test_an_upload_to_a_provider_without_files_is_one_created_event_per_file(
+    events_stack: EventsStack,
+) -> None:
+    stack = events_stack
+    backfilled(stack)
+    secret = stack.register(event_types=["activity.created"])["secret"]
+    files = [("files", (f"u{i}.fit", fit_file(10 + i), "application/octet-stream")) for i in (1, 2)]
+    uploaded = stack.client.post("/v1/activities/upload", data={"provider": "astral"}, files=files)
+    assert uploaded.status_code == 201, uploaded.text
+    ids = {item["id"] for item in uploaded.json()["items"]}
+    events = wait_until(
+        lambda: (
+            (found := stack.events(secret, wanted=lambda e: e["data"]["id"] in ids))
+            and len(found) == 2
+            and found
+        ),
+        what="two activity.created events",
+    )
+    assert {e["data"]["id"] for e in events} == ids
+    synced = _synced_at(stack, "astral")
+    wait_until(lambda: _synced_at(stack, "astral") > synced, what="a reconciliation")
+    assert len(stack.events(secret, wanted=lambda e: e["data"]["id"] in ids)) == 2
