@@ -88,8 +88,11 @@ class CpuPool:
 
 
 def _exit_with_parent(parent: int) -> None:
-    """In a worker: exit once the gateway that started it is gone, even killed with SIGKILL
-    (a worker waiting for tasks would otherwise wait forever)."""
+    """In a worker: run below the gateway's priority, so that on a busy machine the event
+    loop answering requests gets the CPU first; and exit once the gateway that started it
+    is gone, even killed with SIGKILL (a worker waiting for tasks would otherwise wait
+    forever)."""
+    os.nice(10)
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -84,3 +84,11 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def _priority() -> int:
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+async def test_workers_run_below_the_gateways_priority(pool: CpuPool) -> None:
+    assert await pool.run(_priority) == os.getpriority(os.PRIO_PROCESS, 0) + 10
