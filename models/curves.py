@@ -71,14 +71,41 @@ def series_of(table: pa.Table, metric: str) -> tuple[np.ndarray, datetime | None
     keep = np.isfinite(elapsed)
     grid = on_one_hz_grid(elapsed, values, metric)
     if "timestamp" in table.column_names and keep.any():
-        stamps = table.column("timestamp").to_pylist()
         first = int(np.argmin(np.where(keep, elapsed, np.inf)))
-        t0 = stamps[first]
+        # Only that one sample's timestamp as a datetime: all of them took most of a
+        # longitudinal query's time on the event loop.
+        t0 = table.column("timestamp")[first].as_py()
         if t0 is not None:
             return grid, t0 - timedelta(
                 seconds=float(np.rint(elapsed[first]) - np.rint(elapsed[keep].min()))
             )
     return grid, None
+
+
+def curve_of_table(
+    table: pa.Table, metric: str, durations: Sequence[int] | str | None
+) -> list[CurvePoint] | None:
+    """An activity's curve from its samples at `durations` (see `durations_for`); None when
+    it has no samples of `metric`. One call, to run whole in a worker process."""
+    series, t0 = series_of(table, metric)
+    if series.size == 0:
+        return None
+    return curve_from_series(series, t0, durations_for(durations, series.size), metric=metric)
+
+
+def curves_of_table(
+    table: pa.Table, metric: str, wanted: dict[float | None, list[int]]
+) -> tuple[int, dict[float | None, list[CurvePoint]]]:
+    """`series_of` the table, then its curve for each fatigue state (None: the whole
+    activity) at the durations wanted for it; with the series' length (0: no samples). One
+    call, so that the whole of it can run in a worker process."""
+    series, t0 = series_of(table, metric)
+    if series.size == 0:
+        return 0, {}
+    return series.size, {
+        after: curve_from_series(series, t0, durations, metric=metric, after=after)
+        for after, durations in wanted.items()
+    }
 
 
 def durations_for(requested: Sequence[int] | str | None, longest_s: int) -> list[int]:

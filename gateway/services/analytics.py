@@ -33,10 +33,10 @@ from training_gateway.models.curves import (
     Curves,
     EnvelopePoint,
     activity_version,
-    curve_from_series,
+    curve_of_table,
+    curves_of_table,
     durations_for,
     envelope,
-    series_of,
 )
 from training_gateway.models.errors import NotFound, ProviderError
 from training_gateway.models.mean_max import DEFAULT_DURATIONS_S
@@ -107,12 +107,9 @@ async def activity_curve(
         if kept is not None
         else await provider_table(source, native_id, [metric])
     )
-    series, t0 = series_of(table, metric)
-    if series.size == 0:
+    points = await workers.run(curve_of_table, table, metric, durations)
+    if points is None:
         raise NotFound(f"activity {activity_id} has no {metric} samples")
-    points = await workers.run(
-        curve_from_series, series, t0, durations_for(durations, series.size), metric=metric
-    )
     return ActivityCurve(activity_id=activity_id, metric=metric, source="gateway", points=points)
 
 
@@ -150,16 +147,13 @@ async def longitudinal_curve(
             return result
         async with semaphore:
             table = await activity_table(repo, sources, source, activity.id, [metric])
-        series, t0 = series_of(table, metric)
         computed += 1
+        wanted = {after: [d for d in grid if d not in have] for after, have in missing.items()}
+        _, fresh_curves = await workers.run(curves_of_table, table, metric, wanted)
         for after, have in missing.items():
-            todo = [d for d in grid if d not in have]
-            fresh = await workers.run(
-                curve_from_series, series, t0, todo, metric=metric, after=after
-            )
-            merged: CachedCurve = {**have, **{d: None for d in todo}}
+            merged: CachedCurve = {**have, **{d: None for d in wanted[after]}}
             # Durations with no valid window stay None, so they are not computed again.
-            merged.update((p.duration_s, p) for p in fresh)
+            merged.update((p.duration_s, p) for p in fresh_curves.get(after, []))
             await repo.save_curve(sources.user, activity.id, metric, after, version, merged)
             result[after] = _points_of(merged, grid)
         return result
