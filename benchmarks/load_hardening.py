@@ -80,6 +80,20 @@ def health_during(url: str, work: object) -> tuple[list[float], float]:
     return probe.stop(), took
 
 
+def wait_for_backfills(client: httpx.Client, timeout_s: float = 300) -> None:
+    """Until the gateway has indexed the connections' history (it does so once connected):
+    "idle" means idle."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        states = [
+            s["backfill_status"] for c in client.get("/v1/connections").json() for s in c["sync"]
+        ]
+        if states and all(state == "done" for state in states):
+            return
+        time.sleep(0.5)
+    raise SystemExit("the backfills did not finish")
+
+
 def refused_fit(size: int) -> bytes:
     """A FIT file's 14-byte header announcing `size` bytes of records, then zeros: it is read
     in full and refused on its CRC."""
@@ -107,6 +121,7 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {stack.key}"}
         client = httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=900)
         since = (datetime.now(UTC) - timedelta(days=args.days)).date().isoformat()
+        wait_for_backfills(client)
 
         idle, _ = health_during(stack.gateway_url, lambda: time.sleep(3))
         during: list[float] = []
