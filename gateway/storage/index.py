@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from training_gateway.gateway.storage.tables import record_index, sync_state
@@ -89,15 +91,18 @@ async def lock_connection(conn: AsyncConnection, user_id: str, provider: str, ki
         update(sync_state).where(where).values(backfill_status=sync_state.c.backfill_status)
     )
     if not result.rowcount:
-        await conn.execute(
-            insert(sync_state).values(
-                user_id=user_id,
-                provider=provider,
-                kind=kind,
-                backfill_status="pending",
-                backfill_indexed=0,
-            )
+        # Two first writes of one connection may race to make the row: the second one's
+        # insert does nothing, and its lock below waits for the first transaction.
+        made = (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(
+            sync_state
+        ).values(
+            user_id=user_id,
+            provider=provider,
+            kind=kind,
+            backfill_status="pending",
+            backfill_indexed=0,
         )
+        await conn.execute(made.on_conflict_do_nothing())
     await conn.execute(select(sync_state.c.kind).where(where).with_for_update())
 
 
