@@ -21,7 +21,6 @@ import os
 import socket
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from dbos import DBOS
 from sqlalchemy import delete, insert, select, update
 
@@ -64,15 +63,8 @@ class Engine:
         settings = gateway.settings
         self.tick_s = settings.schedule_tick_s
         self.dead_after_s = max(DEAD_AFTER_MIN_S, DEAD_AFTER_TICKS * self.tick_s)
-        self._http = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_s,
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-        )
         self.sender = Sender(
             gateway.events,
-            self._http,
             retry_scale=settings.webhook_retry_scale,
             timeout_s=settings.webhook_timeout_s,
         )
@@ -122,7 +114,7 @@ class Engine:
         # under its id, or a living worker recovers them once this one's heartbeat is old.
         DBOS.destroy(destroy_registry=False)  # it shuts down the loop's default executor
         workflows.install(None)
-        await self._http.aclose()
+        await self.sender.aclose()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
