@@ -52,7 +52,9 @@ from training_gateway.adapters._mock.server import free_loopback_port
 from training_gateway.adapters.sweatstack.webhooks import sign
 from training_gateway.gateway.storage.tables import deliveries, inbound_webhooks
 
-GATEWAY = [sys.executable, "-m", "training_gateway.gateway.cli"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _stack import GATEWAY, _wait_http
+
 ADMIN_KEY = "gwadmin_benchmark"
 POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -137,17 +139,6 @@ class Receiver:
 
 
 # the processes
-
-
-def _wait_http(url: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 @dataclass
