@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import msgspec
+import numpy as np
+import pyarrow as pa
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.logging import LoggingConfig
@@ -138,6 +140,13 @@ def attach_engine(state: Gateway) -> None:
     state.tokens.listener = tell
 
 
+def warm_pyarrow() -> None:
+    """Make pyarrow load what it loads on first use, before the server takes requests: its
+    first conversion of a numpy array imports pandas when it is installed, which held the
+    event loop for about a second in the first request that mapped samples."""
+    pa.array(np.zeros(1))
+
+
 def embedded_worker_id(settings: Settings) -> str:
     """The embedded worker's name: on SQLite one gateway holds the data directory, so a
     fixed name lets it resume its own jobs when it starts again; on PostgreSQL, where
@@ -227,6 +236,7 @@ def create_app(
                     await engine.start()
                 # The CPU worker processes start beside the server, not in the first request.
                 warming = asyncio.get_running_loop().run_in_executor(None, workers.warm)
+                warm_pyarrow()
                 try:
                     if bootstrap is not None:
                         await bootstrap(state)
