@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import gc
 import os
 import signal
 import socket
@@ -151,7 +152,17 @@ class _AnnouncingServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if not self.should_exit:
+            settle_heap()
             self._announce()
+
+
+def settle_heap() -> None:
+    """Move what start-up built (modules, the app, the engine, pyarrow's and numpy's state)
+    out of the collector's reach: a full collection walked all of it, about 100-360 ms with
+    the event loop held, several times during a cold longitudinal query (issue #11). What
+    requests allocate later is still collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(settings: Settings, *, demo: DemoOptions | None = None) -> int:
