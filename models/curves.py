@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal, get_args
 
 import msgspec
 import numpy as np
@@ -15,7 +16,7 @@ import pyarrow.compute as pc
 
 from training_gateway.models import mean_max
 from training_gateway.models.activity import Activity
-from training_gateway.models.errors import InvalidInput
+from training_gateway.models.errors import InvalidInput, InvalidParameter
 from training_gateway.models.mean_max import DEFAULT_DURATIONS_S, all_durations_s, on_one_hz_grid
 
 # A 1 s grid longer than this is not one activity (and would not fit in memory sensibly).
@@ -175,3 +176,75 @@ def envelope(activities: Iterable[ActivityCurves]) -> list[EnvelopePoint]:
     return sorted(
         best.values(), key=lambda p: (p.after if p.after is not None else -1.0, p.duration_s)
     )
+
+
+# Curve orientations (SweatStack's `by`): indexed by duration, or by intensity level.
+CurveOrientation = Literal["duration", "intensity"]
+CURVE_ORIENTATIONS: tuple[str, ...] = get_args(CurveOrientation)
+#: One intensity level per this much of the metric: 1 W, 0.01 m/s, 1 bpm.
+INTENSITY_STEP: dict[str, float] = {"power": 1.0, "speed": 0.01, "heart_rate": 1.0}
+# Means within this share of a step below a level still reach it (float rounding).
+_LEVEL_SLACK = 1e-9
+
+
+def resolve_orientation(
+    requested: str | None, metric: str, *, with_after: bool
+) -> CurveOrientation:
+    """The orientation of a longitudinal curve by SweatStack's rules for `by`: without `after`
+    the curve is value-indexed (`intensity`, the default) and `duration` is not offered yet;
+    with `after`, `duration` is the default for power and `intensity` is deprecated but still
+    accepted; for speed with `after`, `intensity` is the only orientation."""
+    if requested is not None and requested not in CURVE_ORIENTATIONS:
+        raise InvalidParameter("by", f"by must be 'duration' or 'intensity', not {requested!r}")
+    if not with_after:
+        if requested == "duration":
+            raise InvalidParameter("by", "by=duration currently requires after")
+        return "intensity"
+    if metric == "speed":
+        if requested == "duration":
+            raise InvalidParameter(
+                "by", "for metric=speed with after, by=intensity is the only orientation"
+            )
+        return "intensity"
+    return "duration" if requested is None else requested  # type: ignore[return-value]
+
+
+def intensity_levels(value: float, metric: str) -> int:
+    """How many whole intensity steps of `metric` a mean of `value` reaches."""
+    step = INTENSITY_STEP[metric]
+    return int(np.floor(value / step + _LEVEL_SLACK))
+
+
+def by_intensity(points: Sequence[EnvelopePoint], metric: str) -> list[EnvelopePoint]:
+    """A duration-indexed envelope turned value-indexed: one row per intensity level (whole
+    `INTENSITY_STEP`s of the metric, from the lowest level any of its points reaches, at
+    least one step, up to the highest), giving the longest duration sustained at that level or
+    above, attributed to the effort that set the envelope at that duration.
+
+    `value` is the level itself; `start`, `activity_id`, `provider` and `sport` are those of
+    the envelope point at `duration_s`, whose mean is at least the level. Done per `after`
+    state; sorted by `after` (whole activity first), then level.
+    """
+    step = INTENSITY_STEP[metric]
+    states: dict[float | None, list[EnvelopePoint]] = {}
+    for point in points:
+        states.setdefault(point.after, []).append(point)
+    rows: list[EnvelopePoint] = []
+    for after in sorted(states, key=lambda a: a if a is not None else -1.0):
+        curve = sorted(states[after], key=lambda p: p.duration_s)
+        levels = [intensity_levels(p.value, metric) for p in curve]
+        lowest = max(1, min(levels))
+        state_rows: list[EnvelopePoint] = []
+        # Walking from the longest duration down, each point owns the levels above those
+        # every longer duration reached: for them, it is the longest.
+        reached = lowest - 1
+        for point, level in zip(reversed(curve), reversed(levels), strict=True):
+            if level <= reached:
+                continue
+            state_rows.extend(
+                msgspec.structs.replace(point, value=round(k * step, 6))
+                for k in range(reached + 1, level + 1)
+            )
+            reached = level
+        rows.extend(sorted(state_rows, key=lambda p: p.value))
+    return rows
