@@ -34,17 +34,17 @@ def assert_same_as_reference(series: np.ndarray, durations: np.ndarray) -> None:
 
 @pytest.fixture(params=["shipped", "tiny_blocks"])
 def engine(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The shipped tuning, and one that sends even tiny series through the bounded search
-    (2-sample rectangles, every duration above 1 s searched, rounds of any size)."""
+    """The shipped tuning, and one that prunes even tiny series (blocks of 4, 2 and 1 starts,
+    so every level of the search decides on a few windows)."""
     if request.param == "shipped":
         yield
         return
-    saved = (mm._ROOT_BLOCK, mm._DENSE_UP_TO_S, mm._MIN_ROUND, mm._MAX_STRIDE)
-    mm._ROOT_BLOCK, mm._DENSE_UP_TO_S, mm._MIN_ROUND, mm._MAX_STRIDE = 2, 1, 1, 8
+    saved = mm._BLOCK_LOG2S
+    mm._BLOCK_LOG2S = (2, 1, 0)
     try:
         yield
     finally:
-        mm._ROOT_BLOCK, mm._DENSE_UP_TO_S, mm._MIN_ROUND, mm._MAX_STRIDE = saved
+        mm._BLOCK_LOG2S = saved
 
 
 # --- Random series -----------------------------------------------------------------------------
@@ -70,7 +70,9 @@ def shaped_series(draw: st.DrawFn) -> np.ndarray:
     """Longer series of a few textures: integer ties, plateaus, noisy floats, NaN gaps."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n = draw(st.one_of(st.integers(1, 300), st.integers(1024, 3000)))  # long enough to search
-    kind = draw(st.sampled_from(["ints", "plateaus", "floats", "zeros", "steps"]))
+    kind = draw(
+        st.sampled_from(["ints", "plateaus", "floats", "zeros", "steps", "erg", "erg-floats"])
+    )
     if kind == "ints":
         x = rng.integers(0, draw(st.integers(1, 6)), n).astype(np.float64)
     elif kind == "plateaus":
@@ -79,8 +81,14 @@ def shaped_series(draw: st.DrawFn) -> np.ndarray:
         x = np.round(rng.normal(200, 80, n), draw(st.integers(0, 3)))
     elif kind == "zeros":
         x = np.zeros(n)
-    else:
+    elif kind == "steps":
         x = np.where(rng.random(n) < 0.3, 0.0, np.round(rng.gamma(2, 100, n)))
+    else:
+        # ERG intervals: blocks at a few levels with a little noise, near-ties everywhere.
+        period, high = draw(st.integers(4, 120)), draw(st.integers(1, 60))
+        t = np.arange(n)
+        x = 150 + 150 * ((t % period) < high) + rng.normal(0, draw(st.sampled_from([0, 1, 8])), n)
+        x = np.rint(x) if kind == "erg" else np.round(x, 2)
     for _ in range(draw(st.integers(0, 4))):
         begin = int(rng.integers(0, n))
         x[begin : begin + int(rng.integers(1, 40))] = nan
@@ -283,13 +291,19 @@ def test_mean_max_after_starts_where_the_work_is_done() -> None:
     assert np.isnan(best[1]).all() and (start[1] == -1).all()  # 12 kJ: nothing after
 
 
-def test_search_keeps_exact_ties_that_start_before_the_lower_bound_window() -> None:
-    # White box: on a plateau every window ties; the search is handed windows starting at 1 and
-    # must still find the ties starting at 0 once it prunes ties by position.
+def test_search_keeps_exact_ties_that_start_before_the_seed_window() -> None:
+    # White box: on a plateau every window ties; the search is seeded with windows starting at
+    # 1 and must still find the ties starting at 0 while it prunes ties by position.
     prefix = mm._Prefix(np.zeros(4096))
-    tables = mm._BoundTables(prefix, 256)
     ds = np.arange(100, 4000, 3)
-    found = tables.search(ds, np.zeros(ds.size), np.ones(ds.size, dtype=np.int64), budget=10**7)
-    assert found is not None
-    sums, starts = found
+    sums, starts = mm._best_windows(prefix, ds, fallback_at=1)
     assert (sums == 0).all() and (starts == 0).all()
+
+
+def test_erg_blocks_equal_the_reference_for_every_duration() -> None:
+    # The near-tie case the several-slope bounds are for: 5 min at 300 W, 10 min at 150 W.
+    rng = np.random.default_rng(7)
+    t = np.arange(3 * 3600)
+    power = np.rint(150 + 150 * ((t % 900) < 300) + rng.normal(0, 8, t.size))
+    assert_same_as_reference(power, np.arange(1, t.size + 1))
+    assert_same_as_reference(power + 0.25, np.array(all_durations_s(t.size)))
