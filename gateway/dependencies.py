@@ -26,7 +26,7 @@ from training_gateway.gateway.params import (
     split_repeated,
 )
 from training_gateway.gateway.runtime import Gateway
-from training_gateway.gateway.services.federation import DEFAULT_LIMIT, MAX_LIMIT
+from training_gateway.gateway.services.federation import DEFAULT_LIMIT, MAX_LIMIT, Consistency
 from training_gateway.gateway.services.sources import CallerSources
 from training_gateway.gateway.storage import AnalyticsRepository, HrModelRepository, Store, User
 
@@ -186,6 +186,22 @@ async def provide_page(
     return PageRequest(limit=limit, cursor=cursor)
 
 
+async def provide_consistency(
+    consistency: Annotated[
+        Consistency,
+        Parameter(
+            description=(
+                "`index` (the default): providers whose records the gateway has indexed and "
+                "synced recently are read from its index, by keyset, and named in `freshness` "
+                "with when they were synced; the others are read live. `live`: every provider "
+                "is read live."
+            )
+        ),
+    ] = "index",
+) -> Consistency:
+    return consistency
+
+
 # The /v1 router's dependencies. Lists of records (activities, lab tests) read their filters
 # through `span`, `sports`, `providers`, `wanted_tags` and `page`.
 V1_DEPENDENCIES: dict[str, Provide] = {
@@ -202,6 +218,7 @@ V1_DEPENDENCIES: dict[str, Provide] = {
     "providers": provider_parameter("Provider name, repeatable"),
     "wanted_tags": Provide(provide_tags),
     "page": Provide(provide_page),
+    "read_consistency": Provide(provide_consistency),
 }
 
 # Longitudinal queries document their bounds more briefly.

@@ -106,6 +106,10 @@ class Settings:
     default_reconcile_interval_s: float = 300.0
     reconcile_window_days: int = 30
     schedule_tick_s: float = 5.0
+    # How old a connection's synced index may be for lists to be served from it
+    # (GATEWAY_<P>_INDEX_FRESHNESS_S per provider; 0 reads that provider live always).
+    index_freshness_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    default_index_freshness_s: float = 900.0
     # Provider webhook secrets (GATEWAY_<P>_WEBHOOK_SECRET: current first, then the one being
     # rolled out), so both verify during a roll.
     webhook_secrets: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
@@ -182,8 +186,8 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | t
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
+def _flag(env: Mapping[str, str], name: str, default: str = "0") -> bool:
+    raw = env.get(name, default).strip().lower()
     if raw in ("", "0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
@@ -210,10 +214,16 @@ def _engine_settings(env: Mapping[str, str]) -> dict[str, Any]:
         provider: _number({"v": raw}, "v", "0", float)
         for provider, raw in _per_provider(env, "_RECONCILE_INTERVAL_S").items()
     }
+    freshness = {
+        provider: _number(env, f"GATEWAY_{provider.upper()}_INDEX_FRESHNESS_S", "0", float)
+        for provider in _per_provider(env, "_INDEX_FRESHNESS_S")
+    }
     return {
         "engine": engine,
         "worker_id": env.get("GATEWAY_WORKER_ID") or None,
         "reconcile_interval_s": intervals,
+        "index_freshness_s": freshness,
+        "default_index_freshness_s": _number(env, "GATEWAY_INDEX_FRESHNESS_S", "900", float),
         "default_reconcile_interval_s": _number(env, "GATEWAY_RECONCILE_INTERVAL_S", "300", float),
         "reconcile_window_days": _number(env, "GATEWAY_RECONCILE_WINDOW_DAYS", "30", int),
         "schedule_tick_s": _number(env, "GATEWAY_SCHEDULE_TICK_S", "5", float),

@@ -14,6 +14,8 @@ from training_gateway.gateway.services import activities
 from training_gateway.gateway.services.federation import (
     ActivityFilter,
     ActivityPage,
+    Consistency,
+    IndexedListing,
     list_activities,
 )
 from training_gateway.gateway.services.sources import CallerSources
@@ -54,6 +56,7 @@ class ActivityController(Controller):
         providers: NamedDependency[tuple[str, ...]],
         wanted_tags: NamedDependency[tuple[str, ...]],
         page: NamedDependency[PageRequest],
+        read_consistency: NamedDependency[Consistency],
     ) -> ActivityPage:
         filter_ = ActivityFilter(
             start=span.start,
@@ -64,7 +67,12 @@ class ActivityController(Controller):
             providers=providers,
         )
         return await list_activities(
-            await sources.all(providers), filter_, limit=page.limit, cursor=page.cursor
+            await sources.all(providers),
+            filter_,
+            limit=page.limit,
+            cursor=page.cursor,
+            index=IndexedListing.of(sources),
+            consistency=read_consistency,
         )
 
     @get("/{activity_id:str}", summary="Get one activity by its federated id")

@@ -12,7 +12,13 @@ from litestar.params import Body, Parameter
 from training_gateway.adapters.base import Operations, capability
 from training_gateway.gateway.dependencies import PageRequest, Span
 from training_gateway.gateway.params import require_json_body
-from training_gateway.gateway.services.federation import LabTestFilter, LabTestPage, list_lab_tests
+from training_gateway.gateway.services.federation import (
+    Consistency,
+    IndexedListing,
+    LabTestFilter,
+    LabTestPage,
+    list_lab_tests,
+)
 from training_gateway.gateway.services.lab_tests import (
     LabTestDetails,
     patch_test,
@@ -56,6 +62,7 @@ class LabTestController(Controller):
         ] = None,
         providers: NamedDependency[tuple[str, ...]],
         page: NamedDependency[PageRequest],
+        read_consistency: NamedDependency[Consistency],
     ) -> LabTestPage:
         filter_ = LabTestFilter(
             start=span.start,
@@ -66,7 +73,12 @@ class LabTestController(Controller):
             providers=providers,
         )
         return await list_lab_tests(
-            await sources.all(providers), filter_, limit=page.limit, cursor=page.cursor
+            await sources.all(providers),
+            filter_,
+            limit=page.limit,
+            cursor=page.cursor,
+            index=IndexedListing.of(sources),
+            consistency=read_consistency,
         )
 
     @get(

@@ -1,9 +1,14 @@
 """Listing records (activities, lab tests) across providers: exact filters, a k-way merge
 newest first, and an opaque cursor that walks every matching record exactly once.
 
-Each provider is read as a stream in its own stable order (newest first), by offset. The
-cursor records, per provider, the offset of the first raw item not yet handed out, so a
-page boundary can split equal start times without losing or repeating a record.
+A provider whose records the gateway has indexed in full and synced recently enough is read
+from that index (`IndexedListing`), by keyset: the cursor holds the (start, id) of the last
+record handed out, so records created or deleted during a walk neither repeat nor hide
+others. Any other provider is read live, as a stream in its own stable order (newest first),
+by offset: the cursor records, per provider, the offset of the first raw item not yet handed
+out, so a page boundary can split equal start times without losing or repeating a record
+while nothing changes, but a record created or deleted at the provider during a walk shifts
+the offsets after it (one is then listed twice, or one skipped).
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import heapq
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import msgspec
 from open_sport_taxonomy import Sport
@@ -32,7 +37,14 @@ from training_gateway.adapters.base import (
     has_capability,
 )
 from training_gateway.gateway.errors import status_for
-from training_gateway.gateway.services.sources import AnySource, Source, UnusableSource
+from training_gateway.gateway.services.sources import (
+    AnySource,
+    CallerSources,
+    Source,
+    UnusableSource,
+)
+from training_gateway.gateway.storage import Store
+from training_gateway.gateway.storage import index as record_index
 from training_gateway.models.activity import MAX_YEAR, MIN_YEAR, Activity, ActivityStatus
 from training_gateway.models.errors import GatewayError, InvalidParameter, ProviderThrottled
 from training_gateway.models.lab_test import LabTest
@@ -41,7 +53,7 @@ from training_gateway.models.sport import parse_sport_filter, sport_matches
 _log = logging.getLogger("gateway.federation")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-_CURSOR_VERSION = 1
+_CURSOR_VERSION = 2
 # Pages asked of a provider: small enough to stream, large enough to keep round trips few.
 _MIN_CHUNK = 50
 _EXHAUSTED = -1
@@ -49,6 +61,8 @@ _EXHAUSTED = -1
 _MAX_OFFSET = 2**31 - 1
 
 T = TypeVar("T", Activity, LabTest)
+# How a list reads providers: from the synced index where it is fresh (the default), or live.
+Consistency = Literal["index", "live"]
 
 
 class ProviderFailure(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -87,11 +101,13 @@ def failure_of(provider: str, exc: Exception, *, about: str | None = None) -> Pr
 
 
 class Page(msgspec.Struct, Generic[T], kw_only=True):
-    """One page of a merged list."""
+    """One page of a merged list; `freshness` names each provider read from the gateway's
+    synced index and when that index was last synced with it (the others were read live)."""
 
     items: list[T]
     next_cursor: str | None
     errors: list[ProviderFailure]
+    freshness: dict[str, datetime] = msgspec.field(default_factory=dict)
 
 
 class ActivityPage(Page[Activity], kw_only=True):
@@ -120,6 +136,8 @@ class RecordFilter(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
 
     # Tells the cursors of different record kinds apart.
     kind: ClassVar[str]
+    # The kind of record the index holds of these (None: it holds none, lists read live).
+    indexed_as: ClassVar[record_index.Kind | None] = None
 
     start: date | datetime | None = None
     end: date | datetime | None = None
@@ -128,17 +146,27 @@ class RecordFilter(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
     providers: tuple[str, ...] = ()
 
     def matches(self, record: T) -> bool:
-        if self.tags and not set(self.tags).issubset(record.tags):
+        # Activities and tests; traces and dailies override this with their own rules.
+        item: Any = record
+        if self.tags and not set(self.tags).issubset(item.tags):
             return False
-        if self.sports and not sport_matches(record.sport, _parsed_sports(self.sports)):
+        if self.sports and not sport_matches(item.sport, _parsed_sports(self.sports)):
             return False
-        return _within(record, self.start, lower=True) and _within(record, self.end, lower=False)
+        return _within(item, self.start, lower=True) and _within(item, self.end, lower=False)
 
     def pushdown_dates(self) -> tuple[date | None, date | None]:
         """Provider-side date bounds: a superset, widened a day for time zones."""
         return (
             _shifted(_as_date(self.start), -1) if self.start is not None else None,
             _shifted(_as_date(self.end), 1) if self.end is not None else None,
+        )
+
+    def pushdown_moments(self) -> tuple[datetime | None, datetime | None]:
+        """`pushdown_dates` as the first and last moments of those days, in UTC."""
+        first, last = self.pushdown_dates()
+        return (
+            datetime.combine(first, time.min, UTC) if first is not None else None,
+            datetime.combine(last, time.max, UTC) if last is not None else None,
         )
 
     def fingerprint(self) -> str:
@@ -156,6 +184,7 @@ class RecordFilter(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
 
 class ActivityFilter(RecordFilter[Activity], frozen=True, kw_only=True):
     kind: ClassVar[str] = ""
+    indexed_as: ClassVar[record_index.Kind] = "activity"
 
     statuses: tuple[ActivityStatus, ...] = ()
 
@@ -186,6 +215,7 @@ class ActivityFilter(RecordFilter[Activity], frozen=True, kw_only=True):
 
 class LabTestFilter(RecordFilter[LabTest], frozen=True, kw_only=True):
     kind: ClassVar[str] = "t"
+    indexed_as: ClassVar[record_index.Kind] = "test"
 
     created_by: str | None = None
 
@@ -212,6 +242,21 @@ class LabTestFilter(RecordFilter[LabTest], frozen=True, kw_only=True):
             tags=self.tags,
             created_by=self.created_by,
         )
+
+
+def _day_within(day: date, start: date | datetime | None, end: date | datetime | None) -> bool:
+    return (start is None or day >= _as_date(start)) and (end is None or day <= _as_date(end))
+
+
+def _instant_within(
+    instant: datetime, local: datetime | None, bound: date | datetime | None, *, lower: bool
+) -> bool:
+    if bound is None:
+        return True
+    if isinstance(bound, datetime):
+        return instant >= bound if lower else instant <= bound
+    local_day = (local or instant).date()
+    return local_day >= bound if lower else local_day <= bound
 
 
 @functools.lru_cache(maxsize=256)
@@ -241,24 +286,58 @@ def _within(item: Activity | LabTest, bound: date | datetime | None, *, lower: b
     return local_day >= bound if lower else local_day <= bound
 
 
-class _Cursor(msgspec.Struct, frozen=True):
+class _Cursor(msgspec.Struct, frozen=True, kw_only=True):
     v: int
     f: str
+    c: Consistency
+    # Per provider read live, the offset of its first raw item not handed out (or EXHAUSTED).
     o: dict[str, int]
+    # The providers read from the index, and the (epoch µs, id) key of the last record the
+    # walk handed out, after which each of them continues.
+    x: list[str] = []
+    k: tuple[int, str] | None = None
 
 
-def encode_cursor(filter_: RecordFilter[Any], offsets: dict[str, int]) -> str:
-    raw = msgspec.json.encode(_Cursor(v=_CURSOR_VERSION, f=filter_.fingerprint(), o=offsets))
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+class WalkPosition(msgspec.Struct, kw_only=True):
+    """Where a walk stands: per live provider its offset, the providers read from the index
+    and the key after which they continue."""
+
+    offsets: dict[str, int] = msgspec.field(default_factory=dict)
+    indexed: list[str] = msgspec.field(default_factory=list)
+    key: tuple[datetime, str] | None = None
 
 
-def decode_cursor(token: str, filter_: RecordFilter[Any]) -> dict[str, int]:
-    """Per-provider offsets from a cursor; a cursor from other filters or tampered is refused."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def encode_cursor(
+    filter_: RecordFilter[Any], position: WalkPosition, consistency: Consistency
+) -> str:
+    key = position.key
+    cursor = _Cursor(
+        v=_CURSOR_VERSION,
+        f=filter_.fingerprint(),
+        c=consistency,
+        o=position.offsets,
+        x=sorted(position.indexed),
+        k=None if key is None else ((key[0] - _EPOCH) // timedelta(microseconds=1), key[1]),
+    )
+    return base64.urlsafe_b64encode(msgspec.json.encode(cursor)).decode().rstrip("=")
+
+
+def decode_cursor(token: str, filter_: RecordFilter[Any], consistency: Consistency) -> WalkPosition:
+    """Where the walk a cursor belongs to stands; a cursor from other filters or tampered is
+    refused."""
     malformed = InvalidParameter("cursor", "the cursor is malformed; use next_cursor as returned")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         cursor = msgspec.json.decode(raw, type=_Cursor)
-    except (binascii.Error, ValueError, msgspec.DecodeError):
+        key = (
+            None
+            if cursor.k is None
+            else (_EPOCH + timedelta(microseconds=cursor.k[0]), cursor.k[1])
+        )
+    except (binascii.Error, ValueError, OverflowError, msgspec.DecodeError):
         raise malformed from None
     if cursor.v != _CURSOR_VERSION or any(
         not _EXHAUSTED <= offset <= _MAX_OFFSET for offset in cursor.o.values()
@@ -266,7 +345,11 @@ def decode_cursor(token: str, filter_: RecordFilter[Any]) -> dict[str, int]:
         raise malformed
     if cursor.f != filter_.fingerprint():
         raise InvalidParameter("cursor", "the cursor belongs to a query with other filters")
-    return dict(cursor.o)
+    if cursor.c != consistency:
+        raise InvalidParameter(
+            "cursor", f"the cursor belongs to a walk with consistency={cursor.c}; ask the same"
+        )
+    return WalkPosition(offsets=dict(cursor.o), indexed=list(cursor.x), key=key)
 
 
 @dataclass
@@ -295,28 +378,145 @@ class _Stream(Generic[T]):
             self.failure = failure_of(self.source.name, exc)
 
 
+class IndexedListing:
+    """Reading a user's providers from the gateway's synced index instead of live: which
+    providers' indexes are complete and fresh enough, and their records by keyset."""
+
+    def __init__(self, store: Store, user_id: str, max_age_s: dict[str, float], default_s: float):
+        self.store, self.user_id = store, user_id
+        self._max_age_s, self._default_s = max_age_s, default_s
+
+    @classmethod
+    def of(cls, sources: CallerSources) -> IndexedListing:
+        """The caller's indexes, with the gateway's freshness settings."""
+        settings = sources.gateway.settings
+        return cls(
+            sources.gateway.store,
+            sources.user.id,
+            settings.index_freshness_s,
+            settings.default_index_freshness_s,
+        )
+
+    def max_age_s(self, provider: str) -> float:
+        """How old `provider`'s index may be to be read (0: always read it live)."""
+        return self._max_age_s.get(provider, self._default_s)
+
+    async def fresh(self, kind: record_index.Kind, providers: list[str]) -> dict[str, datetime]:
+        """Of `providers`, those whose index is complete and young enough: when each synced."""
+        now = datetime.now(UTC)
+        synced = await self.synced_at(kind, [p for p in providers if self.max_age_s(p) > 0])
+        return {
+            provider: moment
+            for provider, moment in synced.items()
+            if (now - moment).total_seconds() <= self.max_age_s(provider)
+        }
+
+    async def synced_at(self, kind: record_index.Kind, providers: list[str]) -> dict[str, datetime]:
+        async with self.store.engine.connect() as conn:
+            return await record_index.synced_at(conn, self.user_id, kind, providers)
+
+    async def records(
+        self,
+        provider: str,
+        filter_: RecordFilter[T],
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[T]:
+        kind = filter_.indexed_as
+        assert kind is not None, "records of this kind are not indexed"
+        oldest, newest = filter_.pushdown_moments()
+        async with self.store.engine.connect() as conn:
+            rows = await record_index.indexed_documents(
+                conn,
+                self.user_id,
+                provider,
+                kind,
+                after=after,
+                oldest=oldest,
+                newest=newest,
+                limit=limit,
+            )
+        record_type = record_index.RECORD_TYPES[kind]
+        return [msgspec.json.decode(document, type=record_type) for _, _, document in rows]  # type: ignore[misc]
+
+
+@dataclass
+class _IndexStream(Generic[T]):
+    """A provider's filtered records read from the index in the merge's order, after a key."""
+
+    source: Source
+    filter: RecordFilter[T]
+    index: IndexedListing
+    after: tuple[datetime, str] | None
+    exhausted: bool = False
+    buffer: deque[tuple[int, T]] = field(default_factory=deque)
+    failure: ProviderFailure | None = None
+
+    async def fill(self, want: int) -> None:
+        chunk = max(want, _MIN_CHUNK)
+        try:
+            while len(self.buffer) < want and not self.exhausted:
+                items = await self.index.records(self.source.name, self.filter, self.after, chunk)
+                self.buffer.extend((0, item) for item in items if self.filter.matches(item))
+                if items:
+                    self.after = _key_of(items[-1])
+                self.exhausted = len(items) < chunk
+        except Exception as exc:  # the gateway's own failure, named as such
+            self.failure = failure_of(GATEWAY, exc, about=f"the {self.source.name} index")
+
+
+def _key_of(record: Any) -> tuple[datetime, str]:
+    """An indexed record's keyset key: its start and id."""
+    return (record.start, record.id)
+
+
 def _sort_key(item: Activity | LabTest) -> tuple[float, str]:
     return (-item.start.timestamp(), item.id)
 
 
 async def merge_listing(
-    sources: list[AnySource], filter_: RecordFilter[T], *, limit: int, cursor: str | None
-) -> tuple[list[T], str | None, list[ProviderFailure]]:
+    sources: list[AnySource],
+    filter_: RecordFilter[T],
+    *,
+    limit: int,
+    cursor: str | None,
+    index: IndexedListing | None = None,
+    consistency: Consistency = "index",
+) -> Page[T]:
     """One page of records from every source that lists them, newest first, ties broken by
-    id: the records, the next cursor (None at the end) and the providers that failed."""
-    offsets = decode_cursor(cursor, filter_) if cursor else {}
-    entries: list[_Stream[T] | ProviderFailure] = []
-    for source in sources:
-        if offsets.get(source.name, 0) == _EXHAUSTED or not filter_.offered_by(source.adapter):
-            continue
+    id, with the next cursor (None at the end) and the providers that failed. With `index`
+    and `consistency` "index", providers whose index is fresh are read from it."""
+    position = decode_cursor(cursor, filter_, consistency) if cursor else WalkPosition()
+    offsets = position.offsets
+    listed = [
+        s for s in sources if offsets.get(s.name, 0) != _EXHAUSTED and filter_.offered_by(s.adapter)
+    ]
+    freshness: dict[str, datetime] = {}
+    kind = filter_.indexed_as
+    if kind is None:
+        index = None
+    if index is not None and kind is not None and cursor is None and consistency == "index":
+        usable = [s.name for s in listed if isinstance(s, Source)]
+        freshness = await index.fresh(kind, usable)
+        position.indexed = sorted(freshness)
+    elif index is not None and kind is not None and position.indexed:
+        # A walk keeps reading a provider the way it started: from the index, however old.
+        freshness = await index.synced_at(kind, position.indexed)
+    indexed = set(position.indexed)
+    entries: list[_Stream[T] | _IndexStream[T] | ProviderFailure] = []
+    for source in listed:
         match source:
             case UnusableSource(name=name, error=error):
                 entries.append(failure_of(name, error))
+            case Source(name=name) if name in indexed and index is not None:
+                entries.append(
+                    _IndexStream(source=source, filter=filter_, index=index, after=position.key)
+                )
             case Source():
                 entries.append(
                     _Stream(source=source, filter=filter_, next_raw=offsets.get(source.name, 0))
                 )
-    streams = [e for e in entries if isinstance(e, _Stream)]
+    streams = [e for e in entries if not isinstance(e, ProviderFailure)]
     # Every stream buffers limit + 1 matches, concurrently: then the merge never waits, and
     # a leftover item proves there is a next page.
     await asyncio.gather(*(stream.fill(limit + 1) for stream in streams))
@@ -338,34 +538,63 @@ async def merge_listing(
         consumed[stream.source.name] = raw_index + 1
         if stream.buffer:
             heapq.heappush(heap, (_sort_key(stream.buffer[0][1]), i))
-    next_offsets = dict(offsets)
+    following = WalkPosition(
+        offsets=dict(offsets),
+        indexed=position.indexed,
+        key=_key_of(items[-1]) if items else position.key,
+    )
     # A failed provider keeps its place, and a cursor to come back with: a retry may reach it.
     more = bool(failures)
     for failure in failures:
-        next_offsets[failure.provider] = offsets.get(failure.provider, 0)
+        if failure.provider not in indexed:
+            following.offsets[failure.provider] = offsets.get(failure.provider, 0)
     for stream in live:
         name = stream.source.name
-        if stream.buffer:
+        if not stream.buffer:
+            following.offsets[name] = _EXHAUSTED
+        elif isinstance(stream, _Stream):
             more = True
-            next_offsets[name] = consumed.get(name, offsets.get(name, 0))
+            following.offsets[name] = consumed.get(name, offsets.get(name, 0))
         else:
-            next_offsets[name] = _EXHAUSTED
-    return items, encode_cursor(filter_, next_offsets) if more else None, failures
+            more = True
+            following.offsets.pop(name, None)
+    return Page(
+        items=items,
+        next_cursor=encode_cursor(filter_, following, consistency) if more else None,
+        errors=failures,
+        freshness={p: freshness[p] for p in position.indexed if p in freshness},
+    )
 
 
 async def list_activities(
-    sources: list[AnySource], filter_: ActivityFilter, *, limit: int, cursor: str | None
+    sources: list[AnySource],
+    filter_: ActivityFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+    index: IndexedListing | None = None,
+    consistency: Consistency = "index",
 ) -> ActivityPage:
     """One page of activities from every source that lists them, newest first, ties broken
     by id."""
-    items, next_cursor, errors = await merge_listing(sources, filter_, limit=limit, cursor=cursor)
-    return ActivityPage(items=items, next_cursor=next_cursor, errors=errors)
+    page = await merge_listing(
+        sources, filter_, limit=limit, cursor=cursor, index=index, consistency=consistency
+    )
+    return ActivityPage(**msgspec.structs.asdict(page))
 
 
 async def list_lab_tests(
-    sources: list[AnySource], filter_: LabTestFilter, *, limit: int, cursor: str | None
+    sources: list[AnySource],
+    filter_: LabTestFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+    index: IndexedListing | None = None,
+    consistency: Consistency = "index",
 ) -> LabTestPage:
     """One page of lab tests from every source that lists them, newest first, ties broken
     by id."""
-    items, next_cursor, errors = await merge_listing(sources, filter_, limit=limit, cursor=cursor)
-    return LabTestPage(items=items, next_cursor=next_cursor, errors=errors)
+    page = await merge_listing(
+        sources, filter_, limit=limit, cursor=cursor, index=index, consistency=consistency
+    )
+    return LabTestPage(**msgspec.structs.asdict(page))

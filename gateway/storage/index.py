@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -361,3 +361,54 @@ async def sync_states(conn: AsyncConnection, user_id: str, provider: str) -> lis
         )
         for row in rows
     ]
+
+
+async def synced_at(
+    conn: AsyncConnection, user_id: str, kind: Kind, providers: Sequence[str]
+) -> dict[str, datetime]:
+    """Of `providers`, those whose index of `kind` holds their whole history (the backfill is
+    done) and has been synced: when each was last synced."""
+    if not providers:
+        return {}
+    rows = await conn.execute(
+        select(sync_state.c.provider, sync_state.c.synced_at).where(
+            sync_state.c.user_id == user_id,
+            sync_state.c.kind == kind,
+            sync_state.c.provider.in_(providers),
+            sync_state.c.backfill_status == "done",
+            sync_state.c.synced_at.is_not(None),
+        )
+    )
+    return {row.provider: moment for row in rows if (moment := _aware(row.synced_at)) is not None}
+
+
+async def indexed_documents(
+    conn: AsyncConnection,
+    user_id: str,
+    provider: str,
+    kind: Kind,
+    *,
+    after: tuple[datetime, str] | None,
+    oldest: datetime | None,
+    newest: datetime | None,
+    limit: int,
+) -> list[tuple[datetime, str, str]]:
+    """Up to `limit` indexed records of the connection, newest first and ties by id (the merged
+    lists' order), strictly after the (start, id) key `after`: each one's start, id and
+    unified document. Ids compare by code point, as the merge compares them, on every database."""
+    record_id: Any = record_index.c.record_id
+    if conn.dialect.name == "postgresql":
+        record_id = record_id.collate("C")
+    start = record_index.c.start_utc
+    query = select(start, record_index.c.record_id, record_index.c.document).where(
+        _connection(user_id, provider, kind)
+    )
+    if after is not None:
+        moment, last_id = after[0].astimezone(UTC), after[1]
+        query = query.where(or_(start < moment, and_(start == moment, record_id > last_id)))
+    if oldest is not None:
+        query = query.where(start >= oldest.astimezone(UTC))
+    if newest is not None:
+        query = query.where(start <= newest.astimezone(UTC))
+    rows = await conn.execute(query.order_by(start.desc(), record_id).limit(limit))
+    return [(_aware(row.start_utc) or row.start_utc, row.record_id, row.document) for row in rows]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +15,8 @@ from training_gateway.adapters.base import Credentials
 from training_gateway.gateway.errors import status_for
 from training_gateway.gateway.services.federation import (
     ActivityFilter,
+    IndexedListing,
+    WalkPosition,
     decode_cursor,
     encode_cursor,
     list_activities,
@@ -142,15 +146,138 @@ async def test_providers_are_read_concurrently_in_chunks_not_item_by_item() -> N
 
 
 def test_cursor_from_other_filters_or_tampered_is_refused() -> None:
-    token = encode_cursor(ActivityFilter(), {"alpha": 3})
-    assert decode_cursor(token, ActivityFilter()) == {"alpha": 3}
+    position = WalkPosition(offsets={"alpha": 3}, indexed=["beta"], key=(BASE, "beta:7"))
+    token = encode_cursor(ActivityFilter(), position, "index")
+    assert decode_cursor(token, ActivityFilter(), "index") == position
     with pytest.raises(InvalidInput) as other:
-        decode_cursor(token, ActivityFilter(tags=("x",)))
+        decode_cursor(token, ActivityFilter(tags=("x",)), "index")
     assert other.value.field == "cursor"
+    with pytest.raises(InvalidInput) as mode:
+        decode_cursor(token, ActivityFilter(), "live")
+    assert mode.value.field == "cursor" and "consistency=index" in mode.value.detail
     for bad in ("not-a-cursor!", "e30", token[:-3]):
         with pytest.raises(InvalidInput) as exc:
-            decode_cursor(bad, ActivityFilter())
+            decode_cursor(bad, ActivityFilter(), "index")
         assert exc.value.field == "cursor" and status_for(exc.value) == 400
+
+
+class MemoryIndex(IndexedListing):
+    """The index of providers' records, in memory: every provider named is fresh."""
+
+    def __init__(self, records: dict[str, list[Activity]]) -> None:
+        super().__init__(None, "u", {}, 900.0)  # type: ignore[arg-type]
+        self.held = records
+        self.synced = datetime.now(UTC) - timedelta(minutes=1)
+
+    async def synced_at(self, kind: Any, providers: list[str]) -> dict[str, datetime]:
+        return {p: self.synced for p in providers if p in self.held}
+
+    async def records(
+        self, provider: str, filter_: Any, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Activity]:
+        ordered = sorted(self.held[provider], key=lambda a: (-a.start.timestamp(), a.id))
+        if after is not None:
+            key = (-after[0].timestamp(), after[1])
+            ordered = [a for a in ordered if (-a.start.timestamp(), a.id) > key]
+        return ordered[:limit]
+
+
+async def walk_changing(
+    sources: list[AnySource],
+    index: IndexedListing,
+    limit: int,
+    change: Callable[[int], None],
+) -> list[str]:
+    """The ids a walk hands out, `change(page number)` running between pages."""
+    ids: list[str] = []
+    cursor = None
+    for number in range(10_000):
+        page = await list_activities(
+            sources, ActivityFilter(), limit=limit, cursor=cursor, index=index
+        )
+        assert not page.errors
+        ids += [a.id for a in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            return ids
+        change(number)
+    raise AssertionError("the cursor never ended")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lists=provider_lists,
+    indexed=st.sets(st.sampled_from(["alpha", "beta", "gamma"])),
+    limit=st.integers(min_value=1, max_value=9),
+    created=st.lists(st.integers(min_value=0, max_value=12), max_size=6),
+    deleted=st.lists(st.integers(min_value=0, max_value=40), max_size=6),
+)
+async def test_a_walk_of_the_index_is_exact_while_records_come_and_go(
+    lists: dict[str, list[int]],
+    indexed: set[str],
+    limit: int,
+    created: list[int],
+    deleted: list[int],
+) -> None:
+    """Providers read from the index walk by keyset: records created or deleted between pages
+    are never listed twice, and hide no record that stayed, at any page size, ties included."""
+    held: dict[str, list[Activity]] = {}
+    adapters: dict[str, FakeAdapter] = {}
+    for name, minutes in lists.items():
+        acts = [
+            make_activity(name, f"n{i:03d}", BASE + timedelta(minutes=m))
+            for i, m in enumerate(minutes)
+        ]
+        if name in indexed:
+            held[name] = acts
+        adapters[name] = FakeAdapter(name, acts if name not in indexed else [])
+    index = MemoryIndex(held)
+    changed: set[str] = set()
+    seen = {a.id: (-a.start.timestamp(), a.id) for acts in held.values() for a in acts}
+    seen |= {a.id: (-a.start.timestamp(), a.id) for f in adapters.values() for a in f.activities}
+
+    def change(number: int) -> None:
+        if not held:
+            return
+        name = sorted(held)[number % len(held)]
+        if number < len(created):
+            new = make_activity(name, f"c{number:03d}", BASE + timedelta(minutes=created[number]))
+            held[name].append(new)
+            changed.add(new.id)
+            seen[new.id] = (-new.start.timestamp(), new.id)
+        if number < len(deleted) and held[name]:
+            gone = held[name].pop(deleted[number] % len(held[name]))
+            changed.add(gone.id)
+
+    ids = await walk_changing(sources_of(adapters), index, limit, change)
+    assert len(ids) == len(set(ids)), "a record was listed twice"
+    stayed = {a.id for acts in held.values() for a in acts} - changed
+    stayed |= {a.id for name, a_list in adapters.items() for a in a_list.activities}
+    assert stayed <= set(ids), f"records that stayed were not listed: {stayed - set(ids)}"
+    keys = [seen[i] for i in ids]
+    assert keys == sorted(keys), "the walk went back in the merged order"
+
+
+async def test_the_index_answer_names_each_provider_it_read_and_when_it_synced() -> None:
+    alpha = [make_activity("alpha", f"{i}", BASE - timedelta(minutes=i)) for i in range(3)]
+    beta = FakeAdapter("beta", [make_activity("beta", "0", BASE + timedelta(minutes=1))])
+    sources = sources_of({"alpha": FakeAdapter("alpha", []), "beta": beta})
+    index = MemoryIndex({"alpha": alpha})
+    page = await list_activities(sources, ActivityFilter(), limit=10, cursor=None, index=index)
+    assert [a.id for a in page.items] == ["beta:0", "alpha:0", "alpha:1", "alpha:2"]
+    assert page.freshness == {"alpha": index.synced}
+    index.synced -= timedelta(hours=1)  # older than the 900 s allowed: alpha is read live
+    stale = await list_activities(sources, ActivityFilter(), limit=10, cursor=None, index=index)
+    assert [a.id for a in stale.items] == ["beta:0"] and stale.freshness == {}
+    live = await list_activities(
+        sources,
+        ActivityFilter(),
+        limit=10,
+        cursor=None,
+        index=MemoryIndex({"alpha": alpha}),
+        consistency="live",
+    )
+    assert [a.id for a in live.items] == ["beta:0"] and live.freshness == {}
 
 
 async def test_a_failed_provider_keeps_a_cursor_to_resume_from() -> None:
@@ -185,3 +312,26 @@ async def test_an_adapter_bug_is_reported_as_that_providers_failure() -> None:
     )
     assert [a.id for a in page.items] == ["alpha:1"]
     assert [(e.provider, e.status) for e in page.errors] == [("beta", 502)]
+
+
+async def test_a_live_walk_by_offset_repeats_or_skips_when_the_provider_changes() -> None:
+    """What the README says the live path cannot promise: offsets shift under changes."""
+    acts = [make_activity("alpha", f"{i:02d}", BASE - timedelta(minutes=i)) for i in range(6)]
+    fake = FakeAdapter("alpha", acts)
+    sources = sources_of({"alpha": fake})
+    first = await list_activities(sources, ActivityFilter(), limit=3, cursor=None)
+    fake.activities.insert(0, make_activity("alpha", "new", BASE + timedelta(minutes=1)))
+    second = await list_activities(sources, ActivityFilter(), limit=3, cursor=first.next_cursor)
+    assert first.items[-1].id == second.items[0].id == "alpha:02"  # listed again
+
+    first = await list_activities(sources, ActivityFilter(), limit=3, cursor=None)
+    del fake.activities[0]  # behind the cursor
+    second = await list_activities(sources, ActivityFilter(), limit=3, cursor=first.next_cursor)
+    assert [a.id for a in first.items + second.items] == [
+        "alpha:new",
+        "alpha:00",
+        "alpha:01",
+        "alpha:03",
+        "alpha:04",
+        "alpha:05",
+    ]  # alpha:02 skipped
