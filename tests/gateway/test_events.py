@@ -398,7 +398,9 @@ def test_a_refresh_that_fails_then_a_revoked_grant_are_connection_events(
     mock.auth.retire_old_keys()
     mock.auth.token_fault = TokenEndpointFault(status=503, times=1)
     try:
-        first = stack.client.get("/v1/activities", params={"provider": "sweatstack"})
+        first = stack.client.get(
+            "/v1/activities", params={"provider": "sweatstack", "consistency": "live"}
+        )
         assert first.status_code == 200
         assert [e["provider"] for e in first.json()["errors"]] == ["sweatstack"]
         [failed] = wait_until(
