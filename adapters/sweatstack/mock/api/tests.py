@@ -33,7 +33,6 @@ from training_gateway.adapters.sweatstack.mock.dialect import (
     json_response,
 )
 from training_gateway.adapters.sweatstack.mock.records import StoredTest, on_or_after, on_or_before
-from training_gateway.adapters.sweatstack.mock.scopes import ACTIVITIES_READ, DATA_WRITE
 from training_gateway.adapters.sweatstack.mock.store import SweatStackStore
 from training_gateway.models.sport import sport_matches
 
@@ -154,7 +153,7 @@ class LabTestsController(Controller):
     path = "/api/v1/tests"
     dependencies = {"caller": Provide(provide_test_caller, sync_to_thread=False)}
 
-    @get(["/", ""], required_scope=ACTIVITIES_READ)
+    @get(["/", ""])
     async def list_tests(
         self, request: AnyRequest, store: Store, caller: AppCaller
     ) -> Response[bytes]:
@@ -181,7 +180,7 @@ class LabTestsController(Controller):
         ]
         return json_response([t.summary(caller.app) for t in listing.page(found)])
 
-    @get("/{test_id:str}", required_scope=ACTIVITIES_READ)
+    @get("/{test_id:str}")
     async def test_details(
         self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> Response[bytes]:
@@ -206,7 +205,7 @@ class LabTestsController(Controller):
             hook(test)
         return response
 
-    @post(["/", ""], status_code=201, required_scope=DATA_WRITE)
+    @post(["/", ""], status_code=201)
     async def create_test(
         self, request: AnyRequest, store: Store, caller: AppCaller
     ) -> Response[bytes]:
@@ -240,7 +239,7 @@ class LabTestsController(Controller):
         )
         return json_response(test.summary(caller.app), 201)
 
-    @put("/{test_id:str}", required_scope=DATA_WRITE)
+    @put("/{test_id:str}")
     async def replace_test(
         self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> Response[bytes]:
@@ -258,13 +257,13 @@ class LabTestsController(Controller):
         )
         return json_response(test.summary(caller.app))
 
-    @delete("/{test_id:str}", status_code=204, required_scope=DATA_WRITE)
+    @delete("/{test_id:str}", status_code=204)
     async def delete_test(self, store: Store, caller: AppCaller, test_id: FromPath[str]) -> None:
         test = _visible(store, caller, test_id)
         _owned_by_app(test, caller)
         store.tests_state.remove(test_id)
 
-    @put("/{test_id:str}/app-metadata", status_code=204, required_scope=DATA_WRITE)
+    @put("/{test_id:str}/app-metadata", status_code=204)
     async def put_app_metadata(
         self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> None:
@@ -299,7 +298,7 @@ class LabTestsController(Controller):
             )
         store.tests_state.set_app_metadata(test, caller.app, data)
 
-    @delete("/{test_id:str}/app-metadata", status_code=204, required_scope=DATA_WRITE)
+    @delete("/{test_id:str}/app-metadata", status_code=204)
     async def delete_app_metadata(
         self, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> None:
