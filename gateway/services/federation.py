@@ -352,30 +352,48 @@ def decode_cursor(token: str, filter_: RecordFilter[Any], consistency: Consisten
     return WalkPosition(offsets=dict(cursor.o), indexed=list(cursor.x), key=key)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Stream(Generic[T]):
-    """A provider's filtered records, fetched lazily in chunks from a raw offset."""
+    """A provider's filtered records, buffered in chunks in the merge's order; each buffered
+    record with its raw position in the provider's stream (offset-read streams use it)."""
 
     source: Source
     filter: RecordFilter[T]
-    next_raw: int
     exhausted: bool = False
     buffer: deque[tuple[int, T]] = field(default_factory=deque)
     failure: ProviderFailure | None = None
+
+    async def read(self, chunk: int) -> list[tuple[int, T]]:
+        """The next `chunk` raw records (fewer at the end), each with its position."""
+        raise NotImplementedError
+
+    def failed(self, exc: Exception) -> ProviderFailure:
+        # an adapter bug must not take the other providers down
+        return failure_of(self.source.name, exc)
 
     async def fill(self, want: int) -> None:
         """Buffer at least `want` matching records, or all that remain."""
         chunk = max(want, _MIN_CHUNK)
         try:
             while len(self.buffer) < want and not self.exhausted:
-                items = await self.filter.fetch(self.source, self.next_raw, chunk)
-                for index, item in enumerate(items):
-                    if self.filter.matches(item):
-                        self.buffer.append((self.next_raw + index, item))
-                self.next_raw += len(items)
-                self.exhausted = len(items) < chunk
-        except Exception as exc:  # an adapter bug must not take the other providers down
-            self.failure = failure_of(self.source.name, exc)
+                read = await self.read(chunk)
+                self.buffer.extend(entry for entry in read if self.filter.matches(entry[1]))
+                self.exhausted = len(read) < chunk
+        except Exception as exc:
+            self.failure = self.failed(exc)
+
+
+@dataclass(kw_only=True)
+class _LiveStream(_Stream[T]):
+    """A provider read live, by offset."""
+
+    next_raw: int
+
+    async def read(self, chunk: int) -> list[tuple[int, T]]:
+        items = await self.filter.fetch(self.source, self.next_raw, chunk)
+        read = [(self.next_raw + index, item) for index, item in enumerate(items)]
+        self.next_raw += len(items)
+        return read
 
 
 class IndexedListing:
@@ -437,32 +455,24 @@ class IndexedListing:
                 limit=limit,
             )
         record_type = record_index.RECORD_TYPES[kind]
-        return [msgspec.json.decode(document, type=record_type) for _, _, document in rows]  # type: ignore[misc]
+        return [msgspec.json.decode(document, type=record_type) for document in rows]  # type: ignore[misc]
 
 
-@dataclass
-class _IndexStream(Generic[T]):
-    """A provider's filtered records read from the index in the merge's order, after a key."""
+@dataclass(kw_only=True)
+class _IndexStream(_Stream[T]):
+    """A provider read from the index, by keyset after `after`."""
 
-    source: Source
-    filter: RecordFilter[T]
     index: IndexedListing
     after: tuple[datetime, str] | None
-    exhausted: bool = False
-    buffer: deque[tuple[int, T]] = field(default_factory=deque)
-    failure: ProviderFailure | None = None
 
-    async def fill(self, want: int) -> None:
-        chunk = max(want, _MIN_CHUNK)
-        try:
-            while len(self.buffer) < want and not self.exhausted:
-                items = await self.index.records(self.source.name, self.filter, self.after, chunk)
-                self.buffer.extend((0, item) for item in items if self.filter.matches(item))
-                if items:
-                    self.after = _key_of(items[-1])
-                self.exhausted = len(items) < chunk
-        except Exception as exc:  # the gateway's own failure, named as such
-            self.failure = failure_of(GATEWAY, exc, about=f"the {self.source.name} index")
+    async def read(self, chunk: int) -> list[tuple[int, T]]:
+        items = await self.index.records(self.source.name, self.filter, self.after, chunk)
+        if items:
+            self.after = _key_of(items[-1])
+        return [(0, item) for item in items]
+
+    def failed(self, exc: Exception) -> ProviderFailure:
+        return failure_of(GATEWAY, exc, about=f"the {self.source.name} index")
 
 
 def _key_of(record: Any) -> tuple[datetime, str]:
@@ -503,7 +513,7 @@ async def merge_listing(
         # A walk keeps reading a provider the way it started: from the index, however old.
         freshness = await index.synced_at(kind, position.indexed)
     indexed = set(position.indexed)
-    entries: list[_Stream[T] | _IndexStream[T] | ProviderFailure] = []
+    entries: list[_Stream[T] | ProviderFailure] = []
     for source in listed:
         match source:
             case UnusableSource(name=name, error=error):
@@ -514,7 +524,7 @@ async def merge_listing(
                 )
             case Source():
                 entries.append(
-                    _Stream(source=source, filter=filter_, next_raw=offsets.get(source.name, 0))
+                    _LiveStream(source=source, filter=filter_, next_raw=offsets.get(source.name, 0))
                 )
     streams = [e for e in entries if not isinstance(e, ProviderFailure)]
     # Every stream buffers limit + 1 matches, concurrently: then the merge never waits, and
@@ -552,7 +562,7 @@ async def merge_listing(
         name = stream.source.name
         if not stream.buffer:
             following.offsets[name] = _EXHAUSTED
-        elif isinstance(stream, _Stream):
+        elif isinstance(stream, _LiveStream):
             more = True
             following.offsets[name] = consumed.get(name, offsets.get(name, 0))
         else:

@@ -392,17 +392,14 @@ async def indexed_documents(
     oldest: datetime | None,
     newest: datetime | None,
     limit: int,
-) -> list[tuple[datetime, str, str]]:
-    """Up to `limit` indexed records of the connection, newest first and ties by id (the merged
-    lists' order), strictly after the (start, id) key `after`: each one's start, id and
-    unified document. Ids compare by code point, as the merge compares them, on every database."""
+) -> list[str]:
+    """The unified documents of up to `limit` indexed records of the connection, newest first
+    and ties by id (the merged lists' order), strictly after the (start, id) key `after`. Ids compare by code point, as the merge compares them, on every database."""
     record_id: Any = record_index.c.record_id
     if conn.dialect.name == "postgresql":
         record_id = record_id.collate("C")
     start = record_index.c.start_utc
-    query = select(start, record_index.c.record_id, record_index.c.document).where(
-        _connection(user_id, provider, kind)
-    )
+    query = select(record_index.c.document).where(_connection(user_id, provider, kind))
     if after is not None:
         moment, last_id = after[0].astimezone(UTC), after[1]
         query = query.where(or_(start < moment, and_(start == moment, record_id > last_id)))
@@ -411,4 +408,4 @@ async def indexed_documents(
     if newest is not None:
         query = query.where(start <= newest.astimezone(UTC))
     rows = await conn.execute(query.order_by(start.desc(), record_id).limit(limit))
-    return [(_aware(row.start_utc) or row.start_utc, row.record_id, row.document) for row in rows]
+    return [row.document for row in rows]
