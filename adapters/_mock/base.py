@@ -186,16 +186,24 @@ class ProviderMock(Generic[StoreT]):
         """Stop whatever the mock runs in the background (nothing, unless a provider says)."""
 
     def token_for(
-        self, user: str | None = None, *, ttl_s: int | None = None, client_id: str | None = None
+        self,
+        user: str | None = None,
+        *,
+        ttl_s: int | None = None,
+        client_id: str | None = None,
+        scope: str | None = None,
     ) -> str:
         """A signed access token whose `sub` is `user` (the default user when None); with
-        `client_id`, an app's token (as the OAuth flow issues them)."""
+        `client_id`, an app's token (as the OAuth flow issues them); with `scope`, one
+        granting only that (space-separated) instead of what `access_claims` says."""
         subject = user or self.default_user
         if subject not in self.store.user_ids:
             raise KeyError(f"unknown {self.display_name} mock user {subject!r}")
         claims = self.access_claims(subject)
         if client_id:
             claims["client_id"] = client_id
+        if scope is not None:
+            claims["scope"] = scope
         return self.tokens.issue(subject, ttl_s=ttl_s, **claims)
 
 

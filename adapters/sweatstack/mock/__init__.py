@@ -74,6 +74,7 @@ from training_gateway.adapters.sweatstack.mock.records import (
     StoredSource,
     StoredTest,
 )
+from training_gateway.adapters.sweatstack.mock.scopes import PERSONAL_SCOPE
 from training_gateway.adapters.sweatstack.mock.store import LabTestsState, SweatStackStore
 from training_gateway.adapters.sweatstack.mock.webhooks import Webhooks
 
@@ -163,6 +164,11 @@ class SweatStackMock(ProviderMock[SweatStackStore]):
             changes_route(self.outside.apply_json),
             *webhook_routes(self.webhooks),
         ]
+
+    def access_claims(self, user: str) -> dict[str, Any]:
+        """`token_for` gives a user's own API key: every scope but `admin` (the OAuth flow
+        grants what was asked for, or `DEFAULT_SCOPE`); `token_for(scope=...)` narrows it."""
+        return {"scope": PERSONAL_SCOPE}
 
     def close(self) -> None:
         """Stop delivering webhooks."""

@@ -9,7 +9,7 @@ import itertools
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request, Response, delete, get, post
+from litestar import Litestar, Request, Response, Router, delete, get, post
 from litestar.di import Provide
 from litestar.params import FromPath
 
@@ -18,6 +18,11 @@ from training_gateway.adapters._mock.control import UnknownRecord, answer, decod
 from training_gateway.adapters._mock.oauth import AuthorizationServer
 from training_gateway.adapters.sweatstack.mock.api import ActivitiesController, LabTestsController
 from training_gateway.adapters.sweatstack.mock.dialect import exception_handlers, verified_claims
+from training_gateway.adapters.sweatstack.mock.scopes import (
+    CLAIMS_STATE_KEY,
+    scope_guard,
+    undeclared_routes,
+)
 from training_gateway.adapters.sweatstack.mock.store import SweatStackStore
 from training_gateway.adapters.sweatstack.mock.webhooks import (
     DEFAULT_APP,
@@ -34,10 +39,20 @@ def create_app(store: SweatStackStore, tokens: TokenIssuer, auth: AuthorizationS
         return store
 
     def provide_claims(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        return verified_claims(request.headers.get("authorization"), tokens)
+        claims: dict[str, Any] | None = request.state.get(CLAIMS_STATE_KEY)
+        if claims is None:  # the guard verified them already on every API route
+            claims = verified_claims(request.headers.get("authorization"), tokens)
+        return claims
 
-    return Litestar(
-        route_handlers=[ActivitiesController, LabTestsController, *auth.route_handlers()],
+    guard = scope_guard(tokens)
+    # Every route of SweatStack's API, each declaring its `required_scope` (see `scopes`).
+    api = Router(
+        path="/",
+        route_handlers=[ActivitiesController, LabTestsController],
+        guards=[guard],
+    )
+    app = Litestar(
+        route_handlers=[api, *auth.route_handlers()],
         dependencies={
             "store": Provide(provide_store, sync_to_thread=False),
             "claims": Provide(provide_claims, sync_to_thread=False),
@@ -46,6 +61,16 @@ def create_app(store: SweatStackStore, tokens: TokenIssuer, auth: AuthorizationS
         openapi_config=None,
         logging_config=None,  # a mock must not reconfigure the host process's logging
     )
+    guarded = [
+        handler
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", ())
+        if guard in handler.resolve_guards()
+    ]
+    missing = undeclared_routes(guarded)
+    if missing:
+        raise TypeError(f"SweatStack mock routes without a required_scope: {', '.join(missing)}")
+    return app
 
 
 class RequestIds:

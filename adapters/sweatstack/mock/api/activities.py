@@ -31,6 +31,7 @@ from training_gateway.adapters.sweatstack.mock.parquet import (
     to_parquet,
 )
 from training_gateway.adapters.sweatstack.mock.records import StoredActivity, StoredSource
+from training_gateway.adapters.sweatstack.mock.scopes import ACTIVITIES_READ, ACTIVITIES_WRITE
 from training_gateway.adapters.sweatstack.mock.store import SweatStackStore
 from training_gateway.models.mean_max import DEFAULT_DURATIONS_S
 
@@ -120,7 +121,7 @@ class ActivitiesController(Controller):
     path = "/api/v1/activities"
     dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
 
-    @get(["/", ""])
+    @get(["/", ""], required_scope=ACTIVITIES_READ)
     async def list_activities(
         self, request: AnyRequest, store: Store, caller: UserId
     ) -> Response[bytes]:
@@ -139,7 +140,7 @@ class ActivitiesController(Controller):
             [wire.to_json_object(stored.list_item) for stored in listing.page(found)]
         )
 
-    @get("/latest")
+    @get("/latest", required_scope=ACTIVITIES_READ)
     async def latest_activity(
         self, request: AnyRequest, store: Store, caller: UserId
     ) -> Response[bytes]:
@@ -150,14 +151,14 @@ class ActivitiesController(Controller):
         found = store.activities_of(caller, sports=sports)
         return json_response(wire.to_json_object(found[0].details) if found else None)
 
-    @get("/{activity_id:str}")
+    @get("/{activity_id:str}", required_scope=ACTIVITIES_READ)
     async def activity_details(
         self, store: Store, caller: UserId, activity_id: FromPath[str]
     ) -> Response[bytes]:
         """One of the caller's activities; 404 when unknown or someone else's."""
         return json_response(wire.to_json_object(_owned(store, caller, activity_id).details))
 
-    @get("/{activity_id:str}/data")
+    @get("/{activity_id:str}/data", required_scope=ACTIVITIES_READ)
     async def activity_data(
         self, request: AnyRequest, store: Store, caller: UserId, activity_id: FromPath[str]
     ) -> Response[bytes]:
@@ -178,7 +179,7 @@ class ActivitiesController(Controller):
         )
         return Response(content=to_parquet(table), media_type=PARQUET_MEDIA_TYPE)
 
-    @get("/{activity_id:str}/mean-max")
+    @get("/{activity_id:str}/mean-max", required_scope=ACTIVITIES_READ)
     async def activity_mean_max(
         self, request: AnyRequest, store: Store, caller: UserId, activity_id: FromPath[str]
     ) -> Response[bytes]:
@@ -202,7 +203,7 @@ class ActivitiesController(Controller):
         )
         return Response(content=to_parquet(table), media_type=PARQUET_MEDIA_TYPE)
 
-    @post("/upload", status_code=202)
+    @post("/upload", status_code=202, required_scope=ACTIVITIES_WRITE)
     async def upload(self, request: AnyRequest, store: Store, caller: UserId) -> Response[bytes]:
         """Accept up to `max_upload_files` FIT files; they are decoded after the answer."""
         files = await _uploaded_files(request, store.max_upload_files)
@@ -216,7 +217,7 @@ class ActivitiesController(Controller):
             background=BackgroundTask(_process_uploads, store, accepted),
         )
 
-    @get("/backfill-status")
+    @get("/backfill-status", required_scope=ACTIVITIES_READ)
     async def backfill_status(self, store: Store, caller: UserId) -> Stream:
         """NDJSON `{"backfill_loaded_until": ...}` lines every few seconds, for a minute."""
         return Stream(backfill_lines(store, caller), media_type=NDJSON_MEDIA_TYPE)

@@ -33,6 +33,7 @@ from training_gateway.adapters.sweatstack.mock.dialect import (
     json_response,
 )
 from training_gateway.adapters.sweatstack.mock.records import StoredTest, on_or_after, on_or_before
+from training_gateway.adapters.sweatstack.mock.scopes import ACTIVITIES_READ, DATA_WRITE
 from training_gateway.adapters.sweatstack.mock.store import SweatStackStore
 from training_gateway.models.sport import sport_matches
 
@@ -153,7 +154,7 @@ class LabTestsController(Controller):
     path = "/api/v1/tests"
     dependencies = {"caller": Provide(provide_test_caller, sync_to_thread=False)}
 
-    @get(["/", ""])
+    @get(["/", ""], required_scope=ACTIVITIES_READ)
     async def list_tests(
         self, request: AnyRequest, store: Store, caller: AppCaller
     ) -> Response[bytes]:
@@ -180,7 +181,7 @@ class LabTestsController(Controller):
         ]
         return json_response([t.summary(caller.app) for t in listing.page(found)])
 
-    @get("/{test_id:str}")
+    @get("/{test_id:str}", required_scope=ACTIVITIES_READ)
     async def test_details(
         self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> Response[bytes]:
@@ -205,7 +206,7 @@ class LabTestsController(Controller):
             hook(test)
         return response
 
-    @post(["/", ""], status_code=201)
+    @post(["/", ""], status_code=201, required_scope=DATA_WRITE)
     async def create_test(
         self, request: AnyRequest, store: Store, caller: AppCaller
     ) -> Response[bytes]:
@@ -239,7 +240,7 @@ class LabTestsController(Controller):
         )
         return json_response(test.summary(caller.app), 201)
 
-    @put("/{test_id:str}")
+    @put("/{test_id:str}", required_scope=DATA_WRITE)
     async def replace_test(
         self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> Response[bytes]:
@@ -257,13 +258,13 @@ class LabTestsController(Controller):
         )
         return json_response(test.summary(caller.app))
 
-    @delete("/{test_id:str}", status_code=204)
+    @delete("/{test_id:str}", status_code=204, required_scope=DATA_WRITE)
     async def delete_test(self, store: Store, caller: AppCaller, test_id: FromPath[str]) -> None:
         test = _visible(store, caller, test_id)
         _owned_by_app(test, caller)
         store.tests_state.remove(test_id)
 
-    @put("/{test_id:str}/app-metadata", status_code=204)
+    @put("/{test_id:str}/app-metadata", status_code=204, required_scope=DATA_WRITE)
     async def put_app_metadata(
         self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> None:
@@ -298,7 +299,7 @@ class LabTestsController(Controller):
             )
         store.tests_state.set_app_metadata(test, caller.app, data)
 
-    @delete("/{test_id:str}/app-metadata", status_code=204)
+    @delete("/{test_id:str}/app-metadata", status_code=204, required_scope=DATA_WRITE)
     async def delete_app_metadata(
         self, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> None:
