@@ -30,11 +30,11 @@ def _user_connected_with(gateway: RunningGateway, scope: str) -> str:
 
 
 def test_an_upload_without_data_write_is_sweatstacks_403(
-    readonly_gateway: RunningGateway,
+    gateway: RunningGateway,
 ) -> None:
-    key = _user_connected_with(readonly_gateway, DEFAULT_SCOPE)
+    key = _user_connected_with(gateway, DEFAULT_SCOPE)
 
-    with readonly_gateway.client(key) as api:
+    with gateway.client(key) as api:
         refused = upload(api, "sweatstack", [("ride.fit", fit_file(3, sport="cycling"))])
 
     body = assert_problem(refused, 403, provider="sweatstack")
@@ -43,11 +43,11 @@ def test_an_upload_without_data_write_is_sweatstacks_403(
 
 
 def test_a_list_without_activities_read_names_sweatstack_in_errors(
-    readonly_gateway: RunningGateway,
+    gateway: RunningGateway,
 ) -> None:
-    key = _user_connected_with(readonly_gateway, "openid profile")
+    key = _user_connected_with(gateway, "openid profile")
 
-    with readonly_gateway.client(key) as api:
+    with gateway.client(key) as api:
         listed = api.get("/v1/activities", params={"provider": "sweatstack"})
         one = api.get("/v1/activities/sweatstack:anything")
 
