@@ -59,6 +59,7 @@ class Jobs:
         self._client: DBOSClient | None = None
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        self._deferred: dict[str, tuple[str, str, tuple[Any, ...]]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
     def _connect(self) -> DBOSClient:
@@ -84,12 +85,24 @@ class Jobs:
             options["delay_seconds"] = delay_s
         await client.enqueue_async(options, *args)
 
+    def defer(self, workflow: str, queue: str, job_id: str, *args: Any) -> None:
+        """Enqueue `workflow(*args)` as job `job_id` soon, with the jobs deferred meanwhile,
+        rather than before answering: for work whose record is durable already (a provider
+        webhook kept before its 202), so that enqueueing it, a write to the engine's own
+        database, is not in the answer's time. One lost to a crash before it is enqueued is
+        found again by the engine's sweeper."""
+        self._deferred.setdefault(job_id, (workflow, queue, args))
+        self._flush_later()
+
     def submit(self, workflow: str, queue: str, item: tuple[Any, ...]) -> None:
         """Enqueue `workflow([item, ...])` soon, batched with the items submitted meanwhile:
         one job per batch, named after its first item. For work whose records are durable
         already, so an item lost to a crash before its batch is enqueued is found again by
         the engine's sweeper."""
         self._pending.setdefault((workflow, queue), []).append(item)
+        self._flush_later()
+
+    def _flush_later(self) -> None:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
@@ -98,7 +111,15 @@ class Jobs:
         await self.flush()
 
     async def flush(self) -> None:
-        """Enqueue every submitted item now."""
+        """Enqueue every deferred job and submitted item now."""
+        while self._deferred:
+            job_id, (workflow, queue, args) = self._deferred.popitem()
+            try:
+                await self.enqueue(workflow, queue, job_id, *args)
+            except Exception as exc:  # the record is durable; the sweeper finds it
+                _log.warning(
+                    "could not enqueue job %s (%s); the sweeper will", job_id, type(exc).__name__
+                )
         while self._pending:
             (workflow, queue), items = self._pending.popitem()
             for at in range(0, len(items), BATCH_SIZE):

@@ -13,9 +13,13 @@ from cryptography.fernet import Fernet
 from training_gateway.gateway.storage import Store, TokenVault
 from training_gateway.gateway.storage.migrate import upgrade
 
-POSTGRES_URL = os.environ.get(
+BASE_POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+# Under pytest-xdist every worker process has a database of its own (`test_gw0`, ...), made
+# fresh from the named one's server: the storage tests empty their database before each test.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+POSTGRES_URL = f"{BASE_POSTGRES_URL}_{_XDIST_WORKER}" if _XDIST_WORKER else BASE_POSTGRES_URL
 
 
 def _postgres_reachable() -> bool:
@@ -23,10 +27,16 @@ def _postgres_reachable() -> bool:
 
     async def probe() -> bool:
         try:
-            conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""), timeout=3)
+            conn = await asyncpg.connect(BASE_POSTGRES_URL.replace("+asyncpg", ""), timeout=3)
         except (TimeoutError, OSError, asyncpg.PostgresError):
             return False
-        await conn.close()
+        try:
+            if _XDIST_WORKER:
+                name = POSTGRES_URL.rsplit("/", 1)[1]
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
         return True
 
     return asyncio.run(probe())

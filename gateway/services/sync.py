@@ -389,13 +389,16 @@ class Sync:
                 )
         except IntegrityError:
             return False
-        await self.enqueue_inbound(provider, change.dedupe_key)
+        # Kept: the answer need not wait for the job to be enqueued (the sweeper enqueues
+        # it if this process dies first).
+        self.jobs.defer(*self._inbound_job(provider, change.dedupe_key))
         return True
 
+    def _inbound_job(self, provider: str, dedupe_key: str) -> tuple[str, str, str, str, str]:
+        return "inbound", INBOUND_QUEUE, f"inbound-{provider}-{dedupe_key}", provider, dedupe_key
+
     async def enqueue_inbound(self, provider: str, dedupe_key: str) -> None:
-        await self.jobs.enqueue(
-            "inbound", INBOUND_QUEUE, f"inbound-{provider}-{dedupe_key}", provider, dedupe_key
-        )
+        await self.jobs.enqueue(*self._inbound_job(provider, dedupe_key))
 
     async def unprocessed_inbound(self, older_than_s: float) -> list[tuple[str, str]]:
         """Webhooks received whose job may have been lost to a crash before it was enqueued."""
