@@ -18,7 +18,7 @@ from training_gateway.adapters._mock.server import free_loopback_port
 GATEWAY = [sys.executable, "-m", "training_gateway.gateway.cli"]
 
 
-def _wait_http(url: str, timeout_s: float = 30.0) -> None:
+def _wait_http(url: str, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

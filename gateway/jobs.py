@@ -10,7 +10,9 @@ yields one job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,19 @@ def system_database_url(settings: Settings) -> str:
         return f"postgresql+psycopg://{rest}"
     path = Path(url.split("///", 1)[-1])
     return f"sqlite:///{path.with_name('engine.sqlite3')}"
+
+
+def prepare_system_database(url: str) -> None:
+    """Put an SQLite engine database in WAL mode before DBOS opens it (the mode is kept in
+    the file). DBOS leaves SQLite in its rollback journal, where every commit is several
+    fsyncs and a reader blocks the writer: the queue's pollers and the jobs' checkpoints
+    then wait on each other, and the drain of a delivery backlog was bound by that."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
 
 
 # Items submitted for batching wait this long for company, and go this many to a job.
@@ -66,6 +81,7 @@ class Jobs:
         # Lazily: most requests enqueue nothing, and the client migrates the engine's tables.
         with self._lock:
             if self._client is None:
+                prepare_system_database(self.url)
                 run_dbos_database_migrations(self.url)
                 self._client = DBOSClient(system_database_url=self.url)
             return self._client

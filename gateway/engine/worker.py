@@ -31,6 +31,7 @@ from training_gateway.gateway.jobs import (
     QUEUES,
     SYNC_QUEUE,
     Jobs,
+    prepare_system_database,
     system_database_url,
 )
 from training_gateway.gateway.runtime import Gateway
@@ -82,6 +83,7 @@ class Engine:
                 backfill_pause_s=1.0 / pages_per_s if pages_per_s > 0 else 0.0,
             )
         )
+        prepare_system_database(system_database_url(settings))
         DBOS(
             config={
                 "name": APP_NAME,
