@@ -226,6 +226,7 @@ def run_worker(settings: Settings) -> int:
         async with app.lifespan():
             engine = Engine(app.state.gateway, worker_id=worker_id)
             await engine.start()
+            settle_heap()  # as a server does once it listens: the jobs' loop is not held
             print(f"worker {worker_id}: serving the engine's queues", flush=True)
             try:
                 await stop.wait()
