@@ -101,7 +101,9 @@ def _observable_state(client: httpx.Client) -> dict[str, object]:
             cursor = page.json()["next_cursor"]
             if cursor is None:
                 break
-        state[path] = items
+        # As a set: a list read live (before the index's first sync) and one read from the
+        # index order records with the same start each their own way.
+        state[path] = sorted(items, key=lambda item: item["id"])
     for sport in ("running", "cycling", "team_sports"):
         profile = client.get("/v1/hr-model/profile", params={"sport": sport})
         state[sport] = (profile.status_code, profile.json())
