@@ -13,11 +13,6 @@ from typing import Any, Literal
 import msgspec
 
 from training_gateway.models.decoding import decode_as
-from training_gateway.models.hr_model.grid import (
-    DEFAULT_E_CONSTRAINTS,
-    DEFAULT_P_CONSTRAINTS,
-    DEFAULT_V5_CONSTRAINTS,
-)
 
 Sport = Literal["running", "cycling", "team_sports"]
 SPORTS: tuple[str, ...] = ("running", "cycling", "team_sports")
@@ -48,7 +43,11 @@ class HrModelSettings(
         "measured_rest_hr_bpm": "measuredRHR",
     },
 ):
-    """The `settings` object. Speeds are m/s; in cycling, power / 100 stands for speed."""
+    """The `settings` object. Speeds are m/s; in cycling, power / 100 stands for speed.
+
+    A field left out is None here and takes its documented default where it applies
+    (`fit.resolve` in fit.py); a field sent where it would have no effect is refused there.
+    """
 
     fixed_speed: bool
     speed_mps: float | None = None
@@ -56,19 +55,26 @@ class HrModelSettings(
     return_prediction: bool = False
     return_stats: bool = False
     return_errors: bool = False
-    e_constraints: list[float] = msgspec.field(default_factory=lambda: list(DEFAULT_E_CONSTRAINTS))
-    v5_constraints: list[float] = msgspec.field(
-        default_factory=lambda: list(DEFAULT_V5_CONSTRAINTS)
-    )
-    p_constraints: list[float] = msgspec.field(default_factory=lambda: list(DEFAULT_P_CONSTRAINTS))
-    endurance: float = 0.5
-    vmax_mps: float = 6.2
-    hr_max_bpm: float = 180.0
-    weight_kg: float = 75.0
-    height_cm: float = 175.0
-    age_years: int = 30
-    gender: Literal["male", "female"] = "male"
+    #: [min, max, step]; default DEFAULT_E_CONSTRAINTS. Only with `fit: true`.
+    e_constraints: list[float] | None = None
+    #: [min, max, step]; default DEFAULT_V5_CONSTRAINTS. Only with `fit: true`.
+    v5_constraints: list[float] | None = None
+    #: [min, max, step]; default DEFAULT_P_CONSTRAINTS. Only with `fit: true`.
+    p_constraints: list[float] | None = None
+    #: Default 0.5. Only with `fit: false`.
+    endurance: float | None = None
+    #: Default 6.2 m/s. Only with `fit: false`.
+    vmax_mps: float | None = None
+    #: Default 180 bpm. Only with `fit: false`.
+    hr_max_bpm: float | None = None
+    #: HrDemographics, default 75 kg, 175 cm, 30 years, male. Only with `returnStats: true`.
+    weight_kg: float | None = None
+    height_cm: float | None = None
+    age_years: int | None = None
+    gender: Literal["male", "female"] | None = None
     sport: Sport = "running"
+    #: The squad's mean trueE and trueVmax: team archetype. Only with `sport: team_sports`
+    #: and `returnStats: true`, both together.
     squad_mean_e: float | None = None
     squad_mean_vmax_mps: float | None = None
     measured_rest_hr_bpm: float | None = None
@@ -86,6 +92,7 @@ class HrMemory(
     msgspec.Struct,
     kw_only=True,
     forbid_unknown_fields=True,
+    omit_defaults=True,
     rename={
         "secs_since_epoch": "secsSinceEpoch",
         "min_key": "minKey",
@@ -94,13 +101,17 @@ class HrMemory(
         "errors_x1000": "errorsX1000",
     },
 ):
-    """The Bayesian memory: a sparse error surface (RMSE in bpm x 1000) over parameter keys."""
+    """The Bayesian memory: a sparse error surface (RMSE in bpm x 1000) over parameter keys.
+
+    `minValue` and `cutoffValue` may be left out, as in the input-format page's example: the
+    smallest error and the largest error held then stand for them.
+    """
 
     secs_since_epoch: int
     confidence: float
     min_key: str
-    min_value: float
-    cutoff_value: float
+    min_value: float | None = None
+    cutoff_value: float | None = None
     keys: list[int]
     errors_x1000: list[int]
 
@@ -139,14 +150,114 @@ class TrainingLoad(msgspec.Struct, kw_only=True):
     load_tz: float
 
 
+class HrDemographics(msgspec.Struct, kw_only=True):
+    """The demographics the stats used; `defaulted` names those left out (documented defaults)."""
+
+    weight: float
+    height: float
+    age: int
+    gender: Literal["male", "female"]
+    defaulted: list[str]
+
+
+class HrBody(msgspec.Struct, kw_only=True):
+    bmi: float
+    fat_pct: float
+    lean_mass_kg: float
+
+
+class HrEnergy(msgspec.Struct, kw_only=True):
+    """Resting and session energy; footprints per km are None in cycling (no distance)."""
+
+    rmr_kcal_day: float
+    rmr_kcal_min: float
+    rmr_o2_ml_kg_min: float
+    resting_hr_bpm: float
+    base_fat_oxidation_g_min: float
+    fat_max_oxidation_g_min: float
+    fat_max_speed_mps: float
+    session_calories: float
+    session_fat_g: float
+    session_carb_g: float
+    fat_oxidation_g_min: float
+    carb_oxidation_g_min: float
+    fat_footprint_g_km: float | None
+    carb_footprint_g_km: float | None
+    tef_kcal_day: float
+    tdee_kcal_day: float
+
+
+class HrPoint(msgspec.Struct, kw_only=True):
+    time_s: float
+    hr_bpm: float
+
+
+class HrRecovery(msgspec.Struct, kw_only=True):
+    """The model's heart-rate recovery after the session ends (speed 0)."""
+
+    tau_on_s: float
+    tau_off_s: float
+    tau_slow_s: float
+    end_hr_bpm: float
+    hr_curve: list[HrPoint]
+    hrr60_bpm: float
+    time_to_rest_s: float | None
+    epoc_kcal: float
+
+
+class HrBand(msgspec.Struct, kw_only=True):
+    min_bpm: float
+    max_bpm: float
+
+
+class HrRunningStats(msgspec.Struct, kw_only=True):
+    threshold_pace_s_per_km: dict[str, float | None]
+    distance_m: float
+
+
+class HrCyclingStats(msgspec.Struct, kw_only=True):
+    threshold_power_w: dict[str, float]
+    mean_power_w: float
+
+
+Archetype = Literal["Speed-dominant", "Endurance-dominant", "Load-sensitive", "All-rounder"]
+
+
+class HrTeamSportsStats(msgspec.Struct, kw_only=True):
+    """Sprints of the session and, given the squad's means, the athlete's archetype."""
+
+    sprint_count: int
+    sprint_threshold_mps: float
+    max_speed_mps: float
+    distance_m: float
+    archetype: Archetype | None
+    squad_mean_e: float | None
+    squad_mean_vmax: float | None
+
+
 class HrModelStats(msgspec.Struct, kw_only=True):
-    """`stats`: the derived metrics this implementation provides (docs/hr-model.md lists the rest)."""
+    """`stats`: the derived metrics this implementation provides (docs/hr-model.md lists the rest).
+
+    One of `running`, `cycling`, `team_sports` is set, after `settings.sport`. `rzi` needs
+    `measuredRHR`.
+    """
 
     thresholds: dict[str, float]
     hr_zones: dict[str, HrZone]
     training_load: TrainingLoad
     resting_hr_bpm: float
     basis: Literal["session", "memory"]
+    sport: Sport
+    demographics: HrDemographics
+    body: HrBody
+    energy: HrEnergy
+    recovery: HrRecovery
+    metabolic_zones: dict[str, HrBand]
+    rzi: float | None
+    vo2max_ml_kg_min: float
+    running: HrRunningStats | None = None
+    cycling: HrCyclingStats | None = None
+    team_sports: HrTeamSportsStats | None = None
 
 
 class HrModelResult(
