@@ -251,6 +251,16 @@ def test_fit_from_an_activity_refuses_what_it_cannot_fit(readonly_api: httpx.Cli
         field="settings",
     )
     assert_problem(readonly_api.post("/v1/activities/astral:nope/hr-model", json={}), 404)
+    # The sport comes from the activity: another one would be ignored, so it is refused.
+    problem = assert_problem(
+        readonly_api.post(
+            f"/v1/activities/{ride['id']}/hr-model",
+            json={"settings": {"sport": "team_sports"}},
+        ),
+        422,
+        field="settings.sport",
+    )
+    assert "not supported" in problem["detail"]
 
 
 # Every documented setting has its effect over HTTP, or is refused naming it. `fit: false`
