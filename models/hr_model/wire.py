@@ -8,13 +8,14 @@ failure becomes `InvalidBody` naming the field, e.g. `data[12].hr` or `settings.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from training_gateway.models.decoding import decode_as
 
 Sport = Literal["running", "cycling", "team_sports"]
+
 SPORTS: tuple[str, ...] = ("running", "cycling", "team_sports")
 
 
@@ -46,38 +47,69 @@ class HrModelSettings(
     """The `settings` object. Speeds are m/s; in cycling, power / 100 stands for speed.
 
     A field left out is None here and takes its documented default where it applies
-    (`fit.resolve` in fit.py); a field sent where it would have no effect is refused there.
+    (fit.py and stats.py); a field sent where it would have no effect is refused
+    (`fit.check_settings`).
     """
 
     fixed_speed: bool
-    speed_mps: float | None = None
+    speed_mps: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="Speed (m/s) throughout; only with fixedSpeed true, required then"
+        ),
+    ] = None
     fit: bool = False
     return_prediction: bool = False
     return_stats: bool = False
     return_errors: bool = False
-    #: [min, max, step]; default DEFAULT_E_CONSTRAINTS. Only with `fit: true`.
-    e_constraints: list[float] | None = None
-    #: [min, max, step]; default DEFAULT_V5_CONSTRAINTS. Only with `fit: true`.
-    v5_constraints: list[float] | None = None
-    #: [min, max, step]; default DEFAULT_P_CONSTRAINTS. Only with `fit: true`.
-    p_constraints: list[float] | None = None
-    #: Default 0.5. Only with `fit: false`.
-    endurance: float | None = None
-    #: Default 6.2 m/s. Only with `fit: false`.
-    vmax_mps: float | None = None
-    #: Default 180 bpm. Only with `fit: false`.
-    hr_max_bpm: float | None = None
-    #: HrDemographics, default 75 kg, 175 cm, 30 years, male. Only with `returnStats: true`.
-    weight_kg: float | None = None
-    height_cm: float | None = None
-    age_years: int | None = None
-    gender: Literal["male", "female"] | None = None
+    e_constraints: Annotated[
+        list[float] | None,
+        msgspec.Meta(description="[min, max, step], default [0.01, 0.99, 0.01]; fit true"),
+    ] = None
+    v5_constraints: Annotated[
+        list[float] | None,
+        msgspec.Meta(description="[min, max, step], default [3.0, 12.0, 0.07]; fit true"),
+    ] = None
+    p_constraints: Annotated[
+        list[float] | None,
+        msgspec.Meta(description="[min, max, step], default [140, 220, 1]; fit true"),
+    ] = None
+    endurance: Annotated[
+        float | None, msgspec.Meta(description="E, default 0.5; only with fit false")
+    ] = None
+    vmax_mps: Annotated[
+        float | None, msgspec.Meta(description="Vmax (m/s), default 6.2; only with fit false")
+    ] = None
+    hr_max_bpm: Annotated[
+        float | None, msgspec.Meta(description="P (bpm), default 180; only with fit false")
+    ] = None
+    weight_kg: Annotated[
+        float | None,
+        msgspec.Meta(description="Body mass (kg), default 75; only with returnStats true"),
+    ] = None
+    height_cm: Annotated[
+        float | None,
+        msgspec.Meta(description="Height (cm), default 175; only with returnStats true"),
+    ] = None
+    age_years: Annotated[
+        int | None, msgspec.Meta(description="Age (years), default 30; only with returnStats true")
+    ] = None
+    gender: Annotated[
+        Literal["male", "female"] | None,
+        msgspec.Meta(description="Default male; only with returnStats true"),
+    ] = None
     sport: Sport = "running"
-    #: The squad's mean trueE and trueVmax: team archetype. Only with `sport: team_sports`
-    #: and `returnStats: true`, both together.
-    squad_mean_e: float | None = None
-    squad_mean_vmax_mps: float | None = None
-    measured_rest_hr_bpm: float | None = None
+    squad_mean_e: Annotated[
+        float | None,
+        msgspec.Meta(description="Squad mean trueE: archetype; returnStats, team_sports"),
+    ] = None
+    squad_mean_vmax_mps: Annotated[
+        float | None,
+        msgspec.Meta(description="Squad mean trueVmax (m/s): archetype; returnStats, team_sports"),
+    ] = None
+    measured_rest_hr_bpm: Annotated[
+        float | None, msgspec.Meta(description="Resting HR (bpm): the model's R, and stats.rzi")
+    ] = None
 
 
 class HrSample(msgspec.Struct, kw_only=True, omit_defaults=True):
