@@ -83,7 +83,14 @@ async def fit_activity(
         source.credentials, native_id_of(activity_id)
     )
     sport = model_sport(activity.sport)
-    settings = decode_settings({**_given_settings(request.settings), "sport": sport})
+    given = _given_settings(request.settings)
+    if given.get("sport", sport) != sport:
+        raise InvalidInput(
+            "settings.sport",
+            f"the sport comes from the activity ({activity.sport!r}, model sport {sport!r}): "
+            f"another sport ({given['sport']!r}) is not supported here; leave it out",
+        )
+    settings = decode_settings({**given, "sport": sport})
     table = await activity_table(
         analytics, sources, source, activity_id, ["heart_rate", "speed", "power"]
     )

@@ -12,7 +12,15 @@ import numpy.typing as npt
 
 from training_gateway.models.errors import InvalidInput
 from training_gateway.models.hr_model import memory as mem
-from training_gateway.models.hr_model.grid import FloatArray, Grid, decode_key, make_grid
+from training_gateway.models.hr_model.grid import (
+    DEFAULT_E_CONSTRAINTS,
+    DEFAULT_P_CONSTRAINTS,
+    DEFAULT_V5_CONSTRAINTS,
+    FloatArray,
+    Grid,
+    decode_key,
+    make_grid,
+)
 from training_gateway.models.hr_model.model import (
     DEFAULT_REST_HR_BPM,
     Session,
@@ -29,7 +37,7 @@ from training_gateway.models.hr_model.search import (
     point_sse,
     search_grid,
 )
-from training_gateway.models.hr_model.stats import MAX_SAMPLE_GAP_S, session_stats
+from training_gateway.models.hr_model.stats import MAX_SAMPLE_GAP_S, Athlete, session_stats
 from training_gateway.models.hr_model.wire import (
     HrMemory,
     HrModelFit,
@@ -102,7 +110,24 @@ def validate_session(
             raise InvalidInput("settings.speed", "required when fixedSpeed is true")
         if not (math.isfinite(fixed) and 0 < fixed <= MAX_SPEED):
             raise InvalidInput("settings.speed", f"must be within (0, {MAX_SPEED:g}]")
+        if speed is not None:
+            given = np.asarray(speed, dtype=np.float64).reshape(-1)
+            differs = np.flatnonzero(~np.isnan(given) & (given != fixed))
+            if differs.size:
+                i = int(differs[0])
+                raise InvalidInput(
+                    f"data[{i}].speed",
+                    f"with fixedSpeed true the speed is settings.speed ({fixed:g}) throughout; "
+                    f"a per-sample speed ({given[i]:g}) is not supported: leave it out, or set "
+                    "fixedSpeed false",
+                )
         return t, hr, np.full(n, fixed)
+    if settings.speed_mps is not None:
+        raise InvalidInput(
+            "settings.speed",
+            "only used when fixedSpeed is true; with fixedSpeed false the speed comes from "
+            "data[i].speed: leave settings.speed out",
+        )
     if speed is None:
         raise InvalidInput("data[0].speed", "speed is required when fixedSpeed is false")
     v = np.asarray(speed, dtype=np.float64).reshape(-1)
@@ -115,6 +140,93 @@ def validate_session(
         )
     _finite_in(v, 0.0, MAX_SPEED, "speed", "speed")
     return t, hr, v
+
+
+#: Documented defaults of the settings left out (TrueZone's input format).
+DEFAULT_ENDURANCE = 0.5
+DEFAULT_VMAX_MPS = 6.2
+DEFAULT_HR_MAX_BPM = 180.0
+
+#: Settings whose only effect is on the derived stats.
+_STATS_ONLY = (
+    ("weight_kg", "weight"),
+    ("height_cm", "height"),
+    ("age_years", "age"),
+    ("gender", "gender"),
+    ("squad_mean_e", "squadMeanE"),
+    ("squad_mean_vmax_mps", "squadMeanVmax"),
+)
+
+
+def check_settings(settings: HrModelSettings) -> None:
+    """Refuse every setting that would have no effect in this request, naming it.
+
+    Each documented setting acts only in some modes (docs/hr-model.md §5 lists them): the
+    constraints with `fit: true`, E, Vmax and P with `fit: false`, the demographics and squad
+    means with `returnStats: true`, the squad means with `sport: team_sports`. Sent anywhere
+    else they would be silently ignored, so they are refused instead.
+    """
+    if settings.fit:
+        for attr, name in (("endurance", "E"), ("vmax_mps", "Vmax"), ("hr_max_bpm", "P")):
+            if getattr(settings, attr) is not None:
+                raise InvalidInput(
+                    f"settings.{name}",
+                    f"{name} is a fixed parameter, used only when fit is false; with fit true it "
+                    f"is fitted: leave it out (the search range is {name[0]}constraints)",
+                )
+    else:
+        for attr, name in (
+            ("e_constraints", "Econstraints"),
+            ("v5_constraints", "V5constraints"),
+            ("p_constraints", "Pconstraints"),
+        ):
+            if getattr(settings, attr) is not None:
+                raise InvalidInput(
+                    f"settings.{name}",
+                    f"{name} is a search range, used only when fit is true: leave it out or set "
+                    "fit true",
+                )
+        if settings.return_errors:
+            raise InvalidInput(
+                "settings.returnErrors",
+                "the error surface comes from a fit: returnErrors is not supported with fit false",
+            )
+    if not settings.return_stats:
+        for attr, name in _STATS_ONLY:
+            if getattr(settings, attr) is not None:
+                raise InvalidInput(
+                    f"settings.{name}",
+                    f"{name} only feeds the derived stats: it is not supported without "
+                    "returnStats true",
+                )
+    squad = (
+        ("squadMeanE", settings.squad_mean_e),
+        ("squadMeanVmax", settings.squad_mean_vmax_mps),
+    )
+    given = [name for name, value in squad if value is not None]
+    if given and settings.sport != "team_sports":
+        raise InvalidInput(
+            f"settings.{given[0]}",
+            f"the team archetype is a team_sports output: {given[0]} is not supported with "
+            f"sport {settings.sport!r}",
+        )
+    if len(given) == 1:
+        missing = "squadMeanVmax" if given[0] == "squadMeanE" else "squadMeanE"
+        raise InvalidInput(
+            f"settings.{given[0]}",
+            f"{given[0]} alone is not supported: the team archetype compares both E and Vmax "
+            f"with the squad's; give {missing} too",
+        )
+    checks = (
+        ("weight", settings.weight_kg, 20.0, 300.0, "kg"),
+        ("height", settings.height_cm, 100.0, 250.0, "cm"),
+        ("age", settings.age_years, 5, 110, "years"),
+        ("squadMeanE", settings.squad_mean_e, 0.0, 1.0, ""),
+        ("squadMeanVmax", settings.squad_mean_vmax_mps, 0.1, MAX_SPEED, "m/s"),
+    )
+    for name, value, low, high, unit in checks:
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            raise InvalidInput(f"settings.{name}", f"must be within [{low:g}, {high:g}] {unit}")
 
 
 def sample_arrays(samples: Sequence[HrSample]) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -169,18 +281,18 @@ def _model_paths(
     return phi, b, (session.speed - scale.v0) / scale.vi
 
 
-def _decode_estimate(key: int, grid: Grid | None) -> tuple[float, float, float]:
-    endurance, v5, hr_max = decode_key(key)
-    if grid is not None:
-        v5 = grid.v5_for_code(key // 100 % 1000)
-    return endurance, v5, hr_max
+def _decode_estimate(key: int, grid: Grid) -> tuple[float, float, float]:
+    endurance, _, hr_max = decode_key(key)
+    return endurance, grid.v5_for_code(key // 100 % 1000), hr_max
 
 
-def _settings_grid(settings: HrModelSettings) -> Grid | None:
-    try:
-        return make_grid(settings.e_constraints, settings.v5_constraints, settings.p_constraints)
-    except InvalidInput:
-        return None
+def _settings_grid(settings: HrModelSettings) -> Grid:
+    """The search grid of the settings, documented defaults for the constraints left out."""
+    return make_grid(
+        DEFAULT_E_CONSTRAINTS if settings.e_constraints is None else settings.e_constraints,
+        DEFAULT_V5_CONSTRAINTS if settings.v5_constraints is None else settings.v5_constraints,
+        DEFAULT_P_CONSTRAINTS if settings.p_constraints is None else settings.p_constraints,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +301,7 @@ class _Estimate:
     v5: float
     hr_max_bpm: float
     rmse_bpm: float
-    grid: Grid | None
+    grid: Grid
     surface: mem.Surface | None
 
 
@@ -206,7 +318,7 @@ def _estimate(settings: HrModelSettings, session: Session) -> _Estimate:
     """The grid argmin (`fit: true`) or the given E, Vmax and P, with its RMSE."""
     rest = session.rest_hr_bpm
     if settings.fit:
-        grid = make_grid(settings.e_constraints, settings.v5_constraints, settings.p_constraints)
+        grid = _settings_grid(settings)
         if grid.hr_max_bpm[0] <= rest:
             raise InvalidInput(
                 "settings.Pconstraints", f"P must stay above the resting heart rate {rest:g} bpm"
@@ -221,7 +333,9 @@ def _estimate(settings: HrModelSettings, session: Session) -> _Estimate:
             grid=grid,
             surface=mem.session_surface(search),
         )
-    endurance, vmax, hr_max = settings.endurance, settings.vmax_mps, settings.hr_max_bpm
+    endurance = DEFAULT_ENDURANCE if settings.endurance is None else settings.endurance
+    vmax = DEFAULT_VMAX_MPS if settings.vmax_mps is None else settings.vmax_mps
+    hr_max = DEFAULT_HR_MAX_BPM if settings.hr_max_bpm is None else settings.hr_max_bpm
     if not (math.isfinite(endurance) and 0 <= endurance < 1):
         raise InvalidInput("settings.E", "must be within [0, 1)")
     if not (math.isfinite(vmax) and 0 < vmax <= MAX_SPEED):
@@ -235,7 +349,7 @@ def _estimate(settings: HrModelSettings, session: Session) -> _Estimate:
         v5=v5,
         hr_max_bpm=hr_max,
         rmse_bpm=math.sqrt(sse / session.samples),
-        grid=_settings_grid(settings),
+        grid=make_grid(),
         surface=None,
     )
 
@@ -257,6 +371,7 @@ def fit_session(
     and the memory to store (None when no fit was done, the memory is then unchanged). Bad input
     raises InvalidInput naming the field. `now_s` (epoch seconds) defaults to the clock.
     """
+    check_settings(settings)
     t, hr, v = validate_session(settings, time_s, hr_bpm, speed)
     rest = _rest_hr(settings)
     now = int(time.time() if now_s is None else now_s)
@@ -310,7 +425,14 @@ def fit_session(
         result.prediction = np.round(predicted, 2).tolist()
     if settings.return_stats:
         source = "memory" if true_key is not None else "session"
-        result.stats = session_stats(t, v, *basis, rest, source)
+        s_e, s_v5, s_p = basis
+        if basis == (endurance, v5, hr_max):
+            end_hr = rest + session.initial_above_rest * phi[-1] + (hr_max - rest) * b[-1]
+        else:
+            s_phi, s_b, _ = _model_paths(session, s_e, s_v5)
+            end_hr = rest + session.initial_above_rest * s_phi[-1] + (s_p - rest) * s_b[-1]
+        athlete = Athlete(endurance=s_e, v5=s_v5, hr_max_bpm=s_p, rest_hr_bpm=rest)
+        result.stats = session_stats(settings, t, v, hr, athlete, float(end_hr), source)
     if settings.return_errors and estimate.surface is not None:
         result.errors = mem.to_error_surface(estimate.surface)
     return HrModelFit(result=result, memory=new_memory)
@@ -325,4 +447,5 @@ def fit_samples(
 ) -> HrModelFit:
     """`fit_session` over decoded `data` samples."""
     t, hr, v = sample_arrays(samples)
-    return fit_session(settings, t, hr, None if settings.fixed_speed else v, memory, now_s=now_s)
+    given = None if np.all(np.isnan(v)) else v
+    return fit_session(settings, t, hr, given, memory, now_s=now_s)

@@ -77,7 +77,7 @@ def memory_surface(memory: HrMemory) -> Surface:
     if np.any(errors < 0):
         raise InvalidInput("memory.errorsX1000", "errors must not be negative")
     for name, value in (("minValue", memory.min_value), ("cutoffValue", memory.cutoff_value)):
-        if not (math.isfinite(value) and value >= 0):
+        if value is not None and not (math.isfinite(value) and value >= 0):
             raise InvalidInput(f"memory.{name}", "must be a non-negative number")
     try:
         min_key = int(memory.min_key)
@@ -86,7 +86,11 @@ def memory_surface(memory: HrMemory) -> Surface:
     if min_key not in set(memory.keys):
         raise InvalidInput("memory.minKey", "must be one of the keys")
     order = np.argsort(keys)
-    cutoff = max(memory.cutoff_value, float(errors.max()) / 1000.0)
+    # The surface holds every key at or below its cutoff, so the cutoff is at least the largest
+    # error held; without `cutoffValue` (the input-format page's example) it is that error.
+    # `minValue` is informative only: the minimum is read from the errors themselves.
+    largest = float(errors.max()) / 1000.0
+    cutoff = largest if memory.cutoff_value is None else max(memory.cutoff_value, largest)
     return Surface(keys[order], errors[order] / 1000.0, cutoff)
 
 

@@ -8,18 +8,14 @@ failure becomes `InvalidBody` naming the field, e.g. `data[12].hr` or `settings.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from training_gateway.models.decoding import decode_as
-from training_gateway.models.hr_model.grid import (
-    DEFAULT_E_CONSTRAINTS,
-    DEFAULT_P_CONSTRAINTS,
-    DEFAULT_V5_CONSTRAINTS,
-)
 
 Sport = Literal["running", "cycling", "team_sports"]
+
 SPORTS: tuple[str, ...] = ("running", "cycling", "team_sports")
 
 
@@ -48,30 +44,72 @@ class HrModelSettings(
         "measured_rest_hr_bpm": "measuredRHR",
     },
 ):
-    """The `settings` object. Speeds are m/s; in cycling, power / 100 stands for speed."""
+    """The `settings` object. Speeds are m/s; in cycling, power / 100 stands for speed.
+
+    A field left out is None here and takes its documented default where it applies
+    (fit.py and stats.py); a field sent where it would have no effect is refused
+    (`fit.check_settings`).
+    """
 
     fixed_speed: bool
-    speed_mps: float | None = None
+    speed_mps: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="Speed (m/s) throughout; only with fixedSpeed true, required then"
+        ),
+    ] = None
     fit: bool = False
     return_prediction: bool = False
     return_stats: bool = False
     return_errors: bool = False
-    e_constraints: list[float] = msgspec.field(default_factory=lambda: list(DEFAULT_E_CONSTRAINTS))
-    v5_constraints: list[float] = msgspec.field(
-        default_factory=lambda: list(DEFAULT_V5_CONSTRAINTS)
-    )
-    p_constraints: list[float] = msgspec.field(default_factory=lambda: list(DEFAULT_P_CONSTRAINTS))
-    endurance: float = 0.5
-    vmax_mps: float = 6.2
-    hr_max_bpm: float = 180.0
-    weight_kg: float = 75.0
-    height_cm: float = 175.0
-    age_years: int = 30
-    gender: Literal["male", "female"] = "male"
+    e_constraints: Annotated[
+        list[float] | None,
+        msgspec.Meta(description="[min, max, step], default [0.01, 0.99, 0.01]; fit true"),
+    ] = None
+    v5_constraints: Annotated[
+        list[float] | None,
+        msgspec.Meta(description="[min, max, step], default [3.0, 12.0, 0.07]; fit true"),
+    ] = None
+    p_constraints: Annotated[
+        list[float] | None,
+        msgspec.Meta(description="[min, max, step], default [140, 220, 1]; fit true"),
+    ] = None
+    endurance: Annotated[
+        float | None, msgspec.Meta(description="E, default 0.5; only with fit false")
+    ] = None
+    vmax_mps: Annotated[
+        float | None, msgspec.Meta(description="Vmax (m/s), default 6.2; only with fit false")
+    ] = None
+    hr_max_bpm: Annotated[
+        float | None, msgspec.Meta(description="P (bpm), default 180; only with fit false")
+    ] = None
+    weight_kg: Annotated[
+        float | None,
+        msgspec.Meta(description="Body mass (kg), default 75; only with returnStats true"),
+    ] = None
+    height_cm: Annotated[
+        float | None,
+        msgspec.Meta(description="Height (cm), default 175; only with returnStats true"),
+    ] = None
+    age_years: Annotated[
+        int | None, msgspec.Meta(description="Age (years), default 30; only with returnStats true")
+    ] = None
+    gender: Annotated[
+        Literal["male", "female"] | None,
+        msgspec.Meta(description="Default male; only with returnStats true"),
+    ] = None
     sport: Sport = "running"
-    squad_mean_e: float | None = None
-    squad_mean_vmax_mps: float | None = None
-    measured_rest_hr_bpm: float | None = None
+    squad_mean_e: Annotated[
+        float | None,
+        msgspec.Meta(description="Squad mean trueE: archetype; returnStats, team_sports"),
+    ] = None
+    squad_mean_vmax_mps: Annotated[
+        float | None,
+        msgspec.Meta(description="Squad mean trueVmax (m/s): archetype; returnStats, team_sports"),
+    ] = None
+    measured_rest_hr_bpm: Annotated[
+        float | None, msgspec.Meta(description="Resting HR (bpm): the model's R, and stats.rzi")
+    ] = None
 
 
 class HrSample(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -86,6 +124,7 @@ class HrMemory(
     msgspec.Struct,
     kw_only=True,
     forbid_unknown_fields=True,
+    omit_defaults=True,
     rename={
         "secs_since_epoch": "secsSinceEpoch",
         "min_key": "minKey",
@@ -94,13 +133,17 @@ class HrMemory(
         "errors_x1000": "errorsX1000",
     },
 ):
-    """The Bayesian memory: a sparse error surface (RMSE in bpm x 1000) over parameter keys."""
+    """The Bayesian memory: a sparse error surface (RMSE in bpm x 1000) over parameter keys.
+
+    `minValue` and `cutoffValue` may be left out, as in the input-format page's example: the
+    smallest error and the largest error held then stand for them.
+    """
 
     secs_since_epoch: int
     confidence: float
     min_key: str
-    min_value: float
-    cutoff_value: float
+    min_value: float | None = None
+    cutoff_value: float | None = None
     keys: list[int]
     errors_x1000: list[int]
 
@@ -139,14 +182,114 @@ class TrainingLoad(msgspec.Struct, kw_only=True):
     load_tz: float
 
 
+class HrDemographics(msgspec.Struct, kw_only=True):
+    """The demographics the stats used; `defaulted` names those left out (documented defaults)."""
+
+    weight: float
+    height: float
+    age: int
+    gender: Literal["male", "female"]
+    defaulted: list[str]
+
+
+class HrBody(msgspec.Struct, kw_only=True):
+    bmi: float
+    fat_pct: float
+    lean_mass_kg: float
+
+
+class HrEnergy(msgspec.Struct, kw_only=True):
+    """Resting and session energy; footprints per km are None in cycling (no distance)."""
+
+    rmr_kcal_day: float
+    rmr_kcal_min: float
+    rmr_o2_ml_kg_min: float
+    resting_hr_bpm: float
+    base_fat_oxidation_g_min: float
+    fat_max_oxidation_g_min: float
+    fat_max_speed_mps: float
+    session_calories: float
+    session_fat_g: float
+    session_carb_g: float
+    fat_oxidation_g_min: float
+    carb_oxidation_g_min: float
+    fat_footprint_g_km: float | None
+    carb_footprint_g_km: float | None
+    tef_kcal_day: float
+    tdee_kcal_day: float
+
+
+class HrPoint(msgspec.Struct, kw_only=True):
+    time_s: float
+    hr_bpm: float
+
+
+class HrRecovery(msgspec.Struct, kw_only=True):
+    """The model's heart-rate recovery after the session ends (speed 0)."""
+
+    tau_on_s: float
+    tau_off_s: float
+    tau_slow_s: float
+    end_hr_bpm: float
+    hr_curve: list[HrPoint]
+    hrr60_bpm: float
+    time_to_rest_s: float | None
+    epoc_kcal: float
+
+
+class HrBand(msgspec.Struct, kw_only=True):
+    min_bpm: float
+    max_bpm: float
+
+
+class HrRunningStats(msgspec.Struct, kw_only=True):
+    threshold_pace_s_per_km: dict[str, float | None]
+    distance_m: float
+
+
+class HrCyclingStats(msgspec.Struct, kw_only=True):
+    threshold_power_w: dict[str, float]
+    mean_power_w: float
+
+
+Archetype = Literal["Speed-dominant", "Endurance-dominant", "Load-sensitive", "All-rounder"]
+
+
+class HrTeamSportsStats(msgspec.Struct, kw_only=True):
+    """Sprints of the session and, given the squad's means, the athlete's archetype."""
+
+    sprint_count: int
+    sprint_threshold_mps: float
+    max_speed_mps: float
+    distance_m: float
+    archetype: Archetype | None
+    squad_mean_e: float | None
+    squad_mean_vmax: float | None
+
+
 class HrModelStats(msgspec.Struct, kw_only=True):
-    """`stats`: the derived metrics this implementation provides (docs/hr-model.md lists the rest)."""
+    """`stats`: the derived metrics this implementation provides (docs/hr-model.md lists the rest).
+
+    One of `running`, `cycling`, `team_sports` is set, after `settings.sport`. `rzi` needs
+    `measuredRHR`.
+    """
 
     thresholds: dict[str, float]
     hr_zones: dict[str, HrZone]
     training_load: TrainingLoad
     resting_hr_bpm: float
     basis: Literal["session", "memory"]
+    sport: Sport
+    demographics: HrDemographics
+    body: HrBody
+    energy: HrEnergy
+    recovery: HrRecovery
+    metabolic_zones: dict[str, HrBand]
+    rzi: float | None
+    vo2max_ml_kg_min: float
+    running: HrRunningStats | None = None
+    cycling: HrCyclingStats | None = None
+    team_sports: HrTeamSportsStats | None = None
 
 
 class HrModelResult(

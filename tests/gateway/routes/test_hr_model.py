@@ -251,3 +251,142 @@ def test_fit_from_an_activity_refuses_what_it_cannot_fit(readonly_api: httpx.Cli
         field="settings",
     )
     assert_problem(readonly_api.post("/v1/activities/astral:nope/hr-model", json={}), 404)
+    # The sport comes from the activity: another one would be ignored, so it is refused.
+    problem = assert_problem(
+        readonly_api.post(
+            f"/v1/activities/{ride['id']}/hr-model",
+            json={"settings": {"sport": "team_sports"}},
+        ),
+        422,
+        field="settings.sport",
+    )
+    assert "not supported" in problem["detail"]
+
+
+# Every documented setting has its effect over HTTP, or is refused naming it. `fit: false`
+# stores nothing, so these run on the shared read-only stack.
+EVALUATE = {"fixedSpeed": False, "fit": False, "E": 0.6, "Vmax": 5.6, "P": 185}
+
+
+def evaluated(api: httpx.Client, rows: list[dict[str, float]], **changes: Any) -> dict[str, Any]:
+    response = fit(api, {"settings": json.dumps({**EVALUATE, **changes}), "data": json.dumps(rows)})
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["memory"] is None
+    result: dict[str, Any] = response.json()["result"]
+    return result
+
+
+def test_each_documented_input_has_its_effect_over_http(readonly_api: httpx.Client) -> None:
+    rows = session_rows(seconds=300)
+    base = evaluated(readonly_api, rows, returnStats=True)["stats"]
+    assert base["demographics"]["defaulted"] == ["weight", "height", "age", "gender"]
+    assert base["rzi"] is None and base["running"] and base["team_sports"] is None
+
+    def stats(**changes: Any) -> dict[str, Any]:
+        found: dict[str, Any] = evaluated(readonly_api, rows, returnStats=True, **changes)["stats"]
+        return found
+
+    heavy = stats(weight=90)
+    assert heavy["energy"]["session_calories"] > base["energy"]["session_calories"]
+    assert heavy["body"]["bmi"] > base["body"]["bmi"]
+    assert stats(height=190)["energy"]["rmr_kcal_day"] > base["energy"]["rmr_kcal_day"]
+    assert stats(age=60)["energy"]["rmr_kcal_day"] < base["energy"]["rmr_kcal_day"]
+    female = stats(gender="female")
+    assert female["body"]["fat_pct"] > base["body"]["fat_pct"]
+    assert female["demographics"]["gender"] == "female"
+
+    cycling = stats(sport="cycling")
+    assert cycling["cycling"]["threshold_power_w"] and cycling["running"] is None
+    assert cycling["energy"]["session_calories"] != base["energy"]["session_calories"]
+    team = stats(sport="team_sports", squadMeanE=0.3, squadMeanVmax=5.6)
+    assert team["team_sports"]["archetype"] == "Endurance-dominant"
+    assert team["team_sports"]["sprint_count"] >= 1
+    fast_squad = stats(sport="team_sports", squadMeanE=0.6, squadMeanVmax=8.0)
+    assert fast_squad["team_sports"]["archetype"] == "All-rounder"
+
+    low, high = stats(measuredRHR=45), stats(measuredRHR=72)
+    assert low["resting_hr_bpm"] == 45 and 0 <= low["rzi"] < high["rzi"] <= 3
+    # measuredRHR is the model's resting heart rate: the prediction moves with it.
+    assert (
+        evaluated(readonly_api, rows, measuredRHR=45)["rmseBpm"]
+        != evaluated(readonly_api, rows)["rmseBpm"]
+    )
+    assert {"energy", "recovery", "hr_zones", "metabolic_zones", "vo2max_ml_kg_min"} <= set(base)
+
+
+def test_inputs_that_would_have_no_effect_are_refused_over_http(
+    readonly_api: httpx.Client,
+) -> None:
+    rows = json.dumps(session_rows(seconds=120))
+    cases = [
+        ({"weight": 80}, "settings.weight"),
+        ({"gender": "female"}, "settings.gender"),
+        ({"returnStats": True, "squadMeanE": 0.5, "squadMeanVmax": 6}, "settings.squadMeanE"),
+        ({"sport": "team_sports", "squadMeanVmax": 6}, "settings.squadMeanVmax"),
+        ({"returnStats": True, "sport": "team_sports", "squadMeanE": 0.5}, "settings.squadMeanE"),
+        ({"fit": True, "E": 0.5}, "settings.E"),
+        ({"Econstraints": [0.5, 0.6, 0.01]}, "settings.Econstraints"),
+        ({"returnErrors": True}, "settings.returnErrors"),
+        ({"speed": 3.0}, "settings.speed"),
+    ]
+    for change, field in cases:
+        raw = {**EVALUATE, **change}
+        if raw["fit"]:
+            raw = {k: v for k, v in raw.items() if k not in ("Vmax", "P")}
+        problem = assert_problem(
+            fit(readonly_api, {"settings": json.dumps(raw), "data": rows}), 422, field
+        )
+        assert "not supported" in problem["detail"] or "only" in problem["detail"], problem
+    treadmill = {"fixedSpeed": True, "speed": 3.0, "fit": False}
+    problem = assert_problem(
+        fit(readonly_api, {"settings": json.dumps(treadmill), "data": rows}), 422, "data[0].speed"
+    )
+    assert "not supported" in problem["detail"]
+
+
+def test_a_memory_shaped_as_the_page_example_round_trips(api: httpx.Client) -> None:
+    settings = json.dumps(SETTINGS)
+    first = fit(api, {"settings": settings, "data": json.dumps(session_rows(seconds=400))})
+    assert first.status_code == 200, first.text[:300]
+    full = json.loads(first.json()["memory"])
+    page_shaped = {k: full[k] for k in ("secsSinceEpoch", "confidence", "minKey", "keys")}
+    page_shaped["errorsX1000"] = full["errorsX1000"]
+    second = fit(
+        api,
+        {
+            "settings": settings,
+            "data": json.dumps(session_rows(5, seconds=400)),
+            "memory": json.dumps(page_shaped),
+        },
+    )
+    assert second.status_code == 200, second.text[:300]
+    kept = json.loads(second.json()["memory"])
+    assert set(kept) == MEMORY_FIELDS
+    result = second.json()["result"]
+    assert result["trueConfidence"] > result["confidence"]
+    profile = api.get("/v1/hr-model/profile", params={"sport": "running"}).json()
+    assert profile["current"]["E"] == result["trueE"] and len(profile["history"]) == 2
+    # The kept memory continues from where the page-shaped one left off.
+    third = fit(
+        api,
+        {"settings": settings, "data": json.dumps(session_rows(9, seconds=400))},
+        use_stored_memory=True,
+    )
+    assert third.status_code == 200, third.text[:300]
+    assert third.json()["result"]["trueConfidence"] > result["trueConfidence"]
+    literal = (
+        '{"secsSinceEpoch":1712000000,"confidence":3.5,"minKey":"18504265",'
+        '"keys":[18504265,18504266,18604265],"errorsX1000":[12500,13200,14100]}'
+    )
+    evaluated_with_it = fit(
+        api,
+        {
+            "settings": json.dumps({**EVALUATE}),
+            "data": json.dumps(session_rows(seconds=120)),
+            "memory": literal,
+        },
+    )
+    assert evaluated_with_it.status_code == 200, evaluated_with_it.text[:300]
+    assert evaluated_with_it.json()["result"]["trueP"] == 185
+    # Evaluating stores nothing: the memory comes back as it was sent.
+    assert json.loads(evaluated_with_it.json()["memory"]) == json.loads(literal)
