@@ -295,3 +295,29 @@ def test_users_never_see_each_others_dailies_or_traces(gateway: RunningGateway) 
         assert other.get("/v1/traces").json()["items"] == []
         _problem(other.get(f"/v1/traces/{trace['id']}"), 404)
         _problem(other.delete(f"/v1/dailies/local:hrv:{day}"), 404)
+
+
+def test_deep_nul_and_non_json_bodies_are_refused_on_the_new_routes(
+    readonly_api: httpx.Client,
+) -> None:
+    activity = readonly_api.get("/v1/activities", params={"limit": 1}).json()["items"][0]
+    too_deep = '{"a":' * 1000 + "1" + "}" * 1000
+    json_body = {"Content-Type": "application/json"}
+    for method, path in (
+        ("POST", "/v1/traces"),
+        ("PUT", f"/v1/dailies/local:hrv:{TODAY.isoformat()}"),
+        ("PUT", f"/v1/activities/{activity['id']}/app-metadata"),
+    ):
+        deep = readonly_api.request(method, path, content=too_deep, headers=json_body)
+        assert _problem(deep, 422)["field"] == "body"
+        as_text = readonly_api.request(
+            method, path, content='{"value": 1}', headers={"Content-Type": "text/plain"}
+        )
+        assert _problem(as_text, 415)
+    nul = readonly_api.post(
+        "/v1/traces",
+        json={"provider": "local", "timestamp": "2026-05-06T10:00:00Z", "notes": "a\x00b"},
+    )
+    assert _problem(nul, 422)["field"] == "notes"
+    metadata = readonly_api.put(f"/v1/activities/{activity['id']}/app-metadata", json={"k\x00": 1})
+    assert _problem(metadata, 422)["field"].startswith("k")
