@@ -8,11 +8,9 @@ Values are checked against the same physiological ranges as lab-test results
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Annotated, Any
 
-import msgspec
 from msgspec import Meta, Struct, field
 
 from training_gateway.models.activity import AwareDatetime, NaiveDatetime, Tags, check_year
@@ -121,10 +119,3 @@ def trace_from_draft(
         activity_id=activity_id,
         app_metadata=app_metadata,
     )
-
-
-def etag(trace: Trace) -> str:
-    """A strong validator of a trace's writable fields and app metadata."""
-    writable = {name: getattr(trace, name) for name in TraceDraft.__struct_fields__}
-    content = (writable, trace.app_metadata)
-    return '"' + hashlib.sha256(msgspec.json.encode(content)).hexdigest()[:32] + '"'
