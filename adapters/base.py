@@ -25,8 +25,10 @@ import pyarrow as pa
 from msgspec import Struct, field
 
 from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus
+from training_gateway.models.daily import Daily, DailyMeasure
 from training_gateway.models.errors import Unsupported
 from training_gateway.models.lab_test import LabTest, LabTestDraft
+from training_gateway.models.trace import Trace, TraceDraft
 
 ENTRY_POINT_GROUP = "training_gateway.adapters"
 
@@ -50,6 +52,15 @@ class Capability(enum.StrEnum):
     DELETE_TEST = "tests:delete"
     TEST_APP_METADATA = "tests:app-metadata"
     WEBHOOKS = "events:webhooks"
+    ACTIVITY_APP_METADATA = "activities:app-metadata"
+    LIST_DAILIES = "dailies:list"
+    SET_DAILY = "dailies:set"
+    DELETE_DAILY = "dailies:delete"
+    LIST_TRACES = "traces:list"
+    GET_TRACE = "traces:get"
+    CREATE_TRACE = "traces:create"
+    UPDATE_TRACE = "traces:update"
+    DELETE_TRACE = "traces:delete"
 
 
 class AuthKind(enum.StrEnum):
@@ -85,6 +96,16 @@ class LabTestQuery(Struct, kw_only=True, frozen=True):
     sports: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     created_by: str | None = None
+
+
+class TraceQuery(Struct, kw_only=True, frozen=True):
+    """Filters an adapter may push down when listing traces (same contract as ActivityQuery:
+    a superset is fine, the order must be stable for paging by offset)."""
+
+    start_date: date | None = None
+    end_date: date | None = None
+    sports: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 class Credentials(Struct, kw_only=True, frozen=True):
@@ -254,6 +275,72 @@ class SupportsLabTests(Protocol):
 
 
 @runtime_checkable
+class SupportsActivityAppMetadata(Protocol):
+    """Capability.ACTIVITY_APP_METADATA: the provider keeps each app's JSON on activities
+    itself (the gateway keeps it for the others)."""
+
+    async def put_activity_app_metadata(
+        self, creds: Credentials, native_id: str, metadata: dict[str, Any]
+    ) -> None: ...
+
+    async def delete_activity_app_metadata(self, creds: Credentials, native_id: str) -> None: ...
+
+
+@runtime_checkable
+class SupportsDailies(Protocol):
+    """The dailies:* capabilities: one value per measure per day."""
+
+    async def list_dailies(
+        self,
+        creds: Credentials,
+        measure: DailyMeasure,
+        start: date,
+        end: date,
+        *,
+        interpolate: bool,
+    ) -> list[Daily]:
+        """The days from `start` to `end` (inclusive) that have a value, oldest first: stored
+        ones, and with `interpolate` the provider's estimates for the others (if it makes any)."""
+        ...
+
+    async def set_daily(
+        self, creds: Credentials, measure: DailyMeasure, day: date, value: float
+    ) -> Daily:
+        """Create or replace the day's value; the value as stored."""
+        ...
+
+    async def delete_daily(self, creds: Credentials, measure: DailyMeasure, day: date) -> None:
+        """Delete the day's value; NotFound when it has none."""
+        ...
+
+
+@runtime_checkable
+class SupportsTraces(Protocol):
+    """traces:list, create, update and delete (point measurements: lactate, RPE, ...)."""
+
+    async def list_traces(
+        self, creds: Credentials, query: TraceQuery, *, offset: int, limit: int
+    ) -> list[Trace]:
+        """Up to `limit` traces from `offset`, newest first, in a stable order."""
+        ...
+
+    async def create_trace(self, creds: Credentials, draft: TraceDraft) -> Trace: ...
+
+    async def replace_trace(self, creds: Credentials, native_id: str, draft: TraceDraft) -> Trace:
+        """Full replace: fields the draft leaves out become null (the test link too)."""
+        ...
+
+    async def delete_trace(self, creds: Credentials, native_id: str) -> None: ...
+
+
+@runtime_checkable
+class SupportsTraceLookup(Protocol):
+    """Capability.GET_TRACE: one trace by its id (SweatStack's API has no such endpoint)."""
+
+    async def get_trace(self, creds: Credentials, native_id: str) -> Trace: ...
+
+
+@runtime_checkable
 class SupportsConditionalLabTestWrite(Protocol):
     """An adapter that can replace a test atomically only if it is still what was read (the
     gateway guards merge patches on other providers by reading again before writing)."""
@@ -338,6 +425,17 @@ class Operations:
     DELETE_TEST = Operation[SupportsLabTests](Capability.DELETE_TEST, SupportsLabTests)
     TEST_APP_METADATA = Operation[SupportsLabTests](Capability.TEST_APP_METADATA, SupportsLabTests)
     WEBHOOKS = Operation[SupportsWebhooks](Capability.WEBHOOKS, SupportsWebhooks)
+    ACTIVITY_APP_METADATA = Operation[SupportsActivityAppMetadata](
+        Capability.ACTIVITY_APP_METADATA, SupportsActivityAppMetadata
+    )
+    LIST_DAILIES = Operation[SupportsDailies](Capability.LIST_DAILIES, SupportsDailies)
+    SET_DAILY = Operation[SupportsDailies](Capability.SET_DAILY, SupportsDailies)
+    DELETE_DAILY = Operation[SupportsDailies](Capability.DELETE_DAILY, SupportsDailies)
+    LIST_TRACES = Operation[SupportsTraces](Capability.LIST_TRACES, SupportsTraces)
+    GET_TRACE = Operation[SupportsTraceLookup](Capability.GET_TRACE, SupportsTraceLookup)
+    CREATE_TRACE = Operation[SupportsTraces](Capability.CREATE_TRACE, SupportsTraces)
+    UPDATE_TRACE = Operation[SupportsTraces](Capability.UPDATE_TRACE, SupportsTraces)
+    DELETE_TRACE = Operation[SupportsTraces](Capability.DELETE_TRACE, SupportsTraces)
 
     @classmethod
     def all(cls) -> list[Operation[Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
@@ -19,6 +19,7 @@ from training_gateway.adapters.base import (
     InboundChange,
     LabTestQuery,
     MeanMaxPoint,
+    TraceQuery,
     UploadedFile,
 )
 from training_gateway.adapters.http import (
@@ -30,6 +31,7 @@ from training_gateway.adapters.http import (
 )
 from training_gateway.adapters.sweatstack import mapping, timeseries, webhooks, wire
 from training_gateway.models.activity import Activity, ActivityStatus
+from training_gateway.models.daily import Daily, DailyMeasure
 from training_gateway.models.errors import (
     InvalidInput,
     NotFound,
@@ -37,6 +39,7 @@ from training_gateway.models.errors import (
 )
 from training_gateway.models.lab_test import LabTest, LabTestDraft
 from training_gateway.models.timeseries import METRICS
+from training_gateway.models.trace import Trace, TraceDraft
 
 PROVIDER = mapping.PROVIDER
 T = TypeVar("T")
@@ -44,6 +47,10 @@ T = TypeVar("T")
 OpenT = TypeVar("OpenT", bound=msgspec.Struct)
 ACTIVITIES_PATH = "/api/v1/activities/"
 TESTS_PATH = "/api/v1/tests/"
+TRACES_PATH = "/api/v1/traces/"
+DAILIES_PATH = "/api/v1/dailies/"
+# The client pages traces by 100, so SweatStack serves at least that many.
+TRACES_PAGE_SIZE = 100
 # SweatStack serves at most 50 tests per page.
 TESTS_PAGE_SIZE = 50
 UPLOAD_PATH = ACTIVITIES_PATH + "upload"
@@ -84,12 +91,21 @@ class SweatStackAdapter:
             Capability.UPLOAD,
             Capability.BACKFILL_STATUS,
             Capability.WEBHOOKS,
+            Capability.ACTIVITY_APP_METADATA,
+            Capability.LIST_DAILIES,
+            Capability.SET_DAILY,
+            Capability.DELETE_DAILY,
+            Capability.LIST_TRACES,
+            Capability.CREATE_TRACE,
+            Capability.UPDATE_TRACE,
+            Capability.DELETE_TRACE,
         }
     )
     auth_kind: ClassVar[AuthKind] = AuthKind.OAUTH2_PKCE_OIDC
     # What the gateway asks for when it connects a user (GATEWAY_SWEATSTACK_SCOPE overrides).
     oauth_scope: ClassVar[str] = (
         "openid profile email offline_access activities:read data:read data:write"
+        " reproductive_health:read reproductive_health:write"
     )
     patch_preserved_extensions: ClassVar[frozenset[str]] = frozenset()
     #: The most activities asked for in one request; larger limits are paged.
@@ -367,6 +383,168 @@ class SweatStackAdapter:
     def _test_url(self, native_id: str) -> str:
         return self.base_url + TESTS_PATH + quote(native_id, safe="")
 
+    # app metadata on activities
+
+    async def put_activity_app_metadata(
+        self, creds: Credentials, native_id: str, metadata: dict[str, Any]
+    ) -> None:
+        """This app's JSON on an activity (SweatStack keeps one document per app)."""
+        await call_provider(
+            self.http,
+            self.name,
+            "PUT",
+            self._activity_url(native_id) + "/app-metadata",
+            token=creds.access_token,
+            json=metadata,
+            not_found=_missing(native_id),
+        )
+
+    async def delete_activity_app_metadata(self, creds: Credentials, native_id: str) -> None:
+        await call_provider(
+            self.http,
+            self.name,
+            "DELETE",
+            self._activity_url(native_id) + "/app-metadata",
+            token=creds.access_token,
+            not_found=_missing(native_id),
+        )
+
+    # dailies
+
+    async def list_dailies(
+        self,
+        creds: Credentials,
+        measure: DailyMeasure,
+        start: date,
+        end: date,
+        *,
+        interpolate: bool,
+    ) -> list[Daily]:
+        """The days of the range with a value (SweatStack answers every day; a missing one
+        has none and is left out)."""
+        params = {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "interpolate": "true" if interpolate else "false",
+        }
+        response = await call_provider(
+            self.http,
+            self.name,
+            "GET",
+            self._daily_url(measure),
+            token=creds.access_token,
+            params=params,
+        )
+        days = decode_provider(PROVIDER, response.content, list[wire.DailyResponse])
+        return [
+            mapping.daily_to_unified(measure, day)
+            for day in days
+            if day.value is not None and day.status != "missing"
+        ]
+
+    async def set_daily(
+        self, creds: Credentials, measure: DailyMeasure, day: date, value: float
+    ) -> Daily:
+        response = await call_provider(
+            self.http,
+            self.name,
+            "POST",
+            self._daily_url(measure),
+            token=creds.access_token,
+            json=wire.DailyWrite(date=day, value=value),
+        )
+        stored = decode_provider(PROVIDER, response.content, wire.DailyResponse)
+        return mapping.daily_to_unified(measure, stored)
+
+    async def delete_daily(self, creds: Credentials, measure: DailyMeasure, day: date) -> None:
+        await call_provider(
+            self.http,
+            self.name,
+            "DELETE",
+            self._daily_url(measure),
+            token=creds.access_token,
+            params={"date": day.isoformat()},
+            not_found=f"sweatstack has no {measure} on {day.isoformat()}",
+        )
+
+    def _daily_url(self, measure: DailyMeasure) -> str:
+        return self.base_url + DAILIES_PATH + quote(str(measure), safe="")
+
+    # traces
+
+    async def list_traces(
+        self, creds: Credentials, query: TraceQuery, *, offset: int, limit: int
+    ) -> list[Trace]:
+        """Up to `limit` traces from `offset`, newest first, in pages of at most 100."""
+        pages = self._pages(
+            creds,
+            TRACES_PATH,
+            list_params(query),
+            offset,
+            limit,
+            TRACES_PAGE_SIZE,
+            lambda payload: decode_provider(PROVIDER, payload, list[wire.TraceDetails]),
+        )
+        return [mapping.trace_to_unified(item) async for item in pages]
+
+    async def create_trace(self, creds: Credentials, draft: TraceDraft) -> Trace:
+        response = await call_provider(
+            self.http,
+            self.name,
+            "POST",
+            self.base_url + TRACES_PATH,
+            token=creds.access_token,
+            json=mapping.trace_body(draft),
+            not_found=f"sweatstack has no test {draft.test_id!r} to link the trace to",
+        )
+        return mapping.trace_to_unified(
+            decode_provider(PROVIDER, response.content, wire.TraceDetails)
+        )
+
+    async def replace_trace(self, creds: Credentials, native_id: str, draft: TraceDraft) -> Trace:
+        """PUT is a full replace; the SDK ignores its answer, so the trace is read back from
+        the list of its day (SweatStack has no endpoint for one trace)."""
+        await call_provider(
+            self.http,
+            self.name,
+            "PUT",
+            self._trace_url(native_id),
+            token=creds.access_token,
+            json=mapping.trace_body(draft),
+            not_found=_missing_trace(native_id),
+        )
+        day = draft.timestamp.replace(tzinfo=None).date()
+        around = TraceQuery(start_date=day - timedelta(days=1), end_date=day + timedelta(days=1))
+        wanted = mapping.federated_id(PROVIDER, native_id)
+        offset = 0
+        while True:
+            page = await self.list_traces(creds, around, offset=offset, limit=TRACES_PAGE_SIZE)
+            for trace in page:
+                if trace.id == wanted:
+                    return trace
+            if len(page) < TRACES_PAGE_SIZE:
+                raise ProviderError(
+                    PROVIDER, f"{PROVIDER} did not list trace {native_id!r} after replacing it"
+                )
+            offset += len(page)
+
+    async def delete_trace(self, creds: Credentials, native_id: str) -> None:
+        await call_provider(
+            self.http,
+            self.name,
+            "DELETE",
+            self._trace_url(native_id),
+            token=creds.access_token,
+            not_found=_missing_trace(native_id),
+        )
+
+    def _trace_url(self, native_id: str) -> str:
+        return self.base_url + TRACES_PATH + quote(native_id, safe="")
+
+
+def _missing_trace(native_id: str) -> str:
+    return f"sweatstack trace {native_id!r} not found"
+
 
 def _missing_test(native_id: str) -> str:
     return f"sweatstack test {native_id!r} not found"
@@ -402,7 +580,7 @@ def decode_backfill_line(line: str | bytes) -> datetime | None:
     return decode_provider(PROVIDER, payload, wire.BackfillStatus).backfill_loaded_until
 
 
-def list_params(query: ActivityQuery | LabTestQuery) -> list[tuple[str, str]]:
+def list_params(query: ActivityQuery | LabTestQuery | TraceQuery) -> list[tuple[str, str]]:
     """The list filters SweatStack evaluates itself: dates, repeated `sport` and `tags`, and for
     tests `created_by`."""
     params: list[tuple[str, str]] = []

@@ -28,7 +28,10 @@ from training_gateway.models.activity import (
     Summary,
     federated_id,
 )
+from training_gateway.models.daily import Daily, DailyMeasure, DailyStatus, daily_id
+from training_gateway.models.errors import InvalidInput
 from training_gateway.models.lab_test import LabTest, LabTestDraft, LabTestResults, Marker
+from training_gateway.models.trace import Trace, TraceDraft
 
 PROVIDER = "sweatstack"
 
@@ -277,4 +280,84 @@ def lab_test_body(draft: LabTestDraft) -> wire.LabTestBody:
         end=draft.end,
         results=results_to_wire(draft.results),
         tags=list(draft.tags),
+    )
+
+
+# --- dailies and traces -----------------------------------------------------------------
+
+
+def daily_to_unified(measure: DailyMeasure, day: wire.DailyResponse) -> Daily:
+    """One day of a SweatStack measure, in the gateway's units (SweatStack's own: both are
+    kg, %, bpm, ms, s, m and the cycle day)."""
+    return Daily(
+        id=daily_id(PROVIDER, measure, day.date),
+        provider=PROVIDER,
+        measure=measure,
+        date=day.date,
+        value=day.value,
+        status=DailyStatus(day.status),
+        source=day.source,
+    )
+
+
+# TraceDetails fields kept in `extensions` (when not null): the lap and the whole summaries of
+# the linked activity and test, and how the test was matched.
+_TRACE_EXTENSIONS = ("lap", "activity", "test", "test_match")
+
+
+def trace_to_unified(trace: wire.TraceDetails) -> Trace:
+    """A SweatStack trace: its links as federated ids, the embedded summaries kept in
+    `extensions`, the instant at the athlete's offset."""
+    activity_id = trace.activity.get("id") if trace.activity else None
+    extensions: dict[str, Any] = {}
+    for name in _TRACE_EXTENSIONS:
+        value = getattr(trace, name)
+        if value is not None:
+            extensions[name] = msgspec.to_builtins(value)
+    return Trace(
+        id=federated_id(PROVIDER, trace.id),
+        provider=PROVIDER,
+        timestamp=_at_local_offset(trace.timestamp, trace.timestamp_local),
+        timestamp_local=trace.timestamp_local,
+        sport=trace.sport,
+        lactate=trace.lactate,
+        rpe=trace.rpe,
+        power=trace.power,
+        speed=trace.speed,
+        heart_rate=trace.heart_rate,
+        vo2=trace.vo2,
+        notes=trace.notes,
+        tags=list(trace.tags or []),
+        test_id=federated_id(PROVIDER, trace.test_id) if trace.test_id else None,
+        activity_id=federated_id(PROVIDER, str(activity_id)) if activity_id else None,
+        app_metadata=trace.app_metadata,
+        extensions=extensions,
+    )
+
+
+def trace_body(draft: TraceDraft) -> wire.TraceBody:
+    """What POST and PUT /api/v1/traces/ take: every field, null included. The draft's
+    `test_id` must be a SweatStack test's federated id."""
+    test_id: str | None = None
+    if draft.test_id is not None:
+        provider, _, native = draft.test_id.partition(":")
+        if provider != PROVIDER or not native:
+            raise InvalidInput(
+                "test_id",
+                f"a sweatstack trace links to a sweatstack test (sweatstack:<id>), "
+                f"not {draft.test_id!r}",
+            )
+        test_id = native
+    return wire.TraceBody(
+        timestamp=draft.timestamp,
+        sport=draft.sport,
+        lactate=draft.lactate,
+        rpe=draft.rpe,
+        notes=draft.notes,
+        power=draft.power,
+        speed=draft.speed,
+        heart_rate=draft.heart_rate,
+        vo2=draft.vo2,
+        tags=list(draft.tags) or None,
+        test_id=test_id,
     )

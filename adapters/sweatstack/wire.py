@@ -18,7 +18,7 @@ wire <-> unified round trip, do not depend on which of the two the server chose.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -355,3 +355,49 @@ class LabTestBody(Struct, kw_only=True):
     end: AwareDatetime | None
     results: LabTestResults | None
     tags: list[str] | None
+
+
+# --- dailies and traces -------------------------------------------------------------------
+
+#: The client's `DailyMeasure`, `DailyStatus` and `DailySource` enums.
+DAILY_MEASURES = (
+    "body_mass", "body_fat_pct", "resting_hr", "hrv", "sleep_duration", "sleep_altitude",
+    "menstrual_cycle_day",
+)  # fmt: skip
+DAILY_SOURCES = ("manual", "garmin_connect", "intervals_icu", "wahoo")
+DailyStatus = Literal["stored", "estimated", "missing"]
+
+
+class DailyResponse(Struct, kw_only=True, forbid_unknown_fields=True):
+    """One day of `GET /api/v1/dailies/{measure}` (and the answer of a POST): `value` is a
+    required key that is null on a missing day. `source` is an open string in the unified
+    mapping (the client's enum grows as integrations do)."""
+
+    date: date
+    value: float | None
+    status: DailyStatus
+    source: str | None = None
+
+
+class DailyWrite(Struct, kw_only=True, forbid_unknown_fields=True):
+    """The body of `POST /api/v1/dailies/{measure}` (an upsert)."""
+
+    date: date
+    value: float
+
+
+class TraceBody(Struct, kw_only=True):
+    """The body of `POST /api/v1/traces/` and of PUT (full replace): every key is sent, null
+    included, as the SDK does."""
+
+    timestamp: AwareDatetime
+    sport: str | None
+    lactate: float | None
+    rpe: int | None
+    notes: str | None
+    power: int | None
+    speed: float | None
+    heart_rate: int | None
+    vo2: float | None
+    tags: list[str] | None
+    test_id: str | None

@@ -20,6 +20,7 @@ from training_gateway.gateway.routes.providers import ProviderController
 from training_gateway.gateway.routes.timeseries import TimeseriesController, backfill_status
 from training_gateway.gateway.routes.uploads import upload_files
 from training_gateway.gateway.routes.webhooks import WebhookController
+from training_gateway.gateway.routes.wellness import DailyController, TraceController
 
 
 async def authenticate_then_check_query(request: Request[Any, Any, Any]) -> None:
@@ -38,6 +39,8 @@ def route_handlers() -> list[Any]:
             ActivityController,
             ProviderController,
             LabTestController,
+            DailyController,
+            TraceController,
             ConnectionController,
             connection_callback,
             TimeseriesController,

@@ -10,7 +10,7 @@ from litestar.params import Body, Parameter
 
 from training_gateway.gateway.dependencies import PageRequest, Span
 from training_gateway.gateway.params import parse_statuses, require_json_body
-from training_gateway.gateway.services import activities
+from training_gateway.gateway.services import activities, wellness
 from training_gateway.gateway.services.federation import (
     ActivityFilter,
     ActivityPage,
@@ -66,7 +66,7 @@ class ActivityController(Controller):
             tags=wanted_tags,
             providers=providers,
         )
-        return await list_activities(
+        listed = await list_activities(
             await sources.all(providers),
             filter_,
             limit=page.limit,
@@ -74,13 +74,16 @@ class ActivityController(Controller):
             index=IndexedListing.of(sources),
             consistency=read_consistency,
         )
+        listed.items = await wellness.shown_with_app_metadata(sources, listed.items)
+        return listed
 
     @get("/{activity_id:str}", summary="Get one activity by its federated id")
     async def get_activity(
         self, sources: NamedDependency[CallerSources], activity_id: str
     ) -> Activity:
         source, native_id = await sources.of_record(activity_id)
-        return await activities.get_activity(source, native_id)
+        found = await activities.get_activity(source, native_id)
+        return (await wellness.shown_with_app_metadata(sources, [found]))[0]
 
     @post(
         "/",
@@ -141,3 +144,37 @@ class ActivityController(Controller):
         source, native_id = await sources.of_record(activity_id)
         await activities.delete_activity(analytics, sources.user, source, activity_id, native_id)
         await sources.gateway.sync.removed(sources.user, source.name, "activity", activity_id)
+
+    @put(
+        "/{activity_id:str}/app-metadata",
+        summary="Attach your app's JSON metadata to an activity",
+        description=(
+            "Replaces the document (at most 1 KB of JSON, 32 levels deep); it shows as the "
+            "activity's `extensions.app_metadata`. Kept at the provider where it keeps app "
+            "metadata (SweatStack), by the gateway for the others."
+        ),
+        status_code=204,
+    )
+    async def put_app_metadata(
+        self, sources: NamedDependency[CallerSources], activity_id: str, data: dict[str, Any]
+    ) -> None:
+        document = wellness.checked_app_metadata(data)
+        changed = await wellness.set_activity_app_metadata(sources, activity_id, document)
+        await _announce(sources, changed)
+
+    @delete(
+        "/{activity_id:str}/app-metadata",
+        summary="Remove your app's metadata from an activity",
+        status_code=204,
+    )
+    async def delete_app_metadata(
+        self, sources: NamedDependency[CallerSources], activity_id: str
+    ) -> None:
+        changed = await wellness.set_activity_app_metadata(sources, activity_id, None)
+        await _announce(sources, changed)
+
+
+async def _announce(sources: CallerSources, activity: Activity) -> None:
+    """The app's metadata is part of the unified activity: a change to it is an update."""
+    source, _ = await sources.of_record(activity.id)
+    await sources.gateway.sync.written(sources.user, source, "activity", activity)

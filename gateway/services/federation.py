@@ -33,6 +33,7 @@ from training_gateway.adapters.base import (
     Adapter,
     LabTestQuery,
     Operations,
+    TraceQuery,
     capability,
     has_capability,
 )
@@ -49,6 +50,7 @@ from training_gateway.models.activity import MAX_YEAR, MIN_YEAR, Activity, Activ
 from training_gateway.models.errors import GatewayError, InvalidParameter, ProviderThrottled
 from training_gateway.models.lab_test import LabTest
 from training_gateway.models.sport import parse_sport_filter, sport_matches
+from training_gateway.models.trace import Trace
 
 _log = logging.getLogger("gateway.federation")
 DEFAULT_LIMIT = 50
@@ -60,7 +62,7 @@ _EXHAUSTED = -1
 # No provider holds more records than this for one user; a cursor past it was not ours.
 _MAX_OFFSET = 2**31 - 1
 
-T = TypeVar("T", Activity, LabTest)
+T = TypeVar("T", Activity, LabTest, Trace)
 # How a list reads providers: from the synced index where it is fresh (the default), or live.
 Consistency = Literal["index", "live"]
 
@@ -124,6 +126,12 @@ class LabTestPage(Page[LabTest], kw_only=True):
 
 # The name the published API document gives this page (its component and title).
 LabTestPage.__name__ = LabTestPage.__qualname__ = "TestPage"
+
+
+class TracePage(Page[Trace], kw_only=True):
+    """One page of the merged trace list."""
+
+    items: list[Trace]  # concrete, for the OpenAPI document
 
 
 class RecordFilter(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
@@ -242,6 +250,35 @@ class LabTestFilter(RecordFilter[LabTest], frozen=True, kw_only=True):
             tags=self.tags,
             created_by=self.created_by,
         )
+
+
+class TraceFilter(RecordFilter[Trace], frozen=True, kw_only=True):
+    """Traces: bounds compare with the trace's moment (a date with its local calendar day), a
+    sport filter keeps only traces with a matching sport. Traces are not indexed: read live."""
+
+    kind: ClassVar[str] = "r"
+
+    def matches(self, record: Trace) -> bool:
+        if self.tags and not set(self.tags).issubset(record.tags):
+            return False
+        if self.sports and (
+            record.sport is None or not sport_matches(record.sport, _parsed_sports(self.sports))
+        ):
+            return False
+        return _instant_within(
+            record.timestamp, record.timestamp_local, self.start, lower=True
+        ) and _instant_within(record.timestamp, record.timestamp_local, self.end, lower=False)
+
+    def offered_by(self, adapter: Adapter) -> bool:
+        return has_capability(adapter, Operations.LIST_TRACES)
+
+    async def fetch(self, source: Source, offset: int, limit: int) -> list[Trace]:
+        traces = capability(source.adapter, Operations.LIST_TRACES)
+        start_date, end_date = self.pushdown_dates()
+        query = TraceQuery(
+            start_date=start_date, end_date=end_date, sports=self.sports, tags=self.tags
+        )
+        return await traces.list_traces(source.credentials, query, offset=offset, limit=limit)
 
 
 def _day_within(day: date, start: date | datetime | None, end: date | datetime | None) -> bool:
@@ -480,7 +517,7 @@ def _key_of(record: Any) -> tuple[datetime, str]:
     return (record.start, record.id)
 
 
-def _sort_key(item: Activity | LabTest) -> tuple[float, str]:
+def _sort_key(item: Activity | LabTest | Trace) -> tuple[float, str]:
     return (-item.start.timestamp(), item.id)
 
 
@@ -608,3 +645,16 @@ async def list_lab_tests(
         sources, filter_, limit=limit, cursor=cursor, index=index, consistency=consistency
     )
     return LabTestPage(**msgspec.structs.asdict(page))
+
+
+async def list_traces(
+    sources: list[AnySource],
+    filter_: TraceFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> TracePage:
+    """One page of traces from every source that lists them, newest first, ties broken by id
+    (read live: the index holds no traces)."""
+    page = await merge_listing(sources, filter_, limit=limit, cursor=cursor)
+    return TracePage(**msgspec.structs.asdict(page))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -178,6 +179,42 @@ local_tests = Table(
 
 Index("ix_local_activities_user_start", local_activities.c.user_id, local_activities.c.start_utc)
 Index("ix_local_tests_user_start", local_tests.c.user_id, local_tests.c.start_utc)
+
+# One value per measure per day; a day is the athlete's local calendar date.
+local_dailies = Table(
+    "local_dailies",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("measure", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+local_traces = Table(
+    "local_traces",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # The trace's moment (listed by it like an activity's start).
+    Column("start_utc", DateTime(timezone=True), nullable=False),
+    Column("sport", String(200), nullable=True),
+    # The unified Trace as JSON.
+    Column("document", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_local_traces_user_start", local_traces.c.user_id, local_traces.c.start_utc)
+
+# Each user's apps' JSON on records of providers that cannot hold it (by federated id).
+local_app_metadata = Table(
+    "local_app_metadata",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("record_id", String(300), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
 
 
 # events: what the gateway knows of every connection's records, what changed, and the app

@@ -34,6 +34,12 @@ from training_gateway.adapters.sweatstack.mock.records import (
     on_or_before,
     recorded_session,
 )
+from training_gateway.adapters.sweatstack.mock.wellness import (
+    DailiesState,
+    TracesState,
+    lactate_step_traces,
+    rpe_trace,
+)
 from training_gateway.models.errors import InvalidInput
 from training_gateway.models.fit import decode_fit
 from training_gateway.models.sport import sport_matches
@@ -108,6 +114,47 @@ class SweatStackStore:
         #: Lab tests (the Tests API): `tests_state.tests` by id, hooks to interleave writes.
         self.tests_state = LabTestsState(self.changes)
         self.tests_state.seed(self.user_ids, seed, today)
+        #: Dailies and traces (`wellness`): seeded series, and what the API writes.
+        self.dailies_state = DailiesState()
+        self.dailies_state.seed(self.user_ids, seed, today or date.today(), history_days)
+        self.traces_state = TracesState()
+        self._seed_traces(seed)
+        #: Each app's metadata on activities: activity id -> app -> document.
+        self.activity_app_metadata: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def _seed_traces(self, seed: int) -> None:
+        """The lactate samples of each athlete's seeded step test, and a session RPE after
+        each of their ten newest activities."""
+        for user in self.user_ids:
+            tests = self.tests_state.of(user)
+            results = {kind: t.results or {} for t in tests for kind in t.tags or ()}
+            ftp = int(results["ftp"]["critical_power"])
+            hr_max = int(results["vo2max"]["heart_rate_max"])
+            for test in tests:
+                if "lactate" in (test.tags or ()):
+                    for trace in lactate_step_traces(user, test.id, test.start, ftp, hr_max, seed):
+                        self.traces_state.add(trace)
+            rng = random.Random(f"rpe:{seed}:{user}")
+            for stored in self.activities_of(user)[:10]:
+                self.traces_state.add(rpe_trace(user, stored.session.end, stored.sport, rng))
+
+    def set_activity_app_metadata(
+        self, activity_id: str, app: str, data: dict[str, Any] | None
+    ) -> None:
+        """Set (or, with None, remove) one app's metadata on an activity."""
+        with self._lock:
+            if data is None:
+                self.activity_app_metadata.get(activity_id, {}).pop(app, None)
+            else:
+                self.activity_app_metadata.setdefault(activity_id, {})[app] = data
+
+    def activity_json(self, stored: StoredActivity, app: str, *, details: bool) -> dict[str, Any]:
+        """An activity as `app` reads it (its own metadata in `app_metadata`), as details or as
+        a list item."""
+        obj = wire.to_json_object(stored.details if details else stored.list_item)
+        with self._lock:
+            obj["app_metadata"] = self.activity_app_metadata.get(stored.id, {}).get(app)
+        return obj
 
     @property
     def default_user(self) -> str:
@@ -189,6 +236,7 @@ class SweatStackStore:
         """Delete an activity (KeyError for an unknown id); the activity deleted."""
         with self._lock:
             stored = self.activities.pop(activity_id)
+            self.activity_app_metadata.pop(activity_id, None)
         self.changes.publish("activity_deleted", stored.user_id, activity_id)
         return stored
 

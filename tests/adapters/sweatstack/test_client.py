@@ -59,6 +59,14 @@ def test_adapter_declares_what_sweatstack_offers(adapter: SweatStackAdapter) -> 
         Capability.DELETE_TEST,
         Capability.TEST_APP_METADATA,
         Capability.WEBHOOKS,
+        Capability.ACTIVITY_APP_METADATA,
+        Capability.LIST_DAILIES,
+        Capability.SET_DAILY,
+        Capability.DELETE_DAILY,
+        Capability.LIST_TRACES,
+        Capability.CREATE_TRACE,
+        Capability.UPDATE_TRACE,
+        Capability.DELETE_TRACE,
     }
     assert SweatStackAdapter.auth_kind is AuthKind.OAUTH2_PKCE_OIDC
 

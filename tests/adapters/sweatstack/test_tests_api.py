@@ -313,7 +313,13 @@ def test_details_include_the_activities_the_test_overlaps(
     linked = [item["id"] for item in details["activities"]]
     assert activity.id in linked
     assert set(linked) == _overlapping(mock, start, end)
-    assert details["traces"] == []
+    in_window = {  # traces without a test, timed within this one (a seeded session RPE)
+        t.id
+        for t in mock.store.traces_state.of(mock.default_user)
+        if t.test_id is None and start <= t.timestamp <= end
+    }
+    assert {trace["id"] for trace in details["traces"]} == in_window
+    assert all(trace["test_match"] == "window" for trace in details["traces"])
     assert {
         key: value for key, value in details.items() if key not in ("traces", "activities")
     } == (created)
@@ -359,7 +365,18 @@ def test_details_take_a_trace_resolution(
     response = _call("GET", shared_server.url, path, token, params={"traces": resolution})
     unknown = _call("GET", shared_server.url, path, token, params={"traces": "all"})
 
-    assert response.status_code == 200 and response.json()["traces"] == []
+    naming = {
+        t.id for t in shared_mock.store.traces_state.of(seeded.user) if t.test_id == seeded.id
+    }
+    end = seeded.end or seeded.start
+    timed = {
+        t.id
+        for t in shared_mock.store.traces_state.of(seeded.user)
+        if t.test_id is None and seeded.start <= t.timestamp <= end
+    }
+    assert response.status_code == 200 and naming
+    expected = naming if resolution == "linked" else naming | timed
+    assert {trace["id"] for trace in response.json()["traces"]} == expected
     assert unknown.status_code == 422
     [error] = unknown.json()["detail"]
     assert (error["type"], error["loc"]) == ("enum", ["query", "traces"])

@@ -2,6 +2,17 @@
 (a `SweatStackStore`) and the bearer token's `claims` by name; `app.create_app` provides them."""
 
 from training_gateway.adapters.sweatstack.mock.api.activities import ActivitiesController
+from training_gateway.adapters.sweatstack.mock.api.dailies import DailiesController
 from training_gateway.adapters.sweatstack.mock.api.tests import LabTestsController
+from training_gateway.adapters.sweatstack.mock.api.traces import (
+    ActivityAppMetadataController,
+    TracesController,
+)
 
-__all__ = ["ActivitiesController", "LabTestsController"]
+__all__ = [
+    "ActivitiesController",
+    "ActivityAppMetadataController",
+    "DailiesController",
+    "LabTestsController",
+    "TracesController",
+]

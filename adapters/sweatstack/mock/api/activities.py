@@ -45,11 +45,17 @@ NDJSON_MEDIA_TYPE = "application/x-ndjson"
 #: What the handlers ask for by name: the store (from the app) and the caller's user id.
 Store = NamedDependency[SweatStackStore]
 UserId = NamedDependency[str]
+Claims = NamedDependency[dict[str, Any]]
 
 
 def provide_caller(claims: NamedDependency[dict[str, Any]]) -> str:
     """The user id the bearer token was issued to."""
     return str(claims["sub"])
+
+
+def reading_app(claims: dict[str, Any]) -> str:
+    """The app whose metadata a reader sees (none for a personal token)."""
+    return str(claims.get("client_id") or "")
 
 
 def is_fit(content: bytes) -> bool:
@@ -123,7 +129,7 @@ class ActivitiesController(Controller):
 
     @get(["/", ""], required_scope=ACTIVITIES_READ)
     async def list_activities(
-        self, request: AnyRequest, store: Store, caller: UserId
+        self, request: AnyRequest, store: Store, caller: UserId, claims: Claims
     ) -> Response[bytes]:
         """The caller's activity summaries, newest first, paged by `limit`/`offset`."""
         query = QueryParams(request)
@@ -136,27 +142,31 @@ class ActivitiesController(Controller):
             sports=listing.sports,
             tags=listing.tags,
         )
+        app = reading_app(claims)
         return json_response(
-            [wire.to_json_object(stored.list_item) for stored in listing.page(found)]
+            [store.activity_json(stored, app, details=False) for stored in listing.page(found)]
         )
 
     @get("/latest", required_scope=ACTIVITIES_READ)
     async def latest_activity(
-        self, request: AnyRequest, store: Store, caller: UserId
+        self, request: AnyRequest, store: Store, caller: UserId, claims: Claims
     ) -> Response[bytes]:
         """The caller's newest activity (optionally of a sport), or `null`."""
         query = QueryParams(request)
         sports = query.sports()
         query.check()
         found = store.activities_of(caller, sports=sports)
-        return json_response(wire.to_json_object(found[0].details) if found else None)
+        return json_response(
+            store.activity_json(found[0], reading_app(claims), details=True) if found else None
+        )
 
     @get("/{activity_id:str}", required_scope=ACTIVITIES_READ)
     async def activity_details(
-        self, store: Store, caller: UserId, activity_id: FromPath[str]
+        self, store: Store, caller: UserId, claims: Claims, activity_id: FromPath[str]
     ) -> Response[bytes]:
         """One of the caller's activities; 404 when unknown or someone else's."""
-        return json_response(wire.to_json_object(_owned(store, caller, activity_id).details))
+        stored = _owned(store, caller, activity_id)
+        return json_response(store.activity_json(stored, reading_app(claims), details=True))
 
     @get("/{activity_id:str}/data", required_scope=ACTIVITIES_READ)
     async def activity_data(

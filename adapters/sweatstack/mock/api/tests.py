@@ -25,6 +25,16 @@ from litestar.params import FromPath
 from open_sport_taxonomy import Sport
 
 from training_gateway.adapters.sweatstack import wire
+from training_gateway.adapters.sweatstack.mock.api.app_metadata import (
+    FIRST_PARTY_APP as FIRST_PARTY_APP,  # re-exported: where the Tests API's callers look
+)
+from training_gateway.adapters.sweatstack.mock.api.app_metadata import (
+    Caller,
+    provide_test_caller,
+    read_app_metadata,
+    require_app_token,
+)
+from training_gateway.adapters.sweatstack.mock.api.traces import linked_traces, trace_details
 from training_gateway.adapters.sweatstack.mock.dialect import (
     AnyRequest,
     ApiError,
@@ -37,35 +47,15 @@ from training_gateway.adapters.sweatstack.mock.scopes import ACTIVITIES_READ, DA
 from training_gateway.adapters.sweatstack.mock.store import SweatStackStore
 from training_gateway.models.sport import sport_matches
 
-#: The app a token without `client_id` stands for.
-FIRST_PARTY_APP = "sweatstack-web"
 MAX_PAGE = 50
-MAX_APP_METADATA_BYTES = 1024
-MAX_APP_METADATA_DEPTH = 32
 #: A test created without `end` ends this long after its start (the SDK documents it so).
 DEFAULT_DURATION = timedelta(hours=3)
 TRACE_RESOLUTIONS = ("auto", "linked")
 
 
-class Caller(msgspec.Struct, frozen=True):
-    user: str
-    app: str
-    app_token: bool
-
-
 #: What the handlers ask for by name: the store (from the app) and the caller.
 Store = NamedDependency[SweatStackStore]
 AppCaller = NamedDependency[Caller]
-
-
-def provide_test_caller(claims: NamedDependency[dict[str, Any]]) -> Caller:
-    """The user and the app behind the bearer token."""
-    app = claims.get("client_id")
-    return Caller(
-        user=str(claims["sub"]),
-        app=str(app) if app else FIRST_PARTY_APP,
-        app_token=bool(app),
-    )
 
 
 class _TestWrite(msgspec.Struct, kw_only=True):
@@ -186,8 +176,8 @@ class LabTestsController(Controller):
         self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> Response[bytes]:
         query = QueryParams(request)
-        # `traces=linked` keeps only traces linked to this test; the mock holds no traces, so
-        # both resolutions give an empty list, but a value the API does not know is a 422.
+        # `traces=linked` keeps only the traces naming this test; `auto` adds those without a
+        # test whose timestamp lies in its window.
         query.choice(("traces",), TRACE_RESOLUTIONS)
         query.check()
         test = _visible(store, caller, test_id)
@@ -198,7 +188,13 @@ class LabTestsController(Controller):
             for a in store.activities_of(caller.user)
             if a.start <= end and a.session.end >= test.start
         ]
-        details["traces"] = []
+        resolution = request.query_params.get("traces", "auto")
+        details["traces"] = [
+            trace_details(store, trace, caller.app)
+            for trace in linked_traces(
+                store, test.id, caller.user, explicit_only=resolution == "linked"
+            )
+        ]
         details["activities"] = [wire.to_json_object(a.list_item) for a in linked]
         response = json_response(details)
         hook = store.tests_state.read_hook(test_id)
@@ -269,34 +265,8 @@ class LabTestsController(Controller):
         self, request: AnyRequest, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> None:
         test = _visible(store, caller, test_id)
-        if not caller.app_token:
-            raise ApiError(403, "App metadata needs an app token")
-        raw = await request.body()
-        try:
-            data = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            raise ApiError(
-                422, [body_error("json_invalid", [], "JSON decode error", None)]
-            ) from None
-        if not isinstance(data, dict):
-            raise ApiError(
-                422, [body_error("dict_type", [], "Input should be a valid dictionary", data)]
-            )
-        # The size is of the compact JSON, so a client's whitespace does not count.
-        if len(msgspec.json.encode(data)) > MAX_APP_METADATA_BYTES:
-            raise ApiError(413, "App metadata is limited to 1 KB")
-        if _depth(data) > MAX_APP_METADATA_DEPTH:
-            raise ApiError(
-                422,
-                [
-                    body_error(
-                        "value_error",
-                        [],
-                        "Value error, app metadata is limited to 32 levels",
-                        None,
-                    )
-                ],
-            )
+        require_app_token(caller.app_token)
+        data = await read_app_metadata(request)
         store.tests_state.set_app_metadata(test, caller.app, data)
 
     @delete("/{test_id:str}/app-metadata", status_code=204, required_scope=DATA_WRITE)
@@ -304,14 +274,5 @@ class LabTestsController(Controller):
         self, store: Store, caller: AppCaller, test_id: FromPath[str]
     ) -> None:
         test = _visible(store, caller, test_id)
-        if not caller.app_token:
-            raise ApiError(403, "App metadata needs an app token")
+        require_app_token(caller.app_token)
         store.tests_state.set_app_metadata(test, caller.app, None)
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
