@@ -159,8 +159,11 @@ def segment(
     return Segmentation(starts, lengths, means, point_error, work_error, point_tol, work_tol)
 
 
-def _segment_means(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Each run's mean over its samples that have a value (NaN when none has)."""
+def run_means(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each run's mean of a metric on the runs' 1 s grid, over the seconds that have a value
+    (NaN when none has); `starts` are the runs' first seconds."""
+    if starts.size == 0:
+        return np.empty(0)
     valid = np.isfinite(values)
     sums = np.add.reduceat(np.where(valid, values, 0.0), starts)
     counts = np.add.reduceat(valid.astype(np.int64), starts)
@@ -207,8 +210,8 @@ def segment_table(table: pa.Table, on: str, metrics: tuple[str, ...] | list[str]
         if name == on:
             means = runs.means
         else:
-            grid = _nan_grid(elapsed, _values(table, name), origin, keyed.size)
-            means = _segment_means(grid, runs.starts)
+            grid = metric_grid(elapsed, _values(table, name), origin, keyed.size)
+            means = run_means(grid, runs.starts)
         columns[name] = _typed(name, means)
     return conform(pa.table(columns), metrics)
 
@@ -221,8 +224,9 @@ def _values(table: pa.Table, name: str) -> np.ndarray:
     return pc.cast(table.column(name), pa.float64()).to_numpy(zero_copy_only=False)
 
 
-def _nan_grid(elapsed: np.ndarray, values: np.ndarray, origin: float, size: int) -> np.ndarray:
-    """A metric on the same 1 s grid as the keyed one, NaN where a second has no value."""
+def metric_grid(elapsed: np.ndarray, values: np.ndarray, origin: float, size: int) -> np.ndarray:
+    """A metric on the keyed metric's 1 s grid (`size` seconds from `origin`), NaN where a
+    second has no value; a later sample in the same second wins, as in the gap rule."""
     keep = np.isfinite(elapsed)
     seconds = np.rint(elapsed[keep] - origin).astype(np.int64)
     grid = np.full(size, np.nan)
