@@ -14,7 +14,7 @@ Every window of d seconds then has |mean_y - mean_x| <= min(P, 2 D / d), so for 
     |mean_max(y)(d) - mean_max(x)(d)| <= min(P, 2 D / d)        (`Segmentation.bound`).
 The default tolerances scale with the series' mean level (`WORK_TOLERANCE_S`,
 `POINT_TOLERANCE_SHARE`), and runs last at most `MAX_SEGMENT_S`, so the other metrics averaged
-over a run keep a time resolution of a minute.
+over a run keep a time resolution under a minute.
 
 `segment_table` applies the codec to an activity table in the unified schema; `thin_curve` is
 the curve form (the mean-max `segmentation` flag): a subset of a curve's points whose
@@ -23,6 +23,7 @@ interpolation stays within a relative tolerance of every point left out.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
@@ -42,7 +43,7 @@ WORK_TOLERANCE_S = 4.0
 #: Default point tolerance, as a share of the series' mean level: P <= 0.6 x mean.
 POINT_TOLERANCE_SHARE = 0.6
 #: The longest run, in samples (seconds on the 1 s grid).
-MAX_SEGMENT_S = 60
+MAX_SEGMENT_S = 50
 #: Default relative tolerance of a thinned curve.
 CURVE_TOLERANCE = 0.01
 
@@ -90,9 +91,9 @@ def segment(
 ) -> Segmentation:
     """Segment a finite 1 Hz series (see the module docstring; defaults: `default_tolerances`).
 
-    Top-down, a run that breaks a tolerance (or is longer than `max_length`) is split where
-    its cumulative deviation from its own mean peaks: the most likely change of level (the
-    CUSUM estimate). Then, left to right, neighbouring runs merge while the merged run keeps
+    Top-down, a run that breaks a tolerance is split where its cumulative deviation from its
+    own mean peaks: the most likely change of level (the CUSUM estimate); one that is only
+    longer than `max_length` is cut into equal pieces no longer than it. Then, left to right, neighbouring runs merge while the merged run keeps
     both tolerances and the length cap. A run of one sample always holds (P = D = 0 there).
     """
     x = np.asarray(series, dtype=np.float64).ravel()
@@ -118,14 +119,15 @@ def segment(
         drift = csum[begin : end + 1] - csum[begin] - mean * np.arange(end - begin + 1)
         return drift, mean
 
-    def holds(begin: int, end: int) -> bool:
-        if end - begin > max_length:
-            return False
+    def within(begin: int, end: int) -> bool:
         drift, mean = deviation(begin, end)
         return bool(
             np.abs(drift).max() <= work_tol + slack
             and np.abs(x[begin:end] - mean).max() <= point_tol + slack
         )
+
+    def holds(begin: int, end: int) -> bool:
+        return end - begin <= max_length and within(begin, end)
 
     runs: list[tuple[int, int]] = []
     pending = [(0, n)]
@@ -133,6 +135,12 @@ def segment(
         begin, end = pending.pop()
         if end - begin == 1 or holds(begin, end):
             runs.append((begin, end))
+            continue
+        if within(begin, end):
+            # Only too long (a steady stretch, whose drift has no real peak): equal pieces.
+            pieces = -(-(end - begin) // max_length)
+            edges = begin + (np.arange(pieces + 1) * (end - begin)) // pieces
+            pending += [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist())]
             continue
         drift, _ = deviation(begin, end)
         cut = begin + 1 + int(np.argmax(np.abs(drift[1:-1])))
