@@ -43,6 +43,7 @@ class Capability(enum.StrEnum):
     DELETE_ACTIVITY = "activities:delete"
     ACTIVITY_DATA = "activities:data"
     MEAN_MAX = "activities:mean-max"
+    SEGMENTATION = "activities:segmentation"
     UPLOAD = "activities:upload"
     BACKFILL_STATUS = "activities:backfill-status"
     LIST_TESTS = "tests:list"
@@ -224,6 +225,25 @@ class SupportsMeanMax(Protocol):
         self, creds: Credentials, native_id: str, metric: str, durations_s: Sequence[int]
     ) -> list[MeanMaxPoint]:
         """The provider's own mean-max curve."""
+        ...
+
+
+@runtime_checkable
+class SupportsSegmentation(Protocol):
+    """Capability.SEGMENTATION: the provider segments activity data itself (SweatStack's AISC)
+    and thins its mean-max curves for visualization."""
+
+    async def segmented_data(
+        self, creds: Credentials, native_id: str, metrics: Sequence[str], on: str
+    ) -> pa.Table:
+        """The activity's samples segmented on `on` (power or speed), in the unified schema:
+        one row per segment, `duration` its length in seconds, metrics their means."""
+        ...
+
+    async def segmented_mean_max(
+        self, creds: Credentials, native_id: str, metric: str, durations_s: Sequence[int]
+    ) -> list[MeanMaxPoint]:
+        """The provider's own mean-max curve, thinned by its segmentation."""
         ...
 
 
@@ -414,6 +434,7 @@ class Operations:
     )
     ACTIVITY_DATA = Operation[SupportsActivityData](Capability.ACTIVITY_DATA, SupportsActivityData)
     MEAN_MAX = Operation[SupportsMeanMax](Capability.MEAN_MAX, SupportsMeanMax)
+    SEGMENTATION = Operation[SupportsSegmentation](Capability.SEGMENTATION, SupportsSegmentation)
     UPLOAD = Operation[SupportsUpload](Capability.UPLOAD, SupportsUpload)
     BACKFILL_STATUS = Operation[SupportsBackfillStatus](
         Capability.BACKFILL_STATUS, SupportsBackfillStatus

@@ -10,6 +10,7 @@ from litestar import Request
 
 from training_gateway.models.activity import MAX_YEAR, MIN_YEAR, ActivityStatus
 from training_gateway.models.errors import InvalidInput, InvalidParameter, UnsupportedMediaType
+from training_gateway.models.segmentation import SEGMENTATION_METRICS
 from training_gateway.models.sport import canonical_sport
 from training_gateway.models.timeseries import parse_metrics
 
@@ -123,6 +124,18 @@ def parse_metrics_parameter(raw: list[str] | None) -> tuple[str, ...]:
         return parse_metrics(raw)
     except InvalidInput as exc:
         raise InvalidParameter(exc.field, exc.detail) from None
+
+
+def parse_segmentation_on(raw: str | None) -> str | None:
+    """`segmentation_on`: the metric to segment on, power or speed; None: not segmented."""
+    if raw is None:
+        return None
+    if raw not in SEGMENTATION_METRICS:
+        raise InvalidParameter(
+            "segmentation_on",
+            f"segmentation is on {' or '.join(SEGMENTATION_METRICS)}, not {raw!r}",
+        )
+    return raw
 
 
 def parse_metric(raw: str, allowed: Sequence[str]) -> str:

@@ -18,6 +18,7 @@ from training_gateway.models import mean_max
 from training_gateway.models.activity import Activity
 from training_gateway.models.errors import InvalidInput, InvalidParameter
 from training_gateway.models.mean_max import DEFAULT_DURATIONS_S, all_durations_s, on_one_hz_grid
+from training_gateway.models.segmentation import thin_curve
 
 # A 1 s grid longer than this is not one activity (and would not fit in memory sensibly).
 MAX_SERIES_S = 7 * 86400
@@ -142,6 +143,16 @@ def curve_from_series(
         for d, v, i in zip(wanted, best, where, strict=True)
         if i >= 0 and np.isfinite(v)
     ]
+
+
+def thin_points(points: Sequence[CurvePoint]) -> list[CurvePoint]:
+    """A curve's points thinned for display (`models.segmentation.thin_curve`): a subset,
+    each point exact, the rest within 1 % of the line between kept ones in log(duration)."""
+    ordered = sorted(points, key=lambda p: p.duration_s)
+    if not ordered:
+        return []
+    kept = thin_curve([p.duration_s for p in ordered], [p.value for p in ordered])
+    return [ordered[int(i)] for i in kept]
 
 
 def activity_version(activity: Activity) -> str:

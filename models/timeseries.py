@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from training_gateway.models.activity import Activity
 from training_gateway.models.errors import InvalidInput
@@ -61,6 +62,8 @@ def conform(table: pa.Table, metrics: Sequence[str] = METRICS) -> pa.Table:
         column = table.column(name)
         target = TIMESERIES_COLUMNS[name]
         if not column.type.equals(target):
+            if pa.types.is_integer(target) and pa.types.is_floating(column.type):
+                column = pc.round(column)  # a mean (a segment's) rounds, not truncates
             column = column.cast(target, safe=False)
         columns.append(column)
         fields.append(pa.field(name, target))

@@ -88,6 +88,7 @@ class SweatStackAdapter:
             Capability.GET_ACTIVITY,
             Capability.ACTIVITY_DATA,
             Capability.MEAN_MAX,
+            Capability.SEGMENTATION,
             Capability.UPLOAD,
             Capability.BACKFILL_STATUS,
             Capability.WEBHOOKS,
@@ -158,8 +159,26 @@ class SweatStackAdapter:
         `duration` is always asked for, as the unified schema always carries it. NotFound when
         the activity does not exist or has no samples.
         """
+        return await self._data(creds, native_id, metrics, None)
+
+    async def segmented_data(
+        self, creds: Credentials, native_id: str, metrics: Sequence[str], on: str
+    ) -> pa.Table:
+        """The activity's data segmented by SweatStack's AISC on `on` (`segmentation_on`): one
+        row per segment, `duration` its length."""
+        if on not in timeseries.MEAN_MAX_METRICS:
+            raise InvalidInput(
+                "segmentation_on", f"sweatstack segments on power or speed, not {on!r}"
+            )
+        return await self._data(creds, native_id, metrics, on)
+
+    async def _data(
+        self, creds: Credentials, native_id: str, metrics: Sequence[str], on: str | None
+    ) -> pa.Table:
         wanted = _unified_metrics(metrics)
         params = [("metrics", name) for name in ("duration", *wanted)]
+        if on is not None:
+            params.append(("segmentation_on", on))
         response = await call_provider(
             self.http,
             self.name,
@@ -169,7 +188,7 @@ class SweatStackAdapter:
             params=params,
             not_found=_missing(native_id),
         )
-        what = f"data of activity {native_id!r}"
+        what = f"{'segmented ' if on else ''}data of activity {native_id!r}"
         table = timeseries.read_parquet(response.content, what)
         if table.num_rows == 0:
             raise NotFound(f"sweatstack activity {native_id!r} has no streams (no samples)")
@@ -180,6 +199,23 @@ class SweatStackAdapter:
     ) -> list[MeanMaxPoint]:
         """SweatStack's mean-max curve of power or speed at `durations_s` (its default grid when
         empty); durations longer than the activity are left out, as SweatStack leaves them out."""
+        return await self._mean_max(creds, native_id, metric, durations_s, segmentation=False)
+
+    async def segmented_mean_max(
+        self, creds: Credentials, native_id: str, metric: str, durations_s: Sequence[int]
+    ) -> list[MeanMaxPoint]:
+        """SweatStack's mean-max curve with `segmentation=true`: fewer points, for display."""
+        return await self._mean_max(creds, native_id, metric, durations_s, segmentation=True)
+
+    async def _mean_max(
+        self,
+        creds: Credentials,
+        native_id: str,
+        metric: str,
+        durations_s: Sequence[int],
+        *,
+        segmentation: bool,
+    ) -> list[MeanMaxPoint]:
         if metric not in timeseries.MEAN_MAX_METRICS:
             raise InvalidInput(
                 "metric",
@@ -191,6 +227,8 @@ class SweatStackAdapter:
         params = [("metric", metric)]
         if durations:
             params.append(("durations", ",".join(str(duration) for duration in durations)))
+        if segmentation:
+            params.append(("segmentation", "true"))
         response = await call_provider(
             self.http,
             self.name,

@@ -25,6 +25,7 @@ from training_gateway.gateway.params import (
     parse_durations,
     parse_metric,
     parse_metrics_parameter,
+    parse_segmentation_on,
 )
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.services.analytics import (
@@ -40,12 +41,16 @@ from training_gateway.gateway.services.timeseries import (
     LongitudinalRun,
     activity_table,
     longitudinal_tables,
+    segmented_activity_table,
 )
 from training_gateway.gateway.storage import AnalyticsRepository
 from training_gateway.models.activity import ActivityStatus
 from training_gateway.models.errors import InvalidParameter
 from training_gateway.models.mean_max import MEAN_MAX_METRICS, MeanMaxMetric
 from training_gateway.models.timeseries import schema_for
+
+#: The response header naming who segmented an activity's data: a provider, or `gateway`.
+SEGMENTED_BY = "Segmented-By"
 
 
 def _recorded(span: Span, sports: tuple[str, ...], providers: tuple[str, ...]) -> ActivityFilter:
@@ -73,7 +78,11 @@ class TimeseriesController(Controller):
             "duration (float64 s since start), heart_rate (int16 bpm), power (int16 W), speed "
             "(float64 m/s), cadence (int16 rpm), altitude (float64 m), distance (float64 m), "
             "latitude, longitude (float64 degrees). Parquet by default; Arrow IPC stream or "
-            "columnar JSON by `Accept`."
+            "columnar JSON by `Accept`. `segmentation_on=power|speed` answers one row per "
+            "segment (AISC-like, 20-50x fewer rows, docs/segmentation.md): timestamp its start, "
+            "duration its length in seconds, each metric its mean; the `Segmented-By` header "
+            "names who segmented it, the provider (SweatStack's AISC) or `gateway` (the "
+            "gateway's codec, for every other provider)."
         ),
         media_type=PARQUET,
         responses=None,
@@ -88,14 +97,36 @@ class TimeseriesController(Controller):
             list[str] | None,
             Parameter(description="Metrics, repeatable or comma-separated; default all"),
         ] = None,
+        segmentation_on: Annotated[
+            str | None,
+            Parameter(description="Segment on `power` or `speed` (AISC-like); default: samples"),
+        ] = None,
     ) -> Response[bytes]:
         media_type = negotiate(request.headers.get("accept"), TABLE_MEDIA_TYPES)
         wanted = parse_metrics_parameter(metrics)
+        on = parse_segmentation_on(segmentation_on)
         source, _ = await sources.of_record(activity_id)
-        table = await activity_table(analytics, sources, source, activity_id, wanted)
-        return Response(encode_table(table, media_type), media_type=media_type)
+        if on is None:
+            table = await activity_table(analytics, sources, source, activity_id, wanted)
+            return Response(encode_table(table, media_type), media_type=media_type)
+        segmented = await segmented_activity_table(
+            analytics, sources, source, activity_id, wanted, on
+        )
+        return Response(
+            encode_table(segmented.table, media_type),
+            media_type=media_type,
+            headers={SEGMENTED_BY: segmented.segmented_by},
+        )
 
-    @get("/{activity_id:str}/mean-max", summary="An activity's mean-max curve")
+    @get(
+        "/{activity_id:str}/mean-max",
+        summary="An activity's mean-max curve",
+        description=(
+            "`segmentation=true` thins the curve for display: a subset of its points, each "
+            "exact, the line between them in log(duration) within 1 % of every point left out; "
+            "`segmented_by` names who thinned it (the provider, or `gateway`), null without."
+        ),
+    )
     async def activity_mean_max(
         self,
         sources: NamedDependency[CallerSources],
@@ -106,11 +137,16 @@ class TimeseriesController(Controller):
             str | None,
             Parameter(description="Comma-separated seconds, or `all`; default SweatStack's grid"),
         ] = None,
+        segmentation: Annotated[
+            bool, Parameter(description="Thin the curve for display (AISC-like); default false")
+        ] = False,
     ) -> ActivityCurve:
         chosen = parse_metric(metric, MEAN_MAX_METRICS)
         grid = parse_durations(durations)
         source, _ = await sources.of_record(activity_id)
-        return await activity_curve(analytics, sources, source, activity_id, chosen, grid)
+        return await activity_curve(
+            analytics, sources, source, activity_id, chosen, grid, segmentation=segmentation
+        )
 
     @get(
         "/longitudinal-data",

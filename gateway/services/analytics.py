@@ -12,6 +12,7 @@ import msgspec
 from training_gateway.adapters.base import Operations, capability, has_capability
 from training_gateway.gateway import workers
 from training_gateway.gateway.services.federation import (
+    GATEWAY,
     ActivityFilter,
     ProviderFailure,
     failure_of,
@@ -37,6 +38,7 @@ from training_gateway.models.curves import (
     curves_of_table,
     durations_for,
     envelope,
+    thin_points,
 )
 from training_gateway.models.errors import NotFound, ProviderError
 from training_gateway.models.mean_max import DEFAULT_DURATIONS_S
@@ -53,6 +55,8 @@ class ActivityCurve(msgspec.Struct, kw_only=True):
     metric: str
     source: str
     points: list[CurvePoint]
+    # Who thinned the curve for `segmentation=true` (the provider, or "gateway"); None: not.
+    segmented_by: str | None = None
 
 
 class LongitudinalCurve(msgspec.Struct, kw_only=True):
@@ -70,9 +74,13 @@ async def activity_curve(
     activity_id: str,
     metric: str,
     durations: Sequence[int] | str | None,
+    *,
+    segmentation: bool = False,
 ) -> ActivityCurve:
     """The activity's curve: the provider's own where it offers one (and keeps the samples),
-    else computed exactly from the samples by the gateway."""
+    else computed exactly from the samples by the gateway. With `segmentation` the curve is
+    thinned for display: by the provider where it segments its own curve, else by the
+    gateway (`models.curves.thin_points`)."""
     kept = await repo.load_streams(sources.user, activity_id)
     native_id = native_id_of(activity_id)
     if (
@@ -82,24 +90,36 @@ async def activity_curve(
         and has_capability(source.adapter, Operations.MEAN_MAX)
     ):
         grid = list(DEFAULT_DURATIONS_S) if durations is None else [int(d) for d in durations]
+        provider_segments = segmentation and has_capability(source.adapter, Operations.SEGMENTATION)
         try:
-            provided = await capability(source.adapter, Operations.MEAN_MAX).mean_max(
-                source.credentials, native_id, metric, grid
-            )
+            if provider_segments:
+                provided = await capability(
+                    source.adapter, Operations.SEGMENTATION
+                ).segmented_mean_max(source.credentials, native_id, metric, grid)
+            else:
+                provided = await capability(source.adapter, Operations.MEAN_MAX).mean_max(
+                    source.credentials, native_id, metric, grid
+                )
         except ProviderError as exc:
             # The provider refuses a curve of a metric the activity lacks (its 422); computing
             # from the samples then says so as a 404, as for every other provider.
             if exc.upstream_status != 422:
                 raise
         else:
+            points = [
+                CurvePoint(duration_s=p.duration_s, value=p.value, start=p.start) for p in provided
+            ]
+            segmented_by = None
+            if provider_segments:
+                segmented_by = source.name
+            elif segmentation:
+                points, segmented_by = await workers.run(thin_points, points), GATEWAY
             return ActivityCurve(
                 activity_id=activity_id,
                 metric=metric,
                 source=source.name,
-                points=[
-                    CurvePoint(duration_s=p.duration_s, value=p.value, start=p.start)
-                    for p in provided
-                ],
+                points=points,
+                segmented_by=segmented_by,
             )
     # The kept streams were read above already: read them once.
     table = (
@@ -107,10 +127,18 @@ async def activity_curve(
         if kept is not None
         else await provider_table(source, native_id, [metric])
     )
-    points = await workers.run(curve_of_table, table, metric, durations)
-    if points is None:
+    computed = await workers.run(curve_of_table, table, metric, durations)
+    if computed is None:
         raise NotFound(f"activity {activity_id} has no {metric} samples")
-    return ActivityCurve(activity_id=activity_id, metric=metric, source="gateway", points=points)
+    if segmentation:
+        computed = await workers.run(thin_points, computed)
+    return ActivityCurve(
+        activity_id=activity_id,
+        metric=metric,
+        source="gateway",
+        points=computed,
+        segmented_by=GATEWAY if segmentation else None,
+    )
 
 
 async def longitudinal_curve(

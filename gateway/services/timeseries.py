@@ -1,5 +1,6 @@
 """An activity's samples in the unified schema, from the streams the gateway kept or from its
-provider, and every matching activity's samples one after another for longitudinal work."""
+provider, segmented on request, and every matching activity's samples one after another for
+longitudinal work."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from dataclasses import dataclass, field
 import msgspec
 import pyarrow as pa
 
-from training_gateway.adapters.base import Operations, capability
+from training_gateway.adapters.base import Operations, capability, has_capability
+from training_gateway.gateway import workers
 from training_gateway.gateway.services.federation import (
     GATEWAY,
     ActivityFilter,
@@ -21,7 +23,8 @@ from training_gateway.gateway.services.federation import (
 from training_gateway.gateway.services.sources import CallerSources, Source
 from training_gateway.gateway.storage import AnalyticsRepository
 from training_gateway.models.activity import Activity
-from training_gateway.models.errors import GatewayError, NotFound
+from training_gateway.models.errors import GatewayError, NotFound, ProviderError
+from training_gateway.models.segmentation import segment_table
 from training_gateway.models.timeseries import conform, schema_for, with_activity_columns
 
 # Activities whose samples are fetched ahead while one is being written out.
@@ -47,6 +50,50 @@ async def provider_table(source: Source, native_id: str, metrics: Sequence[str])
     """An activity's samples as its provider serves them, in the unified schema."""
     data = capability(source.adapter, Operations.ACTIVITY_DATA)
     return conform(await data.activity_data(source.credentials, native_id, metrics), metrics)
+
+
+@dataclass(frozen=True)
+class SegmentedTable:
+    """An activity's segmented samples and who segmented them: the provider's name, or
+    `gateway` when the gateway's codec (`models.segmentation`) did."""
+
+    table: pa.Table
+    segmented_by: str
+
+
+async def segmented_activity_table(
+    repo: AnalyticsRepository,
+    sources: CallerSources,
+    source: Source,
+    activity_id: str,
+    metrics: Sequence[str],
+    on: str,
+) -> SegmentedTable:
+    """An activity's samples segmented on `on` (power or speed): by its provider where it
+    segments (and the gateway keeps no streams of the activity), else by the gateway with the
+    same kind of codec. One row per segment; `duration` is the segment's length."""
+    kept = await repo.load_streams(sources.user, activity_id)
+    if kept is None and has_capability(source.adapter, Operations.SEGMENTATION):
+        segmenter = capability(source.adapter, Operations.SEGMENTATION)
+        try:
+            table = await segmenter.segmented_data(
+                source.credentials, native_id_of(activity_id), metrics, on
+            )
+        except ProviderError as exc:
+            # The provider refuses to segment on a metric the activity lacks (SweatStack's
+            # 422): the gateway's codec then says so naming the parameter, as for any provider.
+            if exc.upstream_status != 422:
+                raise
+        else:
+            return SegmentedTable(conform(table, metrics), source.name)
+    with_key = tuple(dict.fromkeys((*metrics, on)))
+    table = (
+        conform(kept, with_key)
+        if kept is not None
+        else await provider_table(source, native_id_of(activity_id), with_key)
+    )
+    segmented = await workers.run(segment_table, table, on, tuple(metrics))
+    return SegmentedTable(segmented, GATEWAY)
 
 
 def native_id_of(activity_id: str) -> str:

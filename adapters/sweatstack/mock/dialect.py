@@ -84,6 +84,12 @@ class ListQuery:
         return found[self.offset : self.offset + self.limit]
 
 
+_BOOLEANS = {
+    **dict.fromkeys(("1", "on", "t", "true", "y", "yes"), True),
+    **dict.fromkeys(("0", "off", "f", "false", "n", "no"), False),
+}
+
+
 class QueryParams:
     """Reads query parameters the way FastAPI validates them, collecting every error as a 422."""
 
@@ -126,6 +132,25 @@ class QueryParams:
             )
             return default
         return value
+
+    def boolean(self, names: Sequence[str], default: bool = False) -> bool:
+        """The first of `names` present, as pydantic reads a boolean (true/false, 1/0, yes/no,
+        on/off, t/f, y/n, any case)."""
+        for name in names:
+            raw = self._params.get(name)
+            if raw is None:
+                continue
+            value = _BOOLEANS.get(raw.strip().lower())
+            if value is None:
+                self.error(
+                    name,
+                    "bool_parsing",
+                    "Input should be a valid boolean, unable to interpret input",
+                    raw,
+                )
+                return default
+            return value
+        return default
 
     def moment(self, name: str) -> date | datetime | None:
         """A `YYYY-MM-DD` date, or a full ISO 8601 datetime."""

@@ -8,8 +8,9 @@ Integer metrics are Int16 and floats Float32 on the wire, as SweatStack writes t
 stay Float64); a sample without a value is null. A mean-max curve has one row per duration:
 `duration` (seconds), the metric (Float64) and `start` (UTC start of the best window).
 
-SweatStack's AISC codec is proprietary; `segment_bounds` is a simple deterministic stand-in
-that keeps the shape of the output (rows of similar intensity with their mean and duration).
+SweatStack's AISC codec is proprietary; segmented data and the mean-max `segmentation` flag
+use the open AISC-like codec of `models.segmentation` (docs/segmentation.md): the same shape
+of output (rows of similar intensity with their mean and their length), not the same rows.
 """
 
 from __future__ import annotations
@@ -29,40 +30,12 @@ from training_gateway.models.mean_max import (
     mean_max_reference,
     on_one_hz_grid,
 )
+from training_gateway.models.segmentation import metric_grid, run_means, segment, thin_curve
 
 #: Metrics stored as small integers on the wire.
 INTEGER_METRICS = frozenset({"power", "heart_rate", "cadence"})
 #: Metrics that need double precision.
 POSITION_METRICS = frozenset({"latitude", "longitude"})
-#: The smallest change that starts a new segment, per keying metric (W, m/s).
-_SEGMENT_TOLERANCE_FLOOR = {"power": 15.0, "speed": 0.15}
-_SEGMENT_TOLERANCE_SHARE = 0.08
-_MAX_SEGMENT_S = 600
-
-
-def segment_bounds(
-    values: np.ndarray, *, tolerance: float, max_length_s: int = _MAX_SEGMENT_S
-) -> list[tuple[int, int]]:
-    """Half-open index ranges of runs whose samples stay within `tolerance` of the run's mean."""
-    count = len(values)
-    if count == 0:
-        return []
-    bounds: list[tuple[int, int]] = []
-    begin, total = 0, float(values[0])
-    for index in range(1, count):
-        sample = float(values[index])
-        if abs(sample - total / (index - begin)) > tolerance or index - begin >= max_length_s:
-            bounds.append((begin, index))
-            begin, total = index, 0.0
-        total += sample
-    bounds.append((begin, count))
-    return bounds
-
-
-def segmentation_tolerance(metric: str, values: np.ndarray) -> float:
-    """How far a sample may stray from its segment's mean before a new segment starts."""
-    floor = _SEGMENT_TOLERANCE_FLOOR[metric]
-    return max(floor, _SEGMENT_TOLERANCE_SHARE * float(np.mean(values)) if len(values) else floor)
 
 
 def _metric_array(name: str, values: np.ndarray, *, averaged: bool) -> pa.Array:
@@ -76,17 +49,6 @@ def _metric_array(name: str, values: np.ndarray, *, averaged: bool) -> pa.Array:
     if name in INTEGER_METRICS and not averaged:
         return pa.array(np.rint(filled).astype(np.int16), type=pa.int16(), mask=mask)
     return pa.array(filled.astype(np.float32), type=pa.float32(), mask=mask)
-
-
-def _segment_means(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The mean of each segment over the samples that have a value (NaN when none has)."""
-    if not len(starts):
-        return values[:0].astype(np.float64)
-    valid = np.isfinite(values)
-    sums = np.add.reduceat(np.where(valid, values, 0.0), starts)
-    counts = np.add.reduceat(valid.astype(np.int64), starts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def activity_table(
@@ -106,35 +68,37 @@ def activity_table(
     offset = start.utcoffset()
     offset_s = int(offset.total_seconds()) if offset is not None else 0
     epoch_s = int(start.timestamp())
-    if segmentation_on is not None:
-        # A sample without power or speed did no work and covered no ground (the gap rule).
-        keyed = np.nan_to_num(np.asarray(streams[segmentation_on], dtype=np.float64))
-        bounds = segment_bounds(keyed, tolerance=segmentation_tolerance(segmentation_on, keyed))
-        starts = np.array([begin for begin, _ in bounds], dtype=np.int64)
-        ends = np.array([end for _, end in bounds], dtype=np.int64)
-        # A segment lasts until the next one starts (the last one: its own samples).
-        following = (
-            np.append(elapsed[starts[1:]], elapsed[ends[-1] - 1] + 1) if len(starts) else starts
-        )
-        lengths = following - elapsed[starts] if len(starts) else starts
+    columns: dict[str, pa.Array] = {}
+    if segmentation_on is not None and elapsed.size:
+        # Runs of the 1 s grid, whose gaps count as 0 for power and speed (the gap rule).
+        keyed = on_one_hz_grid(elapsed, streams[segmentation_on], segmentation_on)
+        runs = segment(keyed)
+        origin = int(elapsed.min())
+        moments = epoch_s + origin + runs.starts
+        for name in metrics:
+            if name == "duration":
+                columns[name] = pa.array(runs.lengths, type=pa.duration("s"))
+                continue
+            if name == segmentation_on:
+                means = runs.means
+            else:
+                grid = metric_grid(elapsed, streams[name], origin, keyed.size)
+                means = run_means(grid, runs.starts)
+            columns[name] = _metric_array(name, means, averaged=True)
     else:
-        starts = np.arange(len(elapsed), dtype=np.int64)
-        lengths = np.ones(len(elapsed), dtype=np.int64)
-    moments = epoch_s + elapsed[starts]
-    columns: dict[str, pa.Array] = {
-        "timestamp": pa.array(moments, type=pa.timestamp("s", tz="UTC")),
-        "timestamp_local": pa.array(moments + offset_s, type=pa.timestamp("s")),
-    }
-    for name in metrics:
-        if name == "duration":
-            seconds = lengths if segmentation_on is not None else elapsed[starts]
-            columns[name] = pa.array(seconds, type=pa.duration("s"))
-        elif segmentation_on is not None:
-            values = np.asarray(streams[name], dtype=np.float64)
-            columns[name] = _metric_array(name, _segment_means(values, starts), averaged=True)
-        else:
-            columns[name] = _metric_array(name, np.asarray(streams[name]), averaged=False)
-    return pa.table(columns)
+        moments = epoch_s + elapsed
+        for name in metrics:
+            if name == "duration":
+                columns[name] = pa.array(elapsed, type=pa.duration("s"))
+            else:
+                columns[name] = _metric_array(name, np.asarray(streams[name]), averaged=False)
+    return pa.table(
+        {
+            "timestamp": pa.array(moments, type=pa.timestamp("s", tz="UTC")),
+            "timestamp_local": pa.array(moments + offset_s, type=pa.timestamp("s")),
+            **columns,
+        }
+    )
 
 
 def mean_max_table(
@@ -143,19 +107,26 @@ def mean_max_table(
     values: np.ndarray,
     metric: str,
     durations_s: Sequence[int] | Literal["all"] = DEFAULT_DURATIONS_S,
+    *,
+    segmentation: bool = False,
 ) -> pa.Table:
     """An activity's mean-max curve as SweatStack serves it, one row per duration.
 
     Computed the straightforward way (`on_one_hz_grid` + `mean_max_reference`), so a faster
     implementation can be checked against it. `all` is `all_durations_s` of the activity's
     length. Durations longer than the activity, and durations without any window (none for
-    power and speed, whose gaps count as 0), are left out.
+    power and speed, whose gaps count as 0), are left out. With `segmentation` the curve is
+    thinned for visualization (`models.segmentation.thin_curve`): fewer rows, each exact.
     """
     grid = on_one_hz_grid(elapsed_s, values, metric)
     asked = all_durations_s(grid.size) if durations_s == "all" else durations_s
     wanted = np.array(sorted({d for d in asked if 1 <= d <= grid.size}), dtype=np.int64)
     best, where = mean_max_reference(grid, wanted)
     found = where >= 0
+    if segmentation:
+        kept = np.flatnonzero(found)[thin_curve(wanted[found], best[found])]
+        found = np.zeros_like(found)
+        found[kept] = True
     first_s = int(np.rint(np.min(elapsed_s))) if grid.size else 0
     starts_s = int(start.timestamp()) + first_s + where[found]
     return pa.table(

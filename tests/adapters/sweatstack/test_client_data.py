@@ -491,3 +491,49 @@ async def test_backfill_connection_failure_is_named(adapter: SweatStackAdapter) 
 
     with pytest.raises(ProviderError, match="sweatstack could not be reached"):
         await _collect(adapter)
+
+
+# --- segmentation ---------------------------------------------------------------------------
+
+
+@respx.mock
+async def test_segmented_data_asks_for_segmentation_on_and_reads_segments(
+    adapter: SweatStackAdapter,
+) -> None:
+    streams = {"elapsed_s": np.arange(240), "power": np.repeat([150.0, 300.0], 120)}
+    table = activity_table(START, streams, ["duration", "power"], segmentation_on="power")
+    route = respx.get(DATA_URL).mock(return_value=_parquet(table))
+
+    segments = await adapter.segmented_data(CREDS, "act_1", ["power"], "power")
+
+    assert route.calls.last.request.url.params.multi_items() == [
+        ("metrics", "duration"),
+        ("metrics", "power"),
+        ("segmentation_on", "power"),
+    ]
+    assert segments.column("duration").to_pylist() == [40.0] * 6  # runs of at most 50 s
+    assert segments.column("power").to_pylist() == [150] * 3 + [300] * 3
+
+
+async def test_segmented_data_on_heart_rate_is_refused_before_asking(
+    adapter: SweatStackAdapter,
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        await adapter.segmented_data(CREDS, "act_1", ["power"], "heart_rate")
+    assert caught.value.field == "segmentation_on"
+
+
+@respx.mock
+async def test_segmented_mean_max_asks_for_segmentation(adapter: SweatStackAdapter) -> None:
+    elapsed = np.arange(600)
+    curve = mean_max_table(START, elapsed, np.full(600, 200.0), "power", [1, 60], segmentation=True)
+    route = respx.get(MEAN_MAX_URL).mock(return_value=_parquet(curve))
+
+    points = await adapter.segmented_mean_max(CREDS, "act_1", "power", [1, 60])
+
+    assert route.calls.last.request.url.params.multi_items() == [
+        ("metric", "power"),
+        ("durations", "1,60"),
+        ("segmentation", "true"),
+    ]
+    assert [p.duration_s for p in points] == [1, 60]

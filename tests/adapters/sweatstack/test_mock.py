@@ -22,6 +22,7 @@ from training_gateway.adapters._mock.registry import load_mock_factories
 from training_gateway.adapters.sweatstack import wire
 from training_gateway.adapters.sweatstack.client import decode_details, decode_summaries
 from training_gateway.adapters.sweatstack.mock import StoredActivity, SweatStackMock
+from training_gateway.models.mean_max import mean_max_reference
 
 from .conftest import SEED, TODAY
 
@@ -349,6 +350,7 @@ def test_unknown_activity_is_404(shared_mock: SweatStackMock, shared_server: Moc
         ("{data}", {"metrics": "power,watts"}, "metrics"),
         ("{data}", {"segmentation_on": "heart_rate"}, "segmentation_on"),
         ("{run_data}", {"segmentation_on": "power"}, "segmentation_on"),
+        ("{mean_max}", {"metric": "power", "segmentation": "maybe"}, "segmentation"),
     ],
 )
 def test_bad_query_parameters_are_422_naming_the_parameter(
@@ -360,7 +362,8 @@ def test_bad_query_parameters_are_422_naming_the_parameter(
 ) -> None:
     data = f"{LIST}{_first(shared_mock, 'cycling').id}/data"
     run_data = f"{LIST}{_first(shared_mock, 'running').id}/data"
-    path = path.format(data=data, run_data=run_data)
+    mean_max = data.removesuffix("/data") + "/mean-max"
+    path = path.format(data=data, run_data=run_data, mean_max=mean_max)
 
     response = _get(shared_server.url, path, shared_mock.token_for(), params)
 
@@ -526,7 +529,7 @@ def test_segmented_data_has_fewer_rows_covering_the_whole_activity(
 
     durations = np.array([value.total_seconds() for value in table.column("duration").to_pylist()])
     assert table.equals(again)
-    assert 1 < table.num_rows < stored.session.duration_s / 2
+    assert 20 <= stored.session.duration_s / table.num_rows <= 50  # AISC's promise
     assert durations.sum() == stored.session.duration_s
     assert (durations > 0).all()
     starts = table.column("timestamp").to_pylist()
@@ -537,3 +540,29 @@ def test_segmented_data_has_fewer_rows_covering_the_whole_activity(
     )
     weighted_mean = (table.column(key).to_numpy() * durations).sum() / durations.sum()
     assert weighted_mean == pytest.approx(stored.session.streams[key].mean(), rel=1e-4)
+
+
+@pytest.mark.parametrize(("sport", "key"), [("cycling.road", "power"), ("running", "speed")])
+def test_segmented_data_keeps_the_mean_max_curve_within_the_documented_bound(
+    shared_mock: SweatStackMock, shared_server: MockServer, sport: str, key: str
+) -> None:
+    """docs/segmentation.md: at the series' mean level L, the curve of the segments is within
+    min(0.6 L, 2 x 4 s x L / d) of the exact one (the mock's own curve), at every duration."""
+    stored = _first(shared_mock, sport)
+    token = shared_mock.token_for()
+    path = f"{LIST}{stored.id}"
+    params = {"segmentation_on": key, "metrics": f"duration,{key}"}
+    segments = _table(_get(shared_server.url, f"{path}/data", token, params))
+    exact = _table(
+        _get(shared_server.url, f"{path}/mean-max", token, {"metric": key, "durations": "all"})
+    )
+
+    lengths = [int(value.total_seconds()) for value in segments.column("duration").to_pylist()]
+    expanded = np.repeat(segments.column(key).to_numpy().astype(np.float64), lengths)
+    durations = np.array([int(d.total_seconds()) for d in exact.column("duration").to_pylist()])
+    coded, _ = mean_max_reference(expanded, durations)
+    level = float(np.mean(np.abs(stored.session.streams[key])))
+    bound = np.minimum(0.6 * level, 8.0 * level / durations)
+    gap = np.abs(coded - exact.column(key).to_numpy())
+    assert np.all(gap <= bound + 1e-4 * level)  # + float32 rounding of the wire's means
+    assert gap[durations >= 60].max() <= 0.03 * level

@@ -175,3 +175,39 @@ def test_another_users_activity_is_404(
 
     assert response.status_code == 404
     assert theirs.id in response.json()["detail"]
+
+
+@pytest.mark.parametrize("flag", ["segmentation", "nlec"])
+def test_segmentation_thins_the_curve_to_exact_points_interpolating_the_rest(
+    shared_mock: SweatStackMock, shared_server: MockServer, flag: str
+) -> None:
+    """`segmentation=true` (`nlec` in SweatStack 0.86) keeps fewer rows for visualization:
+    each one the exact curve's, and the line between them in log(duration) within 1 % of every
+    row left out (docs/segmentation.md)."""
+    ride = _first(shared_mock, "cycling.road")
+    token = shared_mock.token_for()
+    full = _table(_mean_max(shared_server, token, ride.id, {"metric": "power", "durations": "all"}))
+    thinned = _table(
+        _mean_max(
+            shared_server, token, ride.id, {"metric": "power", "durations": "all", flag: "true"}
+        )
+    )
+    unchanged = _table(
+        _mean_max(
+            shared_server, token, ride.id, {"metric": "power", "durations": "all", flag: "false"}
+        )
+    )
+
+    assert unchanged.equals(full)
+    assert thinned.schema == full.schema
+    assert thinned.num_rows <= full.num_rows // 5
+    rows = {row["duration"]: row for row in full.to_pylist()}
+    kept = thinned.to_pylist()
+    assert kept[0] == full.to_pylist()[0] and kept[-1] == full.to_pylist()[-1]
+    assert all(rows[row["duration"]] == row for row in kept)
+    log_kept = np.log([row["duration"].total_seconds() for row in kept])
+    line = np.interp(
+        np.log([d.total_seconds() for d in rows]), log_kept, [row["power"] for row in kept]
+    )
+    values = np.array([row["power"] for row in rows.values()])
+    assert np.all(np.abs(line - values) <= 0.01 * values + 1e-9)

@@ -78,6 +78,12 @@ def test_upload_to_astral_creates_activities_whose_data_and_mean_max_work(
         f"/v1/activities/{ride['id']}/mean-max", params={"metric": "power", "durations": "60"}
     ).json()
     assert curve["source"] == "gateway" and curve["points"][0]["value"] > 0
+    # The samples the gateway keeps are segmented by its own codec.
+    segmented = api.get(f"/v1/activities/{ride['id']}/data", params={"segmentation_on": "power"})
+    assert segmented.status_code == 200 and segmented.headers["segmented-by"] == "gateway"
+    segments = pq.read_table(io.BytesIO(segmented.content))
+    assert segments.column("duration").to_numpy().sum() == 900
+    assert 20 <= 900 / segments.num_rows <= 50
     assert api.delete(f"/v1/activities/{ride['id']}").status_code == 204
     assert_problem(api.get(f"/v1/activities/{ride['id']}/data"), 404)
 

@@ -194,11 +194,13 @@ class ActivitiesController(Controller):
         self, request: AnyRequest, store: Store, caller: UserId, activity_id: FromPath[str]
     ) -> Response[bytes]:
         """The activity's mean-max curve of power or speed as Parquet, one row per duration
-        (the default 19-duration grid, `all`, or the given ones) the activity lasted."""
+        (the default 19-duration grid, `all`, or the given ones) the activity lasted;
+        `segmentation=true` (`nlec`, its name in 0.86) thins it for visualization."""
         stored = _owned(store, caller, activity_id)
         query = QueryParams(request)
         metric = query.required_choice("metric", MEAN_MAX_METRICS)
         durations = query.durations()
+        segmentation = query.boolean(("segmentation", "nlec"))
         query.check()
         assert metric is not None  # check() raised otherwise
         if metric not in stored.recorded_metrics:
@@ -210,6 +212,7 @@ class ActivitiesController(Controller):
             streams[metric],
             metric,
             DEFAULT_DURATIONS_S if durations is None else durations,
+            segmentation=segmentation,
         )
         return Response(content=to_parquet(table), media_type=PARQUET_MEDIA_TYPE)
 
