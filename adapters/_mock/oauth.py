@@ -421,6 +421,15 @@ class AuthorizationServer:
             answer["id_token"] = self._id_token(issuer, client.client_id, code)
         return answer
 
+    def issue_grant(self, user: str, *, client_id: str, scope: str) -> dict[str, Any]:
+        """A token answer (access and refresh token) for `user` as `client_id` holds them,
+        outside the authorization flow: a provider's own token exchanges (SweatStack's
+        principal token) issue grants this way. Revoked and refreshed like any other."""
+        family_id = secrets.token_hex(8)
+        family = _Family(client_id=client_id, user=user, scope=scope)
+        self._families[family_id] = family
+        return self._issue(family_id, family)
+
     def _refresh_grant(self, client: _Client, form: dict[str, str]) -> dict[str, Any]:
         presented = form.get("refresh_token", "")
         refresh = self._refresh.get(presented)

@@ -16,7 +16,13 @@ from litestar.params import FromPath
 from training_gateway.adapters._mock import TokenIssuer
 from training_gateway.adapters._mock.control import UnknownRecord, answer, decoded
 from training_gateway.adapters._mock.oauth import AuthorizationServer
-from training_gateway.adapters.sweatstack.mock.api import ActivitiesController, LabTestsController
+from training_gateway.adapters.sweatstack.mock.api import (
+    ActivitiesController,
+    LabTestsController,
+    ProfileController,
+    UsersController,
+    principal_token_route,
+)
 from training_gateway.adapters.sweatstack.mock.dialect import exception_handlers, verified_claims
 from training_gateway.adapters.sweatstack.mock.scopes import (
     CLAIMS_STATE_KEY,
@@ -48,7 +54,13 @@ def create_app(store: SweatStackStore, tokens: TokenIssuer, auth: AuthorizationS
     # Every route of SweatStack's API, each declaring its `required_scope` (see `scopes`).
     api = Router(
         path="/",
-        route_handlers=[ActivitiesController, LabTestsController],
+        route_handlers=[
+            ActivitiesController,
+            LabTestsController,
+            ProfileController,
+            UsersController,
+            principal_token_route(auth),
+        ],
         guards=[guard],
     )
     app = Litestar(

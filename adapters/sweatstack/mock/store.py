@@ -26,6 +26,7 @@ from open_sport_taxonomy import Sport
 from training_gateway.adapters._mock import SyntheticSession, synthesize_history
 from training_gateway.adapters.sweatstack import wire
 from training_gateway.adapters.sweatstack.mock.events import ChangeFeed
+from training_gateway.adapters.sweatstack.mock.profiles import ProfilesState
 from training_gateway.adapters.sweatstack.mock.records import (
     StoredActivity,
     StoredSource,
@@ -108,6 +109,10 @@ class SweatStackStore:
         #: Lab tests (the Tests API): `tests_state.tests` by id, hooks to interleave writes.
         self.tests_state = LabTestsState(self.changes)
         self.tests_state.seed(self.user_ids, seed, today)
+        #: Accounts (the seeded athletes, the managed users they create) and app metadata.
+        self.profiles = ProfilesState(
+            {user: ("Athlete", str(number)) for number, user in enumerate(self.user_ids, 1)}
+        )
 
     @property
     def default_user(self) -> str:

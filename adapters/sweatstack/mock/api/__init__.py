@@ -2,6 +2,17 @@
 (a `SweatStackStore`) and the bearer token's `claims` by name; `app.create_app` provides them."""
 
 from training_gateway.adapters.sweatstack.mock.api.activities import ActivitiesController
+from training_gateway.adapters.sweatstack.mock.api.profile import (
+    ProfileController,
+    UsersController,
+    principal_token_route,
+)
 from training_gateway.adapters.sweatstack.mock.api.tests import LabTestsController
 
-__all__ = ["ActivitiesController", "LabTestsController"]
+__all__ = [
+    "ActivitiesController",
+    "LabTestsController",
+    "ProfileController",
+    "UsersController",
+    "principal_token_route",
+]
