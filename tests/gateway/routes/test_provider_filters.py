@@ -235,6 +235,11 @@ def test_a_malformed_provider_scoped_parameter_is_400(
     assert name in body["detail"] or body.get("field") == name
 
 
-def test_astrals_own_format_parameter_is_unknown_to_the_gateway(readonly_api: httpx.Client) -> None:
-    refused = readonly_api.get("/v1/activities", params={"format": "raw", "provider": "astral"})
-    assert_problem(refused, 400, field="format")
+@pytest.mark.parametrize(("astral_name", "ours"), [("format", "view"), ("user_id", "athlete")])
+def test_astrals_own_parameter_names_are_refused_with_the_gateways(
+    readonly_api: httpx.Client, astral_name: str, ours: str
+) -> None:
+    refused = readonly_api.get("/v1/activities", params={astral_name: "x", "provider": "astral"})
+
+    body = assert_problem(refused, 400, field=astral_name)
+    assert f"did you mean {ours!r}" in body["detail"]
