@@ -27,8 +27,9 @@ Beyond activities and their data:
   `backfill_error` set, the stream sends `{"error": ...}` instead and closes.
 - The profile and users endpoints the client calls (`api.profile`): `profile/status` (which
   follows the backfill), `profile/sports/`, `profile/tags/`, `profile/app-metadata` (per app,
-  app tokens only), `users/` with managed users (`profiles.ProfilesState`) and
-  `oauth/principal-token` (so `users.list()` and `whoami()` work).
+  app tokens only), `users/` with managed users (`profiles.ProfilesState`), and
+  `oauth/delegated-token` / `oauth/principal-token` (acting as a managed user and back, so
+  `delegated_client()`, `users.list()` and `whoami()` work).
 
 Webhooks and changes made outside the API:
 - `mock.webhooks` (`webhooks.Webhooks`) sends SweatStack's signed webhooks for every change of

@@ -21,7 +21,7 @@ from training_gateway.adapters.sweatstack.mock.api import (
     LabTestsController,
     ProfileController,
     UsersController,
-    principal_token_route,
+    token_exchange_routes,
 )
 from training_gateway.adapters.sweatstack.mock.dialect import exception_handlers, verified_claims
 from training_gateway.adapters.sweatstack.mock.scopes import (
@@ -59,7 +59,7 @@ def create_app(store: SweatStackStore, tokens: TokenIssuer, auth: AuthorizationS
             LabTestsController,
             ProfileController,
             UsersController,
-            principal_token_route(auth),
+            *token_exchange_routes(auth),
         ],
         guards=[guard],
     )

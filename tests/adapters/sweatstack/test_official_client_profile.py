@@ -175,3 +175,63 @@ def test_the_principal_token_is_a_working_grant(
         assert principal._get_user_id_from_token() == mock.default_user
     finally:
         principal.close()
+
+
+def test_a_manager_acts_as_its_managed_user_and_back(
+    client: sweatstack.Client, served: tuple[SweatStackMock, str]
+) -> None:
+    mock, url = served
+    junior = client.users.create(first_name="Bob")
+
+    acting = client.delegated_client(junior.id)
+    try:
+        acts_as = acting._get_user_id_from_token()
+        their_activities = acting.activities.list(limit=5)
+        their_tags = acting.profile.tags()
+        who = acting.whoami()  # through the principal's users list
+        delegated = acting.api_key.get_secret_value()
+        refused = httpx.get(
+            f"{url}/api/v1/users/", headers={"Authorization": f"Bearer {delegated}"}
+        )
+        back = acting.principal_client()
+        try:
+            principal_again = back._get_user_id_from_token()
+            own_activities = back.activities.list(limit=5)
+        finally:
+            back.close()
+    finally:
+        acting.close()
+
+    assert acts_as == junior.id and who.id == junior.id and who.is_managed
+    assert refused.status_code == 403 and "delegated" in refused.json()["detail"]
+    assert their_activities == [] and their_tags == []
+    assert principal_again == mock.default_user
+    assert own_activities == client.activities.list(limit=5) and own_activities
+
+
+def test_delegating_to_a_user_you_do_not_manage_is_refused(
+    client: sweatstack.Client, served: tuple[SweatStackMock, str]
+) -> None:
+    mock, _ = served
+    junior = client.users.create(first_name="Bob")
+
+    with pytest.raises(SweatStackAuthError):
+        client.delegated_client(mock.other_user)
+    with pytest.raises(SweatStackAuthError):
+        client.delegated_client(junior.id, team_id="team_nowhere")
+
+
+def test_a_delegated_token_holds_only_delegable_scopes_of_the_principal(
+    served: tuple[SweatStackMock, str],
+) -> None:
+    mock, url = served
+    with _client(url, mock.token_for(scope="openid profile activities:read")) as narrow:
+        junior = narrow.users.create(first_name="Bob")
+        acting = narrow.delegated_client(junior.id)
+        try:
+            claims = sweatstack.utils.decode_jwt_body(acting.api_key.get_secret_value())
+        finally:
+            acting.close()
+
+    assert claims["scope"] == "activities:read"
+    assert claims["act"] == {"sub": mock.default_user, "scope": "openid profile activities:read"}

@@ -5,7 +5,7 @@ from training_gateway.adapters.sweatstack.mock.api.activities import ActivitiesC
 from training_gateway.adapters.sweatstack.mock.api.profile import (
     ProfileController,
     UsersController,
-    principal_token_route,
+    token_exchange_routes,
 )
 from training_gateway.adapters.sweatstack.mock.api.tests import LabTestsController
 
@@ -14,5 +14,5 @@ __all__ = [
     "LabTestsController",
     "ProfileController",
     "UsersController",
-    "principal_token_route",
+    "token_exchange_routes",
 ]

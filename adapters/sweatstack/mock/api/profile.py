@@ -1,11 +1,18 @@
 """`/api/v1/profile/...` (the user a token acts as: account status, sports, tags, app
 metadata), `/api/v1/users/...` (the users a caller can access, and the managed users it
-creates) and `/api/v1/oauth/principal-token`, as the official client 0.97 calls them.
+creates) and `/api/v1/oauth/delegated-token` / `principal-token` (acting as a managed user, and
+back), as the official client 0.97 calls them.
+
+A delegated token's `sub` is the user it acts as; its `act` claim (RFC 8693) names the
+principal and the principal's scope, which `principal-token` restores. A delegated token
+holds only the delegable scopes (activities, wellness, reproductive health, workouts) the
+principal's token held. The mock has no shares or teams: a principal may delegate to its
+managed users only (anyone else, or any `team_id`, is SweatStack's 403).
 
 Scopes, where SweatStack documents them: `profile/status` takes any valid token whatever its
 scopes; `users/` needs no `profile` scope (the client's `whoami` relies on it). Where it is
 silent the mock chooses, and says so: sports and tags reveal activity data, so they need
-`activities:read`; the users routes and the principal token take any valid token; app
+`activities:read`; the users routes and the token exchanges take any valid token; app
 metadata takes any valid *app* token (a personal token is SweatStack's 403, as on tests).
 
 `profile/status` follows the mock's state: `activity_history` is `syncing` (with a
@@ -52,6 +59,17 @@ Claims = NamedDependency[dict[str, Any]]
 
 def _caller(claims: dict[str, Any]) -> str:
     return str(claims["sub"])
+
+
+def _actor(claims: dict[str, Any]) -> dict[str, Any] | None:
+    """A delegated token's `act` claim (the principal), None for a principal's token."""
+    act = claims.get("act")
+    return act if isinstance(act, dict) and act.get("sub") else None
+
+
+class _DelegationRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    sub: str
+    team_id: str | None = None
 
 
 def _flag(request: AnyRequest, query: QueryParams, name: str, default: bool) -> bool:
@@ -198,6 +216,8 @@ class UsersController(Controller):
     async def list_users(
         self, request: AnyRequest, store: Store, claims: Claims
     ) -> Response[bytes]:
+        if _actor(claims) is not None:
+            raise ApiError(403, "This endpoint does not accept delegated tokens")
         query = QueryParams(request)
         managed = _flag(request, query, "include_managed", True)
         _flag(request, query, "include_shared", True)  # nobody shares in the mock's state
@@ -250,18 +270,47 @@ class UsersController(Controller):
         store.profiles.delete(_managed_or_404(store, claims, user_id))
 
 
-def principal_token_route(auth: AuthorizationServer) -> Any:
-    """`GET /api/v1/oauth/principal-token`: a fresh token pair for the signed-in user (the
-    principal; the mock issues no delegated tokens, so it is the token's own user), for the
-    same app and scopes."""
+def token_exchange_routes(auth: AuthorizationServer) -> list[Any]:
+    """`POST /api/v1/oauth/delegated-token` (act as a managed user) and `GET
+    /api/v1/oauth/principal-token` (a fresh grant for the signed-in user, also from a
+    delegated token), each a real grant of the authorization server (refreshable, revocable)."""
 
-    @get("/api/v1/oauth/principal-token", required_scope=ANY_SCOPE)
-    async def principal_token(claims: Claims) -> Response[bytes]:
+    @post("/api/v1/oauth/delegated-token", status_code=200, required_scope=ANY_SCOPE)
+    async def delegated_token(request: AnyRequest, store: Store, claims: Claims) -> Response[bytes]:
+        try:
+            body = msgspec.json.decode(await request.body(), type=_DelegationRequest)
+        except msgspec.ValidationError as exc:
+            raise ApiError(422, [body_error("value_error", [], str(exc), None)]) from None
+        except msgspec.DecodeError:
+            raise ApiError(
+                422, [body_error("json_invalid", [], "JSON decode error", None)]
+            ) from None
+        act = _actor(claims)
+        principal = str(act["sub"]) if act is not None else _caller(claims)
+        principal_scope = (
+            str(act.get("scope", "")) if act is not None else str(claims.get("scope") or "")
+        )
+        if body.team_id is not None:
+            raise ApiError(403, f"You have no access to {body.sub} through team {body.team_id}")
+        if store.profiles.managed(principal, body.sub) is None:
+            raise ApiError(403, f"You have no access to user {body.sub}")
+        held = granted_scopes({"scope": principal_scope})
         grant = auth.issue_grant(
-            _caller(claims),
+            body.sub,
             client_id=str(claims.get("client_id") or ""),
-            scope=str(claims.get("scope") or ""),
+            scope=" ".join(scope for scope in DELEGABLE_SCOPES if scope in held),
+            claims={"act": {"sub": principal, "scope": principal_scope}},
         )
         return json_response(grant)
 
-    return principal_token
+    @get("/api/v1/oauth/principal-token", required_scope=ANY_SCOPE)
+    async def principal_token(claims: Claims) -> Response[bytes]:
+        act = _actor(claims)
+        grant = auth.issue_grant(
+            str(act["sub"]) if act is not None else _caller(claims),
+            client_id=str(claims.get("client_id") or ""),
+            scope=str(act.get("scope", "")) if act is not None else str(claims.get("scope") or ""),
+        )
+        return json_response(grant)
+
+    return [delegated_token, principal_token]
