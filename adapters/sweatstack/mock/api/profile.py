@@ -67,6 +67,15 @@ def _actor(claims: dict[str, Any]) -> dict[str, Any] | None:
     return act if isinstance(act, dict) and act.get("sub") else None
 
 
+def _principal(claims: dict[str, Any]) -> tuple[str, str]:
+    """The signed-in user behind a token and the scope of their own token (for a delegated
+    token, what its `act` claim says)."""
+    act = _actor(claims)
+    if act is not None:
+        return str(act["sub"]), str(act.get("scope", ""))
+    return _caller(claims), str(claims.get("scope") or "")
+
+
 class _DelegationRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sub: str
     team_id: str | None = None
@@ -285,11 +294,7 @@ def token_exchange_routes(auth: AuthorizationServer) -> list[Any]:
             raise ApiError(
                 422, [body_error("json_invalid", [], "JSON decode error", None)]
             ) from None
-        act = _actor(claims)
-        principal = str(act["sub"]) if act is not None else _caller(claims)
-        principal_scope = (
-            str(act.get("scope", "")) if act is not None else str(claims.get("scope") or "")
-        )
+        principal, principal_scope = _principal(claims)
         if body.team_id is not None:
             raise ApiError(403, f"You have no access to {body.sub} through team {body.team_id}")
         if store.profiles.managed(principal, body.sub) is None:
@@ -305,11 +310,9 @@ def token_exchange_routes(auth: AuthorizationServer) -> list[Any]:
 
     @get("/api/v1/oauth/principal-token", required_scope=ANY_SCOPE)
     async def principal_token(claims: Claims) -> Response[bytes]:
-        act = _actor(claims)
+        principal, scope = _principal(claims)
         grant = auth.issue_grant(
-            str(act["sub"]) if act is not None else _caller(claims),
-            client_id=str(claims.get("client_id") or ""),
-            scope=str(act.get("scope", "")) if act is not None else str(claims.get("scope") or ""),
+            principal, client_id=str(claims.get("client_id") or ""), scope=scope
         )
         return json_response(grant)
 
