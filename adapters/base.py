@@ -12,6 +12,7 @@ from typing import (
     Any,
     BinaryIO,
     ClassVar,
+    Final,
     Generic,
     Literal,
     Protocol,
@@ -42,6 +43,10 @@ class Capability(enum.StrEnum):
     UPDATE_ACTIVITY = "activities:update"
     DELETE_ACTIVITY = "activities:delete"
     ACTIVITY_DATA = "activities:data"
+    # Provider-scoped list filters and views (see ActivityQuery and SupportsRawView).
+    COACH_ACCESS = "activities:coach-access"
+    PLAN_FILTER = "activities:plan-filter"
+    RAW_VIEW = "activities:raw-view"
     MEAN_MAX = "activities:mean-max"
     SEGMENTATION = "activities:segmentation"
     UPLOAD = "activities:upload"
@@ -79,6 +84,11 @@ class ActivityQuery(Struct, kw_only=True, frozen=True):
     An adapter may return a superset (the gateway applies every filter exactly afterwards),
     but it must return the same items in the same order for the same query, because the
     gateway pages through it by offset.
+
+    `athlete` and `plan_instance_id` are provider-scoped: the gateway sets them only for an
+    adapter that declares Capability.COACH_ACCESS (list another user's activities, by the
+    provider's user id, as their coach) or Capability.PLAN_FILTER (only the activities of one
+    training-plan instance), and it must then honour them exactly.
     """
 
     start_date: date | None = None
@@ -86,6 +96,8 @@ class ActivityQuery(Struct, kw_only=True, frozen=True):
     sports: tuple[str, ...] = ()
     statuses: tuple[ActivityStatus, ...] = ()
     tags: tuple[str, ...] = ()
+    athlete: str | None = None
+    plan_instance_id: str | None = None
 
 
 class LabTestQuery(Struct, kw_only=True, frozen=True):
@@ -214,6 +226,26 @@ class SupportsActivityData(Protocol):
     ) -> pa.Table:
         """The activity's samples in the unified schema (`models.timeseries.conform`), with only
         the requested metrics it has; NotFound when the activity has no streams."""
+        ...
+
+
+RAW_DOCUMENT: Final = "raw_document"
+"""The extension in which a raw view keeps the provider's own document."""
+
+
+@runtime_checkable
+class SupportsRawView(Protocol):
+    """Capability.RAW_VIEW: activities as the provider stores them. Each is the unified
+    activity with the provider's own document kept whole in `extensions["raw_document"]`."""
+
+    async def list_raw_activities(
+        self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int
+    ) -> list[Activity]:
+        """`list_activities`, each activity carrying its raw document."""
+        ...
+
+    async def get_raw_activity(self, creds: Credentials, native_id: str) -> Activity:
+        """`get_activity`, carrying its raw document."""
         ...
 
 
@@ -433,6 +465,9 @@ class Operations:
         Capability.DELETE_ACTIVITY, SupportsActivityWrites
     )
     ACTIVITY_DATA = Operation[SupportsActivityData](Capability.ACTIVITY_DATA, SupportsActivityData)
+    COACH_ACCESS = Operation[SupportsActivities](Capability.COACH_ACCESS, SupportsActivities)
+    PLAN_FILTER = Operation[SupportsActivities](Capability.PLAN_FILTER, SupportsActivities)
+    RAW_VIEW = Operation[SupportsRawView](Capability.RAW_VIEW, SupportsRawView)
     MEAN_MAX = Operation[SupportsMeanMax](Capability.MEAN_MAX, SupportsMeanMax)
     SEGMENTATION = Operation[SupportsSegmentation](Capability.SEGMENTATION, SupportsSegmentation)
     UPLOAD = Operation[SupportsUpload](Capability.UPLOAD, SupportsUpload)

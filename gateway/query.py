@@ -23,6 +23,10 @@ MAX_VALUE_CHARS = 200
 MAX_CURSOR_CHARS = 4096
 MAX_QUERY_CHARS = 16_384
 
+# A provider's own name for a parameter -> the gateway's (Astral's coach access and raw
+# format), suggested when a route reads the gateway's name.
+PROVIDER_NAMES = {"user_id": "athlete", "format": "view"}
+
 # Where a handler's known parameters are kept, computed on its first request.
 _KNOWN = "_known_query_parameters"
 
@@ -87,7 +91,10 @@ def check_query(request: Request[Any, Any, Any]) -> None:
 
 
 def _unknown(name: str, known: frozenset[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    if PROVIDER_NAMES.get(name) in known:
+        close = [PROVIDER_NAMES[name]]
+    else:
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     offered = ", ".join(sorted(known)) if known else "none"
     return f"unknown query parameter {name!r}{hint} (this route reads: {offered})"

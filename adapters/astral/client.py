@@ -14,6 +14,7 @@ from training_gateway.adapters.astral.mapping import (
     create_body,
     imported_draft,
     list_params,
+    raw_to_unified,
     replace_body,
     requested_metrics,
     streams_to_unified,
@@ -25,6 +26,10 @@ from training_gateway.adapters.astral.wire import (
     AstralActivityList,
     AstralActivityListEnvelope,
     AstralDeleted,
+    FirestoreDocument,
+    FirestoreDocumentEnvelope,
+    FirestoreDocumentList,
+    FirestoreDocumentListEnvelope,
 )
 from training_gateway.adapters.base import (
     ActivityQuery,
@@ -41,7 +46,9 @@ ACTIVITIES_PATH = "/api/v1/activities"
 
 class AstralAdapter:
     """Astral (nexrex): list, get, create, replace and delete activities, and read their
-    1 Hz samples. Astral has no mean-max, upload or backfill API."""
+    1 Hz samples; list an athlete's activities as their coach (`user_id`), one training
+    plan's (`plan_instance_id`), and read the Firestore documents (`format=raw`). Astral has
+    no mean-max, upload or backfill API."""
 
     name: ClassVar[str] = PROVIDER
     display_name: ClassVar[str] = "Astral (nexrex)"
@@ -53,6 +60,9 @@ class AstralAdapter:
             Capability.UPDATE_ACTIVITY,
             Capability.DELETE_ACTIVITY,
             Capability.ACTIVITY_DATA,
+            Capability.COACH_ACCESS,
+            Capability.PLAN_FILTER,
+            Capability.RAW_VIEW,
         }
     )
     auth_kind: ClassVar[AuthKind] = AuthKind.OAUTH2_PKCE_OR_BEARER
@@ -71,22 +81,47 @@ class AstralAdapter:
         self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int
     ) -> list[Activity]:
         """Up to `limit` activities from `offset`, in Astral's order (newest first)."""
-        filters = list_params(query)
-        if filters is None or limit <= 0:
+        content = await self._list(creds, query, offset=offset, limit=limit, raw=False)
+        if content is None:
             return []
-        # image_urls makes a listed activity carry what a fetched one does.
-        params = [*filters, ("offset", str(offset)), ("limit", str(limit)), ("image_urls", "true")]
-        response = await call_provider(
-            self.http, PROVIDER, "GET", self._url(), token=creds.access_token, params=params
-        )
         # decode_provider is typed for one class, but msgspec decodes this union as documented.
         listed: list[AstralActivity] | AstralActivityListEnvelope = decode_provider(
             PROVIDER,
-            response.content,
+            content,
             AstralActivityList,  # type: ignore[arg-type]
         )
         wires = listed.data if isinstance(listed, AstralActivityListEnvelope) else listed
         return [to_unified(wire) for wire in wires]
+
+    async def list_raw_activities(
+        self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int
+    ) -> list[Activity]:
+        """`list_activities` with `format=raw`: each carries its Firestore document."""
+        content = await self._list(creds, query, offset=offset, limit=limit, raw=True)
+        if content is None:
+            return []
+        listed: list[FirestoreDocument] | FirestoreDocumentListEnvelope = decode_provider(
+            PROVIDER,
+            content,
+            FirestoreDocumentList,  # type: ignore[arg-type]
+        )
+        documents = listed.data if isinstance(listed, FirestoreDocumentListEnvelope) else listed
+        return [raw_to_unified(document) for document in documents]
+
+    async def _list(
+        self, creds: Credentials, query: ActivityQuery, *, offset: int, limit: int, raw: bool
+    ) -> bytes | None:
+        filters = list_params(query)
+        if filters is None or limit <= 0:
+            return None
+        # image_urls makes a listed activity carry what a fetched one does.
+        params = [*filters, ("offset", str(offset)), ("limit", str(limit)), ("image_urls", "true")]
+        if raw:
+            params.append(("format", "raw"))
+        response = await call_provider(
+            self.http, PROVIDER, "GET", self._url(), token=creds.access_token, params=params
+        )
+        return response.content
 
     async def get_activity(self, creds: Credentials, native_id: str) -> Activity:
         """One activity by Astral's id; NotFound when Astral has none for this user."""
@@ -99,6 +134,20 @@ class AstralAdapter:
             not_found=_not_found(native_id),
         )
         return to_unified(decode_provider(PROVIDER, response.content, AstralActivityEnvelope).data)
+
+    async def get_raw_activity(self, creds: Credentials, native_id: str) -> Activity:
+        """`get_activity` with `format=raw`: it carries its Firestore document."""
+        response = await call_provider(
+            self.http,
+            PROVIDER,
+            "GET",
+            self._url(native_id),
+            token=creds.access_token,
+            params=[("format", "raw")],
+            not_found=_not_found(native_id),
+        )
+        envelope = decode_provider(PROVIDER, response.content, FirestoreDocumentEnvelope)
+        return raw_to_unified(envelope.data)
 
     def imported_draft(self, draft: ActivityDraft) -> tuple[ActivityDraft, list[str]]:
         """What Astral keeps of a recording's draft (see `mapping.imported_draft`)."""

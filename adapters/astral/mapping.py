@@ -14,6 +14,10 @@ sample, `elapsed_in_seconds` since `summary.start_time_in_seconds`. `streams_to_
 them onto the unified timeseries schema (`RAW_SERIES_OF_METRIC` says which series feeds which
 metric); speed is taken from whatever the streams carry: `speed_in_meters_per_second`, else the
 pace, else the distance covered between samples.
+
+With `format=raw` Astral answers the Firestore document behind an activity (typed values such
+as `{"integerValue": "3120"}`, `complete_date` as a `timestampValue`). `raw_to_unified` reads
+the standardized fields from it and keeps the whole document in `extensions["raw_document"]`.
 """
 
 from __future__ import annotations
@@ -37,10 +41,11 @@ from training_gateway.adapters.astral.wire import (
     AstralSummaryBody,
     AstralWritableStatus,
     AstralWritableType,
+    FirestoreDocument,
     StreamsView,
     view,
 )
-from training_gateway.adapters.base import ActivityQuery, Credentials
+from training_gateway.adapters.base import RAW_DOCUMENT, ActivityQuery, Credentials
 from training_gateway.models.activity import Activity, ActivityDraft, ActivityStatus, federated_id
 from training_gateway.models.errors import InvalidInput, ProviderError
 from training_gateway.models.sport import canonical_sport
@@ -334,7 +339,62 @@ def list_params(query: ActivityQuery) -> list[tuple[str, str]] | None:
         activity_type = LIST_FILTER_OF_SPORT.get(_canonical_or_none(query.sports[0]) or "")
         if activity_type is not None:
             params.append(("activity_type", activity_type))
+    if query.athlete is not None:
+        params.append(("user_id", query.athlete))
+    if query.plan_instance_id is not None:
+        params.append(("plan_instance_id", query.plan_instance_id))
     return params
+
+
+def firestore_value(typed: Any) -> Any:
+    """A Firestore typed value (`{"integerValue": "3"}`, `{"mapValue": {...}}`, ...) as plain
+    JSON; a timestamp stays its RFC 3339 text. ValueError for anything else."""
+    if not isinstance(typed, dict) or len(typed) != 1:
+        raise ValueError(f"not a Firestore value: {typed!r}")
+    ((kind, value),) = typed.items()
+    match kind:
+        case "nullValue":
+            return None
+        case "booleanValue" if isinstance(value, bool):
+            return value
+        case "integerValue" if isinstance(value, str | int) and not isinstance(value, bool):
+            return int(value)
+        case "doubleValue" if isinstance(value, int | float | str) and not isinstance(value, bool):
+            return float(value)
+        case "stringValue" | "timestampValue" | "referenceValue" if isinstance(value, str):
+            return value
+        case "arrayValue" if isinstance(value, dict):
+            return [firestore_value(item) for item in value.get("values", [])]
+        case "mapValue" if isinstance(value, dict):
+            return {key: firestore_value(item) for key, item in value.get("fields", {}).items()}
+    raise ValueError(f"not a Firestore value: {typed!r}")
+
+
+def from_firestore(document: FirestoreDocument) -> AstralActivity:
+    """The standardized activity a Firestore document holds: its fields decoded, the id from
+    the document's name, `complete_date` back to epoch milliseconds. Fields the standardized
+    object does not have stay in the document only. ProviderError naming astral when the
+    document does not hold an activity."""
+    try:
+        fields = {name: firestore_value(value) for name, value in document.fields.items()}
+        complete_date = fields.get("complete_date")
+        if isinstance(complete_date, str):
+            moment = datetime.fromisoformat(complete_date.replace("Z", "+00:00"))
+            fields["complete_date"] = round(moment.timestamp() * 1000)
+        fields["activity_id"] = document.name.rstrip("/").rpartition("/")[2]
+        known = {name: fields[name] for name in AstralActivity.__struct_fields__ if name in fields}
+        return msgspec.convert(known, AstralActivity, strict=True)
+    except (ValueError, msgspec.ValidationError) as exc:
+        raise ProviderError(
+            PROVIDER, f"{PROVIDER} sent a raw document that holds no activity: {exc}"
+        ) from None
+
+
+def raw_to_unified(document: FirestoreDocument) -> Activity:
+    """An activity read with format=raw: unified from its fields, the document kept whole."""
+    activity = to_unified(from_firestore(document))
+    activity.extensions[RAW_DOCUMENT] = msgspec.to_builtins(document)
+    return activity
 
 
 def _body(draft: ActivityDraft, creds: Credentials, *, replace: bool) -> AstralActivityBody:

@@ -173,6 +173,18 @@ class FirestoreDocumentEnvelope(Struct, forbid_unknown_fields=True):
     data: FirestoreDocument
 
 
+class FirestoreDocumentListEnvelope(Struct, forbid_unknown_fields=True):
+    """`{status: "ok", data: [...]}` around raw documents."""
+
+    status: Literal["ok"]
+    data: list[FirestoreDocument]
+
+
+#: A list with `format=raw`: the documents as a bare array, as the standardized list is
+#: documented, or in the envelope the single-object endpoints use.
+FirestoreDocumentList = list[FirestoreDocument] | FirestoreDocumentListEnvelope
+
+
 class ZoneBucketView(Struct, kw_only=True):
     zone: int
     lower: float | None

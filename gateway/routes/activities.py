@@ -14,6 +14,7 @@ from training_gateway.gateway.services import activities, wellness
 from training_gateway.gateway.services.federation import (
     ActivityFilter,
     ActivityPage,
+    ActivityView,
     Consistency,
     IndexedListing,
     list_activities,
@@ -28,6 +29,32 @@ from training_gateway.models.activity import (
 )
 
 MERGE_PATCH = "application/merge-patch+json"
+
+# The provider-scoped parameters, documented once for the OpenAPI document.
+ATHLETE = Parameter(
+    description=(
+        "Provider-scoped (`activities:coach-access`, Astral): list the activities of this "
+        "athlete, by the provider's user id, as their coach. Needs `provider=` naming only "
+        "providers that offer it; a provider that refuses (you do not coach them) answers 403 "
+        "naming it. Read live."
+    ),
+    min_length=1,
+)
+PLAN_INSTANCE = Parameter(
+    description=(
+        "Provider-scoped (`activities:plan-filter`, Astral): only the activities of this "
+        "training-plan instance. Needs `provider=` naming only providers that offer it. "
+        "Read live."
+    ),
+    min_length=1,
+)
+VIEW = Parameter(
+    description=(
+        "`unified` (the default), or `raw` (provider-scoped, `activities:raw-view`, Astral): "
+        "each activity also carries the provider's own stored document in "
+        "`extensions.raw_document` (Astral: its Firestore document, `format=raw`)."
+    )
+)
 
 
 class ActivityController(Controller):
@@ -57,6 +84,9 @@ class ActivityController(Controller):
         wanted_tags: NamedDependency[tuple[str, ...]],
         page: NamedDependency[PageRequest],
         read_consistency: NamedDependency[Consistency],
+        athlete: Annotated[str | None, ATHLETE] = None,
+        plan_instance_id: Annotated[str | None, PLAN_INSTANCE] = None,
+        view: Annotated[ActivityView, VIEW] = "unified",
     ) -> ActivityPage:
         filter_ = ActivityFilter(
             start=span.start,
@@ -65,7 +95,11 @@ class ActivityController(Controller):
             statuses=parse_statuses(status),
             tags=wanted_tags,
             providers=providers,
+            athlete=athlete,
+            plan_instance_id=plan_instance_id,
+            view=view,
         )
+        filter_.require_honoured_by(sources.gateway.adapters, providers)
         listed = await list_activities(
             await sources.all(providers),
             filter_,
@@ -79,10 +113,16 @@ class ActivityController(Controller):
 
     @get("/{activity_id:str}", summary="Get one activity by its federated id")
     async def get_activity(
-        self, sources: NamedDependency[CallerSources], activity_id: str
+        self,
+        sources: NamedDependency[CallerSources],
+        activity_id: str,
+        view: Annotated[ActivityView, VIEW] = "unified",
     ) -> Activity:
         source, native_id = await sources.of_record(activity_id)
-        found = await activities.get_activity(source, native_id)
+        if view == "raw":
+            found = await activities.get_raw_activity(source, native_id)
+        else:
+            found = await activities.get_activity(source, native_id)
         return (await wellness.shown_with_app_metadata(sources, [found]))[0]
 
     @post(

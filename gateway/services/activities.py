@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training_gateway.adapters.base import Operations, capability
+from training_gateway.adapters.base import Operations, capability, has_capability
 from training_gateway.gateway.services.sources import Source
 from training_gateway.gateway.storage import AnalyticsRepository, User
 from training_gateway.models.activity import (
@@ -15,6 +15,7 @@ from training_gateway.models.activity import (
     draft_to_builtins,
 )
 from training_gateway.models.decoding import decode_as
+from training_gateway.models.errors import InvalidParameter
 from training_gateway.models.merge_patch import apply_merge_patch
 from training_gateway.models.sport import with_canonical_sport
 
@@ -22,6 +23,19 @@ from training_gateway.models.sport import with_canonical_sport
 async def get_activity(source: Source, native_id: str) -> Activity:
     reader = capability(source.adapter, Operations.GET_ACTIVITY)
     return await reader.get_activity(source.credentials, native_id)
+
+
+async def get_raw_activity(source: Source, native_id: str) -> Activity:
+    """The activity with the provider's own document (`view=raw`); InvalidParameter naming
+    `view` when its provider has no raw view."""
+    if not has_capability(source.adapter, Operations.RAW_VIEW):
+        raise InvalidParameter(
+            "view",
+            f"view=raw is provider-scoped ({Operations.RAW_VIEW.capability.value}) and "
+            f"{source.name} cannot honour it",
+        )
+    raw = capability(source.adapter, Operations.RAW_VIEW)
+    return await raw.get_raw_activity(source.credentials, native_id)
 
 
 async def create_activity(source: Source, draft: ActivityDraft) -> Activity:

@@ -21,6 +21,7 @@ import hashlib
 import heapq
 import logging
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -32,6 +33,7 @@ from training_gateway.adapters.base import (
     ActivityQuery,
     Adapter,
     LabTestQuery,
+    Operation,
     Operations,
     TraceQuery,
     capability,
@@ -65,6 +67,8 @@ _MAX_OFFSET = 2**31 - 1
 T = TypeVar("T", Activity, LabTest, Trace)
 # How a list reads providers: from the synced index where it is fresh (the default), or live.
 Consistency = Literal["index", "live"]
+# How an activity is answered: in the unified schema, or also as the provider stores it.
+ActivityView = Literal["unified", "raw"]
 
 
 class ProviderFailure(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -189,12 +193,46 @@ class RecordFilter(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
         """Up to `limit` raw records of `source` from `offset` (with the pushed-down filters)."""
         raise NotImplementedError
 
+    def scoped(self) -> dict[str, Operation[Any]]:
+        """The provider-scoped parameters this filter uses, each with the operation a
+        provider must offer to honour it (none for a filter every provider honours)."""
+        return {}
+
+    def require_honoured_by(
+        self, adapters: Mapping[str, Adapter], providers: tuple[str, ...] = ()
+    ) -> None:
+        """Refuse (InvalidParameter naming it) a provider-scoped parameter when one of the
+        providers the list covers (`providers`, or every one of `adapters`) cannot honour it:
+        it must never be silently ignored."""
+        covered = [adapters[name] for name in providers or adapters]
+        for name, operation in self.scoped().items():
+            unable = sorted(
+                a.name for a in covered if self.offered_by(a) and not has_capability(a, operation)
+            )
+            if unable:
+                able = sorted(
+                    a for a, adapter in adapters.items() if has_capability(adapter, operation)
+                )
+                ask = " or ".join(f"provider={p}" for p in able) or "a provider that has it"
+                raise InvalidParameter(
+                    name,
+                    f"{name} is provider-scoped ({operation.capability.value}) and "
+                    f"{', '.join(unable)} cannot honour it; narrow the list with {ask}",
+                )
+
 
 class ActivityFilter(RecordFilter[Activity], frozen=True, kw_only=True):
+    """The activity list's filters. `athlete` (coach access), `plan_instance_id` and
+    `view="raw"` are provider-scoped: the providers that declare their capability honour
+    them exactly; a list using one is read live, and a provider's failure is its answer."""
+
     kind: ClassVar[str] = ""
     indexed_as: ClassVar[record_index.Kind] = "activity"
 
     statuses: tuple[ActivityStatus, ...] = ()
+    athlete: str | None = None
+    plan_instance_id: str | None = None
+    view: ActivityView = "unified"
 
     def matches(self, record: Activity) -> bool:
         if self.statuses and record.status not in self.statuses:
@@ -204,7 +242,22 @@ class ActivityFilter(RecordFilter[Activity], frozen=True, kw_only=True):
     def offered_by(self, adapter: Adapter) -> bool:
         return has_capability(adapter, Operations.LIST_ACTIVITIES)
 
+    def scoped(self) -> dict[str, Operation[Any]]:
+        used: dict[str, Operation[Any]] = {}
+        if self.athlete is not None:
+            used["athlete"] = Operations.COACH_ACCESS
+        if self.plan_instance_id is not None:
+            used["plan_instance_id"] = Operations.PLAN_FILTER
+        if self.view == "raw":
+            used["view"] = Operations.RAW_VIEW
+        return used
+
     async def fetch(self, source: Source, offset: int, limit: int) -> list[Activity]:
+        if self.view == "raw":
+            raw = capability(source.adapter, Operations.RAW_VIEW)
+            return await raw.list_raw_activities(
+                source.credentials, self.pushdown(), offset=offset, limit=limit
+            )
         reader = capability(source.adapter, Operations.LIST_ACTIVITIES)
         return await reader.list_activities(
             source.credentials, self.pushdown(), offset=offset, limit=limit
@@ -218,6 +271,8 @@ class ActivityFilter(RecordFilter[Activity], frozen=True, kw_only=True):
             sports=self.sports,
             statuses=self.statuses,
             tags=self.tags,
+            athlete=self.athlete,
+            plan_instance_id=self.plan_instance_id,
         )
 
 
@@ -417,6 +472,8 @@ class _Stream(Generic[T]):
                 self.buffer.extend(entry for entry in read if self.filter.matches(entry[1]))
                 self.exhausted = len(read) < chunk
         except Exception as exc:
+            if self.filter.scoped() and isinstance(exc, GatewayError):
+                raise  # asked of the providers that honour it alone: a failure is the answer
             self.failure = self.failed(exc)
 
 
@@ -540,7 +597,8 @@ async def merge_listing(
     ]
     freshness: dict[str, datetime] = {}
     kind = filter_.indexed_as
-    if kind is None:
+    scoped = bool(filter_.scoped())
+    if kind is None or scoped:  # the index holds the caller's own records, unscoped
         index = None
     if index is not None and kind is not None and cursor is None and consistency == "index":
         usable = [s.name for s in listed if isinstance(s, Source)]
@@ -553,6 +611,8 @@ async def merge_listing(
     entries: list[_Stream[T] | ProviderFailure] = []
     for source in listed:
         match source:
+            case UnusableSource(error=error) if scoped:
+                raise error
             case UnusableSource(name=name, error=error):
                 entries.append(failure_of(name, error))
             case Source(name=name) if name in indexed and index is not None:

@@ -17,7 +17,8 @@ Where the spec is silent the mock chooses, and says so here:
   of creation.
 
 Astral sends no webhooks. `mock.outside` (`outside.OutsideChanges`) changes a user's data as
-Astral's own app would (`create_activity`, `update_activity`, `delete_activity`), also from
+Astral's own app would (`create_activity`, `update_activity`, `delete_activity`, and an
+athlete granting or withdrawing coach access: `start_coaching`, `stop_coaching`), also from
 another process through the loopback-only `POST /_mock/changes`; a gateway learns of such
 changes only by reading again.
 

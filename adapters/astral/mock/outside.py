@@ -8,8 +8,12 @@ from another process through the loopback-only `POST /_mock/changes`, whose body
     {"kind": "create_activity", "activity_type": "CYCLING", "duration_s": 3600}
     {"kind": "update_activity", "activity_id": "act_...", "name": "Hill repeats"}
     {"kind": "delete_activity", "activity_id": "act_..."}
+    {"kind": "start_coaching", "coach": "usr_...", "athlete": "usr_..."}
+    {"kind": "stop_coaching", "coach": "usr_...", "athlete": "usr_..."}
 
-and which answers `{"kind", "user_id", "resource_id"}`. An activity created outside is a
+and which answers `{"kind", "user_id", "resource_id"}` (for coaching: the athlete, the coach).
+An athlete grants and withdraws coach access in Astral's app; a coach with access reads the
+athlete's activities (`user_id=` on the list), one without gets Astral's 403. An activity created outside is a
 completed one from a watch (`data_source` "garmin") with 1 Hz samples, zones, splits, a map
 and Rex's summary, as the seeded ones have; an update renames it, changes its type or its
 status (what the list shows and filters on; `cancelled` leaves the list) and keeps the
@@ -77,7 +81,17 @@ class DeleteActivity(_Change, tag="delete_activity"):
     activity_id: str
 
 
-OutsideChange = CreateActivity | UpdateActivity | DeleteActivity
+class StartCoaching(_Change, tag="start_coaching"):
+    coach: str
+    athlete: str
+
+
+class StopCoaching(_Change, tag="stop_coaching"):
+    coach: str
+    athlete: str
+
+
+OutsideChange = CreateActivity | UpdateActivity | DeleteActivity | StartCoaching | StopCoaching
 
 
 class Changed(msgspec.Struct, frozen=True):
@@ -162,9 +176,30 @@ class OutsideChanges:
         self.store.delete(stored.activity.user_id, activity_id)
         return stored
 
+    def start_coaching(self, coach: str, athlete: str) -> None:
+        """`athlete` accepts `coach`: from now on the coach may read their activities."""
+        coach, athlete = self._user(coach), self._user(athlete)
+        if coach == athlete:
+            raise InvalidChange("a user cannot coach themselves")
+        self.store.start_coaching(coach, athlete)
+
+    def stop_coaching(self, coach: str, athlete: str) -> None:
+        """`athlete` withdraws `coach`'s access."""
+        try:
+            self.store.stop_coaching(self._user(coach), self._user(athlete))
+        except KeyError:
+            raise UnknownRecord(f"{coach!r} does not coach {athlete!r}") from None
+
     def apply(self, change: OutsideChange) -> Changed:
         """Make the change a control request describes."""
+        kind: str = change.__struct_config__.tag  # type: ignore[assignment]
         match change:
+            case StartCoaching():
+                self.start_coaching(change.coach, change.athlete)
+                return Changed(kind=kind, user_id=change.athlete, resource_id=change.coach)
+            case StopCoaching():
+                self.stop_coaching(change.coach, change.athlete)
+                return Changed(kind=kind, user_id=change.athlete, resource_id=change.coach)
             case CreateActivity():
                 stored = self.create_activity(
                     change.user,
@@ -182,7 +217,6 @@ class OutsideChanges:
                 )
             case DeleteActivity():
                 stored = self.delete_activity(change.activity_id)
-        kind: str = change.__struct_config__.tag  # type: ignore[assignment]
         activity = stored.activity
         return Changed(kind=kind, user_id=activity.user_id, resource_id=activity.activity_id)
 
@@ -191,6 +225,7 @@ class OutsideChanges:
         return self.apply(msgspec.json.decode(body, type=OutsideChange))
 
     def _user(self, user: str | None) -> str:
+        """A seeded user's id (the athlete for None); UnknownRecord for another."""
         if user is None:
             return self.store.athlete.user_id
         if user not in self.store.users:

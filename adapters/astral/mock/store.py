@@ -1,5 +1,6 @@
 """Astral's state and rules, without HTTP: three seeded users (the athlete, a second athlete
-and a coach who may read the athlete), their activities and training plans.
+and a coach who may read the athlete), their activities and training plans, and who coaches
+whom (`coached`, which an athlete changes in Astral's app: `start_coaching`, `stop_coaching`).
 
 The athlete's history is about 90 days plus planned sessions from `synthesize_history(seed +
 SEED_OFFSET)`; recorded activities carry their 1 Hz samples, and the zones, splits and map
@@ -62,12 +63,11 @@ class MissingFields(Refused):
 
 @dataclass(frozen=True)
 class AstralUser:
-    """A seeded account; a coach may read the activities of the users in `coach_of`."""
+    """A seeded account."""
 
     user_id: str
     email: str
     username: str
-    coach_of: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -113,11 +113,12 @@ class AstralStore:
             user_id=short_id("usr", seed, "coach"),
             email=f"coach.{seed}@example.com",
             username="Coach Rex Fan",
-            coach_of=frozenset({self.athlete.user_id}),
         )
         self.users: dict[str, AstralUser] = {
             user.user_id: user for user in (self.athlete, self.second_athlete, self.coach)
         }
+        #: Coach -> the athletes they have coach access to (who may read their activities).
+        self.coached: dict[str, set[str]] = {self.coach.user_id: {self.athlete.user_id}}
         self.activities: dict[str, StoredActivity] = {}
         self.plans: dict[str, list[str]] = {}
         self._created = 0
@@ -278,11 +279,25 @@ class AstralStore:
                 self.plans.setdefault(activity.plan_instance_id, []).append(activity.activity_id)
         return stored
 
+    # -- coach access ----------------------------------------------------------------------
+
+    def start_coaching(self, coach: str, athlete: str) -> None:
+        """Give `coach` coach access to `athlete` (as the athlete accepts a coach in the app)."""
+        if coach == athlete:
+            raise ValueError("a user cannot coach themselves")
+        with self._lock:
+            self.coached.setdefault(coach, set()).add(athlete)
+
+    def stop_coaching(self, coach: str, athlete: str) -> None:
+        """Take `coach`'s access to `athlete` away; KeyError when there was none."""
+        with self._lock:
+            self.coached[coach].remove(athlete)
+
     # -- rules -----------------------------------------------------------------------------
 
     def _may_read(self, caller: str, owner: str) -> bool:
-        user = self.users.get(caller)
-        return caller == owner or (user is not None and owner in user.coach_of)
+        with self._lock:
+            return caller == owner or owner in self.coached.get(caller, ())
 
     def _require_read(self, caller: str, owner: str) -> None:
         if not self._may_read(caller, owner):

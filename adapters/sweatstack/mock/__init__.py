@@ -25,6 +25,11 @@ Beyond activities and their data:
   `backfill_step` activities per line, closing after `backfill_window_s` (3 s and 60 s, as
   documented; tests shorten both). Progress is kept per user across connections; with
   `backfill_error` set, the stream sends `{"error": ...}` instead and closes.
+- The profile and users endpoints the client calls (`api.profile`): `profile/status` (which
+  follows the backfill), `profile/sports/`, `profile/tags/`, `profile/app-metadata` (per app,
+  app tokens only), `users/` with managed users (`profiles.ProfilesState`), and
+  `oauth/delegated-token` / `oauth/principal-token` (acting as a managed user and back, so
+  `delegated_client()`, `users.list()` and `whoami()` work).
 
 Webhooks and changes made outside the API:
 - `mock.webhooks` (`webhooks.Webhooks`) sends SweatStack's signed webhooks for every change of
@@ -43,7 +48,8 @@ samples (a FIT file with no records) serves a data table with no rows; a file is
 when its header says so, whatever its name.
 
 The package: `store` (the state, no HTTP) and `records` (what it stores), `events` (what the
-store publishes when its data changes), `api` (a controller per resource: activities, tests),
+store publishes when its data changes), `profiles` (accounts, managed users, profile app
+metadata), `api` (a controller per resource: activities, tests, profile, users),
 `dialect` (FastAPI-style errors and query rules), `parquet` (the Parquet answers), `outside`
 (changes made in SweatStack's own app), `webhooks` (their signed deliveries) and `app` (the
 Litestar app, and the webhooks' control routes); `SweatStackMock` here is the facade.

@@ -21,7 +21,10 @@ from training_gateway.adapters.sweatstack.mock.api import (
     ActivityAppMetadataController,
     DailiesController,
     LabTestsController,
+    ProfileController,
     TracesController,
+    UsersController,
+    token_exchange_routes,
 )
 from training_gateway.adapters.sweatstack.mock.dialect import exception_handlers, verified_claims
 from training_gateway.adapters.sweatstack.mock.scopes import (
@@ -60,6 +63,9 @@ def create_app(store: SweatStackStore, tokens: TokenIssuer, auth: AuthorizationS
             LabTestsController,
             DailiesController,
             TracesController,
+            ProfileController,
+            UsersController,
+            *token_exchange_routes(auth),
         ],
         guards=[guard],
     )

@@ -26,6 +26,7 @@ from open_sport_taxonomy import Sport
 from training_gateway.adapters._mock import SyntheticSession, synthesize_history
 from training_gateway.adapters.sweatstack import wire
 from training_gateway.adapters.sweatstack.mock.events import ChangeFeed
+from training_gateway.adapters.sweatstack.mock.profiles import ProfilesState
 from training_gateway.adapters.sweatstack.mock.records import (
     StoredActivity,
     StoredSource,
@@ -121,6 +122,10 @@ class SweatStackStore:
         self._seed_traces(seed)
         #: Each app's metadata on activities: activity id -> app -> document.
         self.activity_app_metadata: dict[str, dict[str, dict[str, Any]]] = {}
+        #: Accounts (the seeded athletes, the managed users they create) and app metadata.
+        self.profiles = ProfilesState(
+            {user: ("Athlete", str(number)) for number, user in enumerate(self.user_ids, 1)}
+        )
 
     def _seed_traces(self, seed: int) -> None:
         """The lactate samples of each athlete's seeded step test, and a session RPE after

@@ -19,7 +19,11 @@ from tests.adapters.astral.examples import (
     envelope,
 )
 from training_gateway.adapters.astral import AstralAdapter
+from training_gateway.adapters.astral.mapping import to_unified
+from training_gateway.adapters.astral.mock.render import firestore_value
+from training_gateway.adapters.astral.wire import AstralActivity
 from training_gateway.adapters.base import (
+    RAW_DOCUMENT,
     ActivityQuery,
     Adapter,
     AuthKind,
@@ -34,6 +38,7 @@ from training_gateway.models.errors import (
     InvalidInput,
     NotFound,
     ProviderError,
+    ProviderForbidden,
     ProviderRejected,
     ProviderTimeout,
     Unsupported,
@@ -66,6 +71,22 @@ def sent_json(route: respx.Route) -> Any:
     return msgspec.json.decode(route.calls.last.request.content)
 
 
+def firestore_document_of(activity: dict[str, Any]) -> dict[str, Any]:
+    """A Firestore document holding a standardized activity, as Astral's format=raw has it."""
+    fields = {k: v for k, v in activity.items() if k not in ("activity_id", "complete_date")}
+    typed = {name: firestore_value(value) for name, value in fields.items()}
+    if activity.get("complete_date") is not None:
+        moment = datetime.fromtimestamp(activity["complete_date"] / 1000, UTC)
+        typed["complete_date"] = {"timestampValue": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    return {
+        "name": "projects/nexrex-prod/databases/(default)/documents/users/"
+        f"{activity['user_id']}/activities/{activity['activity_id']}",
+        "fields": typed,
+        "createTime": "2025-01-01T08:00:00.000000Z",
+        "updateTime": "2025-01-01T09:00:00.000000Z",
+    }
+
+
 def spec_draft(**changes: Any) -> ActivityDraft:
     fields: dict[str, Any] = {
         "sport": "running",
@@ -93,6 +114,9 @@ async def test_adapter_declares_itself_as_the_protocol_asks(adapter: AstralAdapt
         Capability.UPDATE_ACTIVITY,
         Capability.DELETE_ACTIVITY,
         Capability.ACTIVITY_DATA,
+        Capability.COACH_ACCESS,
+        Capability.PLAN_FILTER,
+        Capability.RAW_VIEW,
     }  # Astral has no mean-max, upload or backfill API
 
 
@@ -133,6 +157,91 @@ async def test_list_sends_paging_filters_and_the_bearer_token(
             ("image_urls", "true"),
         ]
     )
+
+
+async def test_list_sends_coach_access_and_the_plan_instance_as_documented(
+    router: respx.MockRouter, adapter: AstralAdapter
+) -> None:
+    route = router.get(ACTIVITIES).respond(json=[SPEC_ACTIVITY])
+    query = ActivityQuery(athlete="usr_other", plan_instance_id="pln_42")
+
+    [activity] = await adapter.list_activities(CREDS, query, offset=0, limit=5)
+
+    params = route.calls.last.request.url.params
+    assert params.get_list("user_id") == ["usr_other"]
+    assert params.get_list("plan_instance_id") == ["pln_42"]
+    assert "format" not in params
+    assert activity.id == f"astral:{SPEC_ACTIVITY['activity_id']}"
+
+
+async def test_list_without_coach_access_is_astrals_refusal_named(
+    router: respx.MockRouter, adapter: AstralAdapter
+) -> None:
+    router.get(ACTIVITIES).respond(
+        403,
+        json={
+            "status": "error",
+            "message": "Coach access is required to read another user's activities",
+        },
+    )
+
+    with pytest.raises(ProviderForbidden) as refused:
+        await adapter.list_activities(CREDS, ActivityQuery(athlete="usr_other"), offset=0, limit=5)
+
+    assert refused.value.provider == "astral"
+    assert "Coach access" in refused.value.detail
+
+
+async def test_raw_list_asks_format_raw_and_keeps_each_firestore_document(
+    router: respx.MockRouter, adapter: AstralAdapter
+) -> None:
+    document = firestore_document_of(SPEC_ACTIVITY)
+    route = router.get(ACTIVITIES).respond(json=[document])
+
+    [activity] = await adapter.list_raw_activities(
+        CREDS, ActivityQuery(plan_instance_id="pln_42"), offset=0, limit=5
+    )
+
+    params = route.calls.last.request.url.params
+    assert params.get_list("format") == ["raw"]
+    assert params.get_list("plan_instance_id") == ["pln_42"]
+    standard = to_unified(msgspec.convert(SPEC_ACTIVITY, AstralActivity))
+    assert activity.extensions.pop(RAW_DOCUMENT) == document
+    assert activity == standard
+
+
+async def test_raw_get_reads_the_enveloped_document(
+    router: respx.MockRouter, adapter: AstralAdapter
+) -> None:
+    document = firestore_document_of(SPEC_ACTIVITY)
+    native_id = SPEC_ACTIVITY["activity_id"]
+    route = router.get(f"{ACTIVITIES}/{native_id}").respond(json={"status": "ok", "data": document})
+
+    activity = await adapter.get_raw_activity(CREDS, native_id)
+
+    assert route.calls.last.request.url.params.get_list("format") == ["raw"]
+    assert activity.id == f"astral:{native_id}"
+    assert activity.extensions[RAW_DOCUMENT] == document
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": {"stringValue": "completed"}},  # no summary
+        {"summary": {"geoPointValue": {"latitude": 1, "longitude": 2}}},
+        {"summary": "not a typed value"},
+    ],
+)
+async def test_a_raw_document_that_holds_no_activity_is_a_provider_error(
+    router: respx.MockRouter, adapter: AstralAdapter, fields: dict[str, Any]
+) -> None:
+    document = {**firestore_document_of(SPEC_ACTIVITY), "fields": fields}
+    router.get(ACTIVITIES).respond(json=[document])
+
+    with pytest.raises(ProviderError) as failed:
+        await adapter.list_raw_activities(CREDS, ActivityQuery(), offset=0, limit=5)
+
+    assert failed.value.provider == "astral"
 
 
 async def test_list_reads_the_documented_bare_array_in_provider_order(

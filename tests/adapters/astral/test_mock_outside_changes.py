@@ -124,6 +124,54 @@ def test_changes_may_be_made_for_another_user(served: Served) -> None:
         assert mine.get(f"{ACTIVITIES}/{made['resource_id']}").status_code == 404
 
 
+def test_an_athlete_grants_and_withdraws_coach_access_in_the_app(served: Served) -> None:
+    mock = served.mock
+    athlete, other = mock.athlete_id, mock.second_athlete_id
+    with served.client(other) as coach, served.client() as own:
+        before = coach.get(f"{ACTIVITIES}/", params={"user_id": athlete})
+        granted = _change(served, kind="start_coaching", coach=other, athlete=athlete)
+        coached = _listed(coach, user_id=athlete)
+        one = coach.get(f"{ACTIVITIES}/{coached[0]['activity_id']}")
+        _change(served, kind="stop_coaching", coach=other, athlete=athlete)
+        after = coach.get(f"{ACTIVITIES}/", params={"user_id": athlete})
+        again = coach.get(f"{ACTIVITIES}/{coached[0]['activity_id']}")
+        mine = _listed(own)
+
+    assert before.status_code == 403 and "coach" in before.json()["message"].lower()
+    assert granted == {"kind": "start_coaching", "user_id": athlete, "resource_id": other}
+    assert coached == mine and one.status_code == 200
+    assert after.status_code == 403 and again.status_code == 404
+
+
+def test_the_seeded_coach_loses_access_when_the_athlete_withdraws_it(served: Served) -> None:
+    mock = served.mock
+    with served.client(mock.coach_id) as coach:
+        assert coach.get(f"{ACTIVITIES}/", params={"user_id": mock.athlete_id}).status_code == 200
+        _change(served, kind="stop_coaching", coach=mock.coach_id, athlete=mock.athlete_id)
+        refused = coach.get(f"{ACTIVITIES}/", params={"user_id": mock.athlete_id})
+    assert refused.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"kind": "start_coaching", "coach": "usr_nobody", "athlete": "{athlete}"}, 404),
+        ({"kind": "start_coaching", "coach": "{athlete}", "athlete": "{athlete}"}, 422),
+        ({"kind": "stop_coaching", "coach": "{second}", "athlete": "{athlete}"}, 404),
+        ({"kind": "start_coaching", "coach": "{second}"}, 422),
+    ],
+)
+def test_a_coaching_change_the_mock_cannot_make_is_refused(
+    served: Served, change: dict[str, Any], status: int
+) -> None:
+    ids = {"athlete": served.mock.athlete_id, "second": served.mock.second_athlete_id}
+    body = {key: value.format(**ids) for key, value in change.items()}
+    before = {coach: set(athletes) for coach, athletes in served.mock.store.coached.items()}
+    response = httpx.post(served.url + CHANGES, json=body)
+    assert response.status_code == status and response.json()["detail"]
+    assert served.mock.store.coached == before
+
+
 @pytest.mark.parametrize(
     ("change", "status"),
     [

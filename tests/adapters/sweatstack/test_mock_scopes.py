@@ -80,8 +80,9 @@ def test_a_token_without_scopes_gets_sweatstacks_403_on_every_scoped_route(
     served: tuple[SweatStackMock, MockServer],
 ) -> None:
     mock, server = served
-    bare = mock.token_for(scope="")
-    full = mock.token_for(scope=" ".join(ALL_SCOPES))
+    # App tokens: app metadata takes no personal token, whatever its scopes.
+    bare = mock.token_for(scope="", client_id="scope-check-app")
+    full = mock.token_for(scope=" ".join(ALL_SCOPES), client_id="scope-check-app")
 
     def status_of(http: httpx.Client, method: str, path: str, token: str | None) -> int:
         # Streamed, and closed unread: a stream route (backfill) would run for a minute.

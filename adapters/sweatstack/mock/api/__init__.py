@@ -3,6 +3,11 @@
 
 from training_gateway.adapters.sweatstack.mock.api.activities import ActivitiesController
 from training_gateway.adapters.sweatstack.mock.api.dailies import DailiesController
+from training_gateway.adapters.sweatstack.mock.api.profile import (
+    ProfileController,
+    UsersController,
+    token_exchange_routes,
+)
 from training_gateway.adapters.sweatstack.mock.api.tests import LabTestsController
 from training_gateway.adapters.sweatstack.mock.api.traces import (
     ActivityAppMetadataController,
@@ -14,5 +19,8 @@ __all__ = [
     "ActivityAppMetadataController",
     "DailiesController",
     "LabTestsController",
+    "ProfileController",
     "TracesController",
+    "UsersController",
+    "token_exchange_routes",
 ]
