@@ -41,6 +41,7 @@ class Capability(enum.StrEnum):
     DELETE_ACTIVITY = "activities:delete"
     ACTIVITY_DATA = "activities:data"
     MEAN_MAX = "activities:mean-max"
+    LONGITUDINAL_MEAN_MAX = "activities:longitudinal-mean-max"
     UPLOAD = "activities:upload"
     BACKFILL_STATUS = "activities:backfill-status"
     LIST_TESTS = "tests:list"
@@ -109,6 +110,33 @@ class MeanMaxPoint(Struct, kw_only=True, frozen=True):
     duration_s: int
     value: float
     start: datetime
+
+
+class LongitudinalMeanMaxQuery(Struct, kw_only=True, frozen=True):
+    """What a provider's own longitudinal curve is asked for: the activities (sports, local
+    start dates), the metric, the grid (None: the provider's default), the fatigue states and
+    the orientation ("duration" or "intensity")."""
+
+    sports: tuple[str, ...]
+    start_date: date | None
+    end_date: date | None
+    metric: str
+    durations_s: tuple[int, ...] | Literal["all"] | None
+    afters: tuple[float, ...]
+    by: str
+
+
+class LongitudinalMeanMaxRow(Struct, kw_only=True, frozen=True):
+    """One row of a provider's longitudinal curve: a duration and a mean (by duration), or a
+    level and the longest duration sustained at it (by intensity); the activity (its id at
+    the provider) that set it, and the fatigue state (None: whole activities)."""
+
+    duration_s: int
+    value: float
+    start: datetime
+    native_id: str
+    sport: str
+    after: float | None = None
 
 
 class UploadedFile(Struct, kw_only=True, frozen=True):
@@ -203,6 +231,17 @@ class SupportsMeanMax(Protocol):
         self, creds: Credentials, native_id: str, metric: str, durations_s: Sequence[int]
     ) -> list[MeanMaxPoint]:
         """The provider's own mean-max curve."""
+        ...
+
+
+@runtime_checkable
+class SupportsLongitudinalMeanMax(Protocol):
+    """Capability.LONGITUDINAL_MEAN_MAX."""
+
+    async def longitudinal_mean_max(
+        self, creds: Credentials, query: LongitudinalMeanMaxQuery
+    ) -> list[LongitudinalMeanMaxRow]:
+        """The provider's own curve across the user's matching activities, attributed."""
         ...
 
 
@@ -327,6 +366,9 @@ class Operations:
     )
     ACTIVITY_DATA = Operation[SupportsActivityData](Capability.ACTIVITY_DATA, SupportsActivityData)
     MEAN_MAX = Operation[SupportsMeanMax](Capability.MEAN_MAX, SupportsMeanMax)
+    LONGITUDINAL_MEAN_MAX = Operation[SupportsLongitudinalMeanMax](
+        Capability.LONGITUDINAL_MEAN_MAX, SupportsLongitudinalMeanMax
+    )
     UPLOAD = Operation[SupportsUpload](Capability.UPLOAD, SupportsUpload)
     BACKFILL_STATUS = Operation[SupportsBackfillStatus](
         Capability.BACKFILL_STATUS, SupportsBackfillStatus
