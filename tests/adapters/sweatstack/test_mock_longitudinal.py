@@ -7,6 +7,8 @@ samples the mock serves."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -365,3 +367,29 @@ def test_longitudinal_awd_max_is_the_highest_daily_total(
         assert row["easy"] <= row["medium"] <= row["hard"] <= max(each)
     refused = _get(shared_server, shared_mock, path, {"sport": "cycling"})
     assert _refused(refused, "metric") == "Field required"
+
+
+def test_a_long_analysis_does_not_hold_up_other_requests(
+    fresh_server: tuple[SweatStackMock, str],
+) -> None:
+    mock, url = fresh_server
+    headers = {"Authorization": f"Bearer {mock.token_for()}"}
+    everything = {"sport": ["cycling", "running", "swimming", "walking"], "metrics": "power"}
+    finished: list[tuple[int, float]] = []
+
+    def analyse() -> None:  # every activity's samples, synthesized on first use: seconds
+        answer = httpx.get(
+            f"{url}{API}longitudinal-data", params=everything, headers=headers, timeout=120
+        )
+        finished.append((answer.status_code, time.monotonic()))
+
+    worker = threading.Thread(target=analyse)
+    worker.start()
+    time.sleep(0.3)
+    latest = _HTTP.get(f"{url}{API}latest", headers=headers)
+    answered = time.monotonic()
+    worker.join()
+
+    assert latest.status_code == 200 and finished[0][0] == 200
+    # Answered while the analysis was still being computed, not once it was sent.
+    assert finished[0][1] - answered > 0.5, finished[0][1] - answered
