@@ -49,6 +49,7 @@ class Capability(enum.StrEnum):
     RAW_VIEW = "activities:raw-view"
     MEAN_MAX = "activities:mean-max"
     SEGMENTATION = "activities:segmentation"
+    LONGITUDINAL_MEAN_MAX = "activities:longitudinal-mean-max"
     UPLOAD = "activities:upload"
     BACKFILL_STATUS = "activities:backfill-status"
     LIST_TESTS = "tests:list"
@@ -143,6 +144,33 @@ class MeanMaxPoint(Struct, kw_only=True, frozen=True):
     duration_s: int
     value: float
     start: datetime
+
+
+class LongitudinalMeanMaxQuery(Struct, kw_only=True, frozen=True):
+    """What a provider's own longitudinal curve is asked for: the activities (sports, local
+    start dates), the metric, the grid (None: the provider's default), the fatigue states and
+    the orientation ("duration" or "intensity")."""
+
+    sports: tuple[str, ...]
+    start_date: date | None
+    end_date: date | None
+    metric: str
+    durations_s: tuple[int, ...] | Literal["all"] | None
+    afters: tuple[float, ...]
+    by: str
+
+
+class LongitudinalMeanMaxRow(Struct, kw_only=True, frozen=True):
+    """One row of a provider's longitudinal curve: a duration and a mean (by duration), or a
+    level and the longest duration sustained at it (by intensity); the activity (its id at
+    the provider) that set it, and the fatigue state (None: whole activities)."""
+
+    duration_s: int
+    value: float
+    start: datetime
+    native_id: str
+    sport: str
+    after: float | None = None
 
 
 class UploadedFile(Struct, kw_only=True, frozen=True):
@@ -276,6 +304,16 @@ class SupportsSegmentation(Protocol):
         self, creds: Credentials, native_id: str, metric: str, durations_s: Sequence[int]
     ) -> list[MeanMaxPoint]:
         """The provider's own mean-max curve, thinned by its segmentation."""
+
+
+@runtime_checkable
+class SupportsLongitudinalMeanMax(Protocol):
+    """Capability.LONGITUDINAL_MEAN_MAX."""
+
+    async def longitudinal_mean_max(
+        self, creds: Credentials, query: LongitudinalMeanMaxQuery
+    ) -> list[LongitudinalMeanMaxRow]:
+        """The provider's own curve across the user's matching activities, attributed."""
         ...
 
 
@@ -470,6 +508,9 @@ class Operations:
     RAW_VIEW = Operation[SupportsRawView](Capability.RAW_VIEW, SupportsRawView)
     MEAN_MAX = Operation[SupportsMeanMax](Capability.MEAN_MAX, SupportsMeanMax)
     SEGMENTATION = Operation[SupportsSegmentation](Capability.SEGMENTATION, SupportsSegmentation)
+    LONGITUDINAL_MEAN_MAX = Operation[SupportsLongitudinalMeanMax](
+        Capability.LONGITUDINAL_MEAN_MAX, SupportsLongitudinalMeanMax
+    )
     UPLOAD = Operation[SupportsUpload](Capability.UPLOAD, SupportsUpload)
     BACKFILL_STATUS = Operation[SupportsBackfillStatus](
         Capability.BACKFILL_STATUS, SupportsBackfillStatus

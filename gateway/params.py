@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
 
 from training_gateway.models.activity import MAX_YEAR, MIN_YEAR, ActivityStatus
+from training_gateway.models.curves import CURVE_ORIENTATIONS, CurveOrientation
 from training_gateway.models.errors import InvalidInput, InvalidParameter, UnsupportedMediaType
 from training_gateway.models.segmentation import SEGMENTATION_METRICS
 from training_gateway.models.sport import canonical_sport
@@ -142,6 +143,15 @@ def parse_metric(raw: str, allowed: Sequence[str]) -> str:
     if raw not in allowed:
         raise InvalidParameter("metric", f"unknown metric {raw!r}; one of {', '.join(allowed)}")
     return raw
+
+
+def parse_orientation(raw: str | None) -> CurveOrientation | None:
+    """`by`: `duration` or `intensity` (None when not given)."""
+    if raw is None:
+        return None
+    if raw not in CURVE_ORIENTATIONS:
+        raise InvalidParameter("by", f"by must be 'duration' or 'intensity', not {raw!r}")
+    return cast(CurveOrientation, raw)
 
 
 def parse_afters(raw: list[str] | None) -> list[float]:

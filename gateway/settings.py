@@ -116,6 +116,9 @@ class Settings:
     # Let webhook endpoints be loopback or private addresses outside demo mode
     # (GATEWAY_WEBHOOK_ALLOW_PRIVATE=1), for a gateway whose receivers are on its network.
     webhook_allow_private: bool = False
+    # Ask a provider that computes longitudinal curves itself (SweatStack) for them where
+    # every matching activity is there (GATEWAY_PROVIDER_CURVES=1); else the gateway computes.
+    provider_curves: bool = False
     # The operator's key for /v1/webhooks (GATEWAY_ADMIN_KEY).
     admin_key: str | None = None
     # How long a receiver has to answer a delivery (GATEWAY_WEBHOOK_TIMEOUT_S).
@@ -233,6 +236,7 @@ def _engine_settings(env: Mapping[str, str]) -> dict[str, Any]:
         },
         "admin_key": env.get("GATEWAY_ADMIN_KEY") or None,
         "webhook_allow_private": _flag(env, "GATEWAY_WEBHOOK_ALLOW_PRIVATE"),
+        "provider_curves": _flag(env, "GATEWAY_PROVIDER_CURVES"),
         "webhook_retry_scale": _number(env, "GATEWAY_WEBHOOK_RETRY_SCALE", "1", float),
         "webhook_timeout_s": _number(env, "GATEWAY_WEBHOOK_TIMEOUT_S", "10", float),
         "backfill_pages_per_s": _number(env, "GATEWAY_BACKFILL_PAGES_PER_S", "2", float),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 import msgspec
 import numpy as np
@@ -226,7 +226,10 @@ def intensity_levels(value: float, metric: str) -> int:
     return int(np.floor(value / step + _LEVEL_SLACK))
 
 
-def by_intensity(points: Sequence[EnvelopePoint], metric: str) -> list[EnvelopePoint]:
+PointT = TypeVar("PointT", CurvePoint, EnvelopePoint)
+
+
+def by_intensity(points: Sequence[PointT], metric: str) -> list[PointT]:
     """A duration-indexed envelope turned value-indexed: one row per intensity level (whole
     `INTENSITY_STEP`s of the metric, from the lowest level any of its points reaches, at
     least one step, up to the highest), giving the longest duration sustained at that level or
@@ -234,18 +237,19 @@ def by_intensity(points: Sequence[EnvelopePoint], metric: str) -> list[EnvelopeP
 
     `value` is the level itself; `start`, `activity_id`, `provider` and `sport` are those of
     the envelope point at `duration_s`, whose mean is at least the level. Done per `after`
-    state; sorted by `after` (whole activity first), then level.
+    state; sorted by `after` (whole activity first), then level. One activity's curve
+    (`CurvePoint`s) turns the same way.
     """
     step = INTENSITY_STEP[metric]
-    states: dict[float | None, list[EnvelopePoint]] = {}
+    states: dict[float | None, list[PointT]] = {}
     for point in points:
-        states.setdefault(point.after, []).append(point)
-    rows: list[EnvelopePoint] = []
+        states.setdefault(getattr(point, "after", None), []).append(point)
+    rows: list[PointT] = []
     for after in sorted(states, key=lambda a: a if a is not None else -1.0):
         curve = sorted(states[after], key=lambda p: p.duration_s)
         levels = [intensity_levels(p.value, metric) for p in curve]
         lowest = max(1, min(levels))
-        state_rows: list[EnvelopePoint] = []
+        state_rows: list[PointT] = []
         # Walking from the longest duration down, each point owns the levels above those
         # every longer duration reached: for them, it is the longest.
         reached = lowest - 1

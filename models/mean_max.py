@@ -178,6 +178,14 @@ def mean_max_curve(series: np.ndarray, durations: np.ndarray) -> tuple[np.ndarra
     return best, where
 
 
+def warm_kernels() -> None:
+    """Load the compiled loop now (compiling it, the very first time, takes seconds), on
+    integer and on fractional data, so that no request waits for it."""
+    durations = np.array([1, 5, 30], dtype=np.int64)
+    mean_max_curve(np.arange(64, dtype=np.float64), durations)
+    mean_max_curve(np.linspace(0.0, 1.0, 64), durations)
+
+
 def _kernels() -> Any:
     """The compiled loop, loaded from numba's on-disk cache (compiled on the very first use)."""
     from training_gateway.models import _mean_max_kernels

@@ -18,6 +18,8 @@ from training_gateway.adapters.base import (
     Credentials,
     InboundChange,
     LabTestQuery,
+    LongitudinalMeanMaxQuery,
+    LongitudinalMeanMaxRow,
     MeanMaxPoint,
     TraceQuery,
     UploadedFile,
@@ -55,6 +57,7 @@ TRACES_PAGE_SIZE = 100
 TESTS_PAGE_SIZE = 50
 UPLOAD_PATH = ACTIVITIES_PATH + "upload"
 BACKFILL_STATUS_PATH = ACTIVITIES_PATH + "backfill-status"
+LONGITUDINAL_MEAN_MAX_PATH = ACTIVITIES_PATH + "longitudinal-mean-max"
 
 # Path segments under /activities/ that are endpoints, not activity ids: asking for an
 # activity called "latest" must not silently return the latest activity.
@@ -89,6 +92,7 @@ class SweatStackAdapter:
             Capability.ACTIVITY_DATA,
             Capability.MEAN_MAX,
             Capability.SEGMENTATION,
+            Capability.LONGITUDINAL_MEAN_MAX,
             Capability.UPLOAD,
             Capability.BACKFILL_STATUS,
             Capability.WEBHOOKS,
@@ -241,6 +245,42 @@ class SweatStackAdapter:
         what = f"the {metric} mean-max of activity {native_id!r}"
         table = timeseries.read_parquet(response.content, what)
         return timeseries.mean_max_points(table, metric, what=what)
+
+    async def longitudinal_mean_max(
+        self, creds: Credentials, query: LongitudinalMeanMaxQuery
+    ) -> list[LongitudinalMeanMaxRow]:
+        """SweatStack's own curve across the user's matching activities (power or speed), by
+        duration or by intensity as `query.by` says, each row naming the activity."""
+        if query.metric not in timeseries.MEAN_MAX_METRICS:
+            raise InvalidInput(
+                "metric",
+                f"sweatstack computes mean-max curves of power or speed only, not {query.metric!r}",
+            )
+        params = list_params(
+            ActivityQuery(start_date=query.start_date, end_date=query.end_date, sports=query.sports)
+        )
+        params += [("metric", query.metric), ("by", query.by)]
+        if query.durations_s is not None:
+            params.append(
+                (
+                    "durations",
+                    query.durations_s
+                    if query.durations_s == "all"
+                    else ",".join(str(int(d)) for d in query.durations_s),
+                )
+            )
+        params.extend(("after", repr(float(after))) for after in query.afters)
+        response = await call_provider(
+            self.http,
+            self.name,
+            "GET",
+            self.base_url + LONGITUDINAL_MEAN_MAX_PATH,
+            token=creds.access_token,
+            params=params,
+        )
+        what = f"the longitudinal {query.metric} mean-max"
+        table = timeseries.read_parquet(response.content, what)
+        return timeseries.longitudinal_rows(table, query.metric, what=what)
 
     async def upload_files(self, creds: Credentials, files: Sequence[UploadedFile]) -> list[str]:
         """Upload activity files (SweatStack takes FIT, up to 10 at once) in one multipart

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from training_gateway.adapters.base import MeanMaxPoint
+from training_gateway.adapters.base import LongitudinalMeanMaxRow, MeanMaxPoint
 from training_gateway.models.errors import ProviderError
 from training_gateway.models.timeseries import TIMESERIES_COLUMNS, conform
 
@@ -118,3 +118,46 @@ def mean_max_points(table: pa.Table, metric: str, *, what: str) -> list[MeanMaxP
             )
         )
     return points
+
+
+def longitudinal_rows(table: pa.Table, metric: str, *, what: str) -> list[LongitudinalMeanMaxRow]:
+    """A longitudinal mean-max table (by duration or by intensity, the same columns in either
+    order) as rows; a row without a value is left out."""
+    for required in ("duration", metric, "start", "activity_id", "sport"):
+        if required not in table.column_names:
+            raise _malformed(what, f"without a {required!r} column")
+    start = table.column("start")
+    if not pa.types.is_timestamp(start.type) or start.type.tz is None:
+        raise _malformed(what, f"with a 'start' column of type {start.type}, not UTC")
+    value_type = table.column(metric).type
+    if not (pa.types.is_integer(value_type) or pa.types.is_floating(value_type)):
+        raise _malformed(what, f"with a {metric!r} column of type {value_type}, not a number")
+    durations = _seconds(table.column("duration"), what, "duration").to_pylist()
+    values = table.column(metric).cast(pa.float64()).to_pylist()
+    starts = start.cast(pa.timestamp("us", tz="UTC")).to_pylist()
+    ids = table.column("activity_id").cast(pa.string()).to_pylist()
+    sports = table.column("sport").cast(pa.string()).to_pylist()
+    afters = (
+        table.column("after").cast(pa.float64()).to_pylist()
+        if "after" in table.column_names
+        else [None] * table.num_rows
+    )
+    rows: list[LongitudinalMeanMaxRow] = []
+    for duration_s, value, moment, native_id, sport, after in zip(
+        durations, values, starts, ids, sports, afters, strict=True
+    ):
+        if value is None or duration_s is None or moment is None or native_id is None:
+            continue
+        if not float(duration_s).is_integer() or duration_s < 1:
+            raise _malformed(what, f"with a duration of {duration_s} s, not a whole second")
+        rows.append(
+            LongitudinalMeanMaxRow(
+                duration_s=int(duration_s),
+                value=float(value),
+                start=moment.astimezone(UTC),
+                native_id=native_id,
+                sport=sport or "",
+                after=after,
+            )
+        )
+    return rows

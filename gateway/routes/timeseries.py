@@ -25,6 +25,7 @@ from training_gateway.gateway.params import (
     parse_durations,
     parse_metric,
     parse_metrics_parameter,
+    parse_orientation,
     parse_segmentation_on,
 )
 from training_gateway.gateway.runtime import Gateway
@@ -45,6 +46,7 @@ from training_gateway.gateway.services.timeseries import (
 )
 from training_gateway.gateway.storage import AnalyticsRepository
 from training_gateway.models.activity import ActivityStatus
+from training_gateway.models.curves import resolve_orientation
 from training_gateway.models.errors import InvalidParameter
 from training_gateway.models.mean_max import MEAN_MAX_METRICS, MeanMaxMetric
 from training_gateway.models.timeseries import schema_for
@@ -140,12 +142,30 @@ class TimeseriesController(Controller):
         segmentation: Annotated[
             bool, Parameter(description="Thin the curve for display (AISC-like); default false")
         ] = False,
+        by: Annotated[
+            str | None,
+            Parameter(
+                description=(
+                    "`duration` (default): a point per duration; `intensity`: a row per "
+                    "intensity level (1 W, 0.01 m/s, 1 bpm) with the longest duration "
+                    "sustained at it"
+                )
+            ),
+        ] = None,
     ) -> ActivityCurve:
         chosen = parse_metric(metric, MEAN_MAX_METRICS)
         grid = parse_durations(durations)
+        orientation = parse_orientation(by)
         source, _ = await sources.of_record(activity_id)
         return await activity_curve(
-            analytics, sources, source, activity_id, chosen, grid, segmentation=segmentation
+            analytics,
+            sources,
+            source,
+            activity_id,
+            chosen,
+            grid,
+            orientation or "duration",
+            segmentation=segmentation,
         )
 
     @get(
@@ -202,20 +222,25 @@ class TimeseriesController(Controller):
             ),
         ] = None,
         by: Annotated[
-            str, Parameter(description="Curve orientation: only `duration`")
-        ] = "duration",
+            str | None,
+            Parameter(
+                description=(
+                    "Curve orientation, by SweatStack's rules: without `after`, `intensity` "
+                    "(the default; `duration` needs `after`); with `after`, `duration` (the "
+                    "default for power) or the deprecated `intensity` (the only one for speed)"
+                )
+            ),
+        ] = None,
         providers: NamedDependency[tuple[str, ...]],
+        gateway: NamedDependency[Gateway],
     ) -> LongitudinalCurve:
         chosen = parse_metric(metric, MEAN_MAX_METRICS)
-        if by != "duration":
-            raise InvalidParameter(
-                "by", "only by=duration is offered (SweatStack deprecates by=intensity)"
-            )
         afters = parse_afters(after)
         if afters and chosen == "heart_rate":
             raise InvalidParameter(
                 "after", "after applies to power (kJ) and speed (m), not heart_rate"
             )
+        orientation = resolve_orientation(parse_orientation(by), chosen, with_after=bool(afters))
         if afters:
             check_after_range(span.start, span.end)
         return await longitudinal_curve(
@@ -225,6 +250,8 @@ class TimeseriesController(Controller):
             chosen,
             parse_durations(durations),
             afters,
+            orientation,
+            provider_curves=gateway.settings.provider_curves,
         )
 
 

@@ -14,6 +14,10 @@ Beyond activities and their data:
 - `GET /api/v1/activities/{id}/mean-max` computes the curve the straightforward way
   (`models.mean_max.on_one_hz_grid` + `mean_max_reference`), so the gateway's fast
   implementation can be checked against it.
+- `GET /api/v1/activities/longitudinal-data`, `longitudinal-mean-max` (by intensity or by
+  duration, with fatigue states `after`) and `longitudinal-accumulated-work-duration` (each
+  also without `/activities/`), and `/api/v1/activities/{id}/accumulated-work-duration`,
+  with SweatStack's documented rules (`api.longitudinal`; computed by `analyses` in a thread).
 - `POST /api/v1/activities/upload` takes up to `max_upload_files` FIT files (multipart field
   `files`), answers 202 with one `SourceResponse` each and decodes them in the background
   (`models.fit.decode_fit`) into activities with the recorded samples. SweatStack documents no

@@ -6,6 +6,7 @@ mock's own control routes for webhooks (`webhook_routes`)."""
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import Any
 
 import msgspec
@@ -16,11 +17,13 @@ from litestar.params import FromPath
 from training_gateway.adapters._mock import TokenIssuer
 from training_gateway.adapters._mock.control import UnknownRecord, answer, decoded
 from training_gateway.adapters._mock.oauth import AuthorizationServer
+from training_gateway.adapters.sweatstack.mock.analyses import warm_mean_max
 from training_gateway.adapters.sweatstack.mock.api import (
     ActivitiesController,
     ActivityAppMetadataController,
     DailiesController,
     LabTestsController,
+    LongitudinalController,
     ProfileController,
     TracesController,
     UsersController,
@@ -53,12 +56,15 @@ def create_app(store: SweatStackStore, tokens: TokenIssuer, auth: AuthorizationS
             claims = verified_claims(request.headers.get("authorization"), tokens)
         return claims
 
+    # The mean-max kernel loads (or compiles) in seconds: not while a client waits for a curve.
+    threading.Thread(target=warm_mean_max, name="warm-mean-max", daemon=True).start()
     guard = scope_guard(tokens)
     # Every route of SweatStack's API, each declaring its `required_scope` (see `scopes`).
     api = Router(
         path="/",
         route_handlers=[
             ActivitiesController,
+            LongitudinalController,
             ActivityAppMetadataController,
             LabTestsController,
             DailiesController,

@@ -51,6 +51,7 @@ def test_adapter_declares_what_sweatstack_offers(adapter: SweatStackAdapter) -> 
         Capability.ACTIVITY_DATA,
         Capability.MEAN_MAX,
         Capability.SEGMENTATION,
+        Capability.LONGITUDINAL_MEAN_MAX,
         Capability.UPLOAD,
         Capability.BACKFILL_STATUS,
         Capability.LIST_TESTS,

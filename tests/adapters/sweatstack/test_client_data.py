@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import httpx
 import numpy as np
@@ -14,7 +14,12 @@ import pyarrow as pa
 import pytest
 import respx
 
-from training_gateway.adapters.base import Credentials, MeanMaxPoint, UploadedFile
+from training_gateway.adapters.base import (
+    Credentials,
+    LongitudinalMeanMaxQuery,
+    MeanMaxPoint,
+    UploadedFile,
+)
 from training_gateway.adapters.sweatstack import SweatStackAdapter
 from training_gateway.adapters.sweatstack.mock.parquet import (
     activity_table,
@@ -537,3 +542,67 @@ async def test_segmented_mean_max_asks_for_segmentation(adapter: SweatStackAdapt
         ("segmentation", "true"),
     ]
     assert [p.duration_s for p in points] == [1, 60]
+
+
+# --- longitudinal mean-max -------------------------------------------------------------------
+
+LONGITUDINAL_URL = f"{ACTIVITIES}longitudinal-mean-max"
+
+
+def _longitudinal(**overrides: object) -> LongitudinalMeanMaxQuery:
+    fields: dict[str, object] = {
+        "sports": ("cycling", "running.road"),
+        "start_date": date(2026, 4, 1),
+        "end_date": date(2026, 5, 20),
+        "metric": "power",
+        "durations_s": (5, 60),
+        "afters": (0.0, 250.0),
+        "by": "duration",
+        **overrides,
+    }
+    return LongitudinalMeanMaxQuery(**fields)  # type: ignore[arg-type]
+
+
+@respx.mock
+async def test_longitudinal_mean_max_sends_sweatstacks_query_and_reads_attributed_rows(
+    adapter: SweatStackAdapter,
+) -> None:
+    table = pa.table(
+        {
+            "duration": pa.array([5, 60], pa.duration("s")),
+            "power": pa.array([410.0, 320.5]),
+            "start": pa.array([START, START], pa.timestamp("s", tz="UTC")),
+            "activity_id": pa.array(["act_1", "act_2"]),
+            "sport": pa.array(["cycling.road", "cycling"]).dictionary_encode(),
+            "after": pa.array([250.0, 250.0]),
+        }
+    )
+    route = respx.get(LONGITUDINAL_URL).mock(return_value=_parquet(table))
+
+    rows = await adapter.longitudinal_mean_max(CREDS, _longitudinal())
+
+    sent = route.calls.last.request
+    assert sent.headers["authorization"] == "Bearer token-abc"
+    assert sent.url.params.multi_items() == [
+        ("start", "2026-04-01"), ("end", "2026-05-20"), ("sport", "cycling"),
+        ("sport", "running.road"), ("metric", "power"), ("by", "duration"),
+        ("durations", "5,60"), ("after", "0.0"), ("after", "250.0"),
+    ]  # fmt: skip
+    assert [(r.duration_s, r.value, r.native_id, r.sport, r.after) for r in rows] == [
+        (5, 410.0, "act_1", "cycling.road", 250.0),
+        (60, 320.5, "act_2", "cycling", 250.0),
+    ]
+    assert rows[0].start == START
+
+
+@respx.mock
+async def test_longitudinal_mean_max_of_another_shape_is_a_provider_error(
+    adapter: SweatStackAdapter,
+) -> None:
+    table = pa.table({"duration": pa.array([5], pa.duration("s")), "power": pa.array([1.0])})
+    respx.get(LONGITUDINAL_URL).mock(return_value=_parquet(table))
+
+    with pytest.raises(ProviderError, match="without a 'start' column"):
+        await adapter.longitudinal_mean_max(CREDS, _longitudinal(by="intensity"))
+    with pytest.raises(InvalidInput):
+        await adapter.longitudinal_mean_max(CREDS, _longitudinal(metric="heart_rate"))

@@ -171,3 +171,15 @@ def test_mean_max_segmentation_that_is_not_a_boolean_is_400(readonly_api: httpx.
     )
     assert_problem(response, 400)
     assert "segmentation" in response.text
+
+
+def test_thinning_a_curve_by_intensity_is_refused_naming_segmentation(
+    readonly_api: httpx.Client,
+) -> None:
+    ride = recorded(readonly_api, "sweatstack", "cycling")
+    response = readonly_api.get(
+        f"/v1/activities/{ride['id']}/mean-max",
+        params={"metric": "power", "by": "intensity", "segmentation": "true"},
+    )
+    body = assert_problem(response, 422, field="segmentation")
+    assert "by=duration" in body["detail"]

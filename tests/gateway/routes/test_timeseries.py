@@ -197,18 +197,24 @@ def test_longitudinal_mean_max_is_the_attributed_envelope_and_is_cached(api: htt
         }
         for r in rides
     }
-    for point in envelope["points"]:
-        best = max(c.get(point["duration_s"], -1) for c in curves.values())
-        assert abs(point["value"] - best) < 1e-6
-        assert abs(curves[point["activity_id"]][point["duration_s"]] - best) < 1e-6
-        assert point["provider"] == point["activity_id"].split(":")[0]
+    # Without after the curve is by intensity: a row per watt, with the longest duration of
+    # the grid whose best reaches it, attributed to the activity that set that duration.
+    assert envelope["by"] == "intensity" and envelope["source"] == "gateway"
+    best = {d: max(c.get(d, -1) for c in curves.values()) for d in (5, 60, 300)}
+    levels = [row["value"] for row in envelope["points"]]
+    assert levels == list(range(int(min(best.values())), int(max(best.values())) + 1))
+    for row in envelope["points"]:
+        assert row["duration_s"] == max(d for d, v in best.items() if v >= row["value"])
+        assert abs(curves[row["activity_id"]][row["duration_s"]] - best[row["duration_s"]]) < 1e-6
+        assert row["provider"] == row["activity_id"].split(":")[0]
     again = api.get("/v1/activities/longitudinal-mean-max", params=params).json()
     assert again["computed"] == 0 and again["points"] == envelope["points"]
     wider = api.get(
         "/v1/activities/longitudinal-mean-max", params={**params, "durations": "5,60,300,600"}
     ).json()
     assert wider["computed"] == envelope["activities"]  # 600 s was not cached yet
-    assert {p["duration_s"] for p in wider["points"]} == {5, 60, 300, 600}
+    # The longest duration holds the lowest levels.
+    assert 600 in {p["duration_s"] for p in wider["points"]} <= {5, 60, 300, 600}
     narrower = {**params, "durations": "60,600"}
     assert api.get("/v1/activities/longitudinal-mean-max", params=narrower).json()["computed"] == 0
     with_after = api.get(
@@ -228,8 +234,17 @@ def test_longitudinal_mean_max_refuses_bad_input(readonly_api: httpx.Client) -> 
         400,
         field="after",
     )
+    # SweatStack's rules for `by`: duration needs after; speed with after is intensity-only.
     assert_problem(
-        readonly_api.get(path, params={"metric": "power", "by": "intensity"}), 400, field="by"
+        readonly_api.get(path, params={"metric": "power", "by": "duration"}), 400, field="by"
+    )
+    assert_problem(
+        readonly_api.get(path, params={"metric": "speed", "after": "0", "by": "duration"}),
+        400,
+        field="by",
+    )
+    assert_problem(
+        readonly_api.get(path, params={"metric": "power", "by": "value"}), 400, field="by"
     )
     assert_problem(
         readonly_api.get(

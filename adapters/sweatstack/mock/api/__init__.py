@@ -3,6 +3,7 @@
 
 from training_gateway.adapters.sweatstack.mock.api.activities import ActivitiesController
 from training_gateway.adapters.sweatstack.mock.api.dailies import DailiesController
+from training_gateway.adapters.sweatstack.mock.api.longitudinal import LongitudinalController
 from training_gateway.adapters.sweatstack.mock.api.profile import (
     ProfileController,
     UsersController,
@@ -19,6 +20,7 @@ __all__ = [
     "ActivityAppMetadataController",
     "DailiesController",
     "LabTestsController",
+    "LongitudinalController",
     "ProfileController",
     "TracesController",
     "UsersController",
