@@ -41,6 +41,7 @@ from training_gateway.gateway.services.sources import CallerSources
 from training_gateway.gateway.services.timeseries import (
     LongitudinalRun,
     activity_table,
+    longitudinal_schema,
     longitudinal_tables,
     segmented_activity_table,
 )
@@ -49,7 +50,6 @@ from training_gateway.models.activity import ActivityStatus
 from training_gateway.models.curves import resolve_orientation
 from training_gateway.models.errors import InvalidParameter
 from training_gateway.models.mean_max import MEAN_MAX_METRICS, MeanMaxMetric
-from training_gateway.models.timeseries import schema_for
 
 #: The response header naming who segmented an activity's data: a provider, or `gateway`.
 SEGMENTED_BY = "Segmented-By"
@@ -174,7 +174,10 @@ class TimeseriesController(Controller):
         description=(
             "The activity data columns plus activity_id, provider and sport. Streamed one activity "
             "at a time. Failures met on the way are listed at the end: Parquet footer key "
-            "`gateway.errors`, or the custom metadata of the last (empty) Arrow batch."
+            "`gateway.errors`, or the custom metadata of the last (empty) Arrow batch. With "
+            "`segmentation_on`, each activity is segmented as on its own `/data` (one row per "
+            "segment, `duration` its length; activities lacking that metric are left out) and a "
+            "`segmented_by` column names who segmented it: the provider, or `gateway`."
         ),
         media_type=PARQUET,
     )
@@ -187,15 +190,25 @@ class TimeseriesController(Controller):
         sports: NamedDependency[tuple[str, ...]],
         span: NamedDependency[Span],
         metrics: Annotated[list[str] | None, Parameter(description="Metrics; default all")] = None,
+        segmentation_on: Annotated[
+            str | None,
+            Parameter(description="Segment each activity on `power` or `speed` (AISC-like)"),
+        ] = None,
         providers: NamedDependency[tuple[str, ...]],
     ) -> Stream:
         media_type = negotiate(request.headers.get("accept"), STREAMED_MEDIA_TYPES)
         wanted = parse_metrics_parameter(metrics)
+        on = parse_segmentation_on(segmentation_on)
         run = LongitudinalRun()
         tables = longitudinal_tables(
-            analytics, sources, _recorded(span, sports, providers), wanted, run
+            analytics,
+            sources,
+            _recorded(span, sports, providers),
+            wanted,
+            run,
+            segmentation_on=on,
         )
-        schema = schema_for(wanted, longitudinal=True)
+        schema = longitudinal_schema(wanted, segmented=on is not None)
         return Stream(
             stream_tables(tables, schema, media_type, run.metadata), media_type=media_type
         )

@@ -5,8 +5,9 @@ longitudinal work."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import pyarrow as pa
@@ -23,7 +24,7 @@ from training_gateway.gateway.services.federation import (
 from training_gateway.gateway.services.sources import CallerSources, Source
 from training_gateway.gateway.storage import AnalyticsRepository
 from training_gateway.models.activity import Activity
-from training_gateway.models.errors import GatewayError, NotFound, ProviderError
+from training_gateway.models.errors import GatewayError, InvalidInput, NotFound, ProviderError
 from training_gateway.models.segmentation import segment_table
 from training_gateway.models.timeseries import conform, schema_for, with_activity_columns
 
@@ -135,18 +136,33 @@ async def matching_activities(
         cursor = page.next_cursor
 
 
+SEGMENTED_BY_COLUMN = pa.field("segmented_by", pa.string())
+
+
+def longitudinal_schema(metrics: Sequence[str], *, segmented: bool) -> pa.Schema:
+    """The longitudinal stream's schema; segmented, each row also names who segmented its
+    activity (the provider, or `gateway`)."""
+    schema = schema_for(metrics, longitudinal=True)
+    return schema.append(SEGMENTED_BY_COLUMN) if segmented else schema
+
+
 async def longitudinal_tables(
     repo: AnalyticsRepository,
     sources: CallerSources,
     filter_: ActivityFilter,
     metrics: Sequence[str],
     run: LongitudinalRun,
+    *,
+    segmentation_on: str | None = None,
 ) -> AsyncIterator[pa.Table]:
     """One table per activity with samples, in the longitudinal schema, a few fetched ahead.
     A failure on the way, expected or not, is recorded in `run` and ends nothing but that
-    activity (or, if the walk itself fails, the walk), so the stream stays readable."""
+    activity (or, if the walk itself fails, the walk), so the stream stays readable. With
+    `segmentation_on`, each activity's samples are segmented as on its own `/data` (by its
+    provider where it segments, else by the gateway's codec), and an activity that lacks
+    that metric contributes nothing, as one without samples."""
     schema = schema_for(metrics, longitudinal=True)
-    pending: list[tuple[Activity, asyncio.Task[pa.Table]]] = []
+    pending: list[tuple[Activity, asyncio.Task[pa.Table | SegmentedTable]]] = []
 
     async def drain(keep: int) -> AsyncIterator[pa.Table]:
         while len(pending) > keep:
@@ -155,14 +171,32 @@ async def longitudinal_tables(
                 table = await task
             except NotFound:
                 continue  # an activity without samples (e.g. a planned one) contributes nothing
+            except InvalidInput as exc:
+                if segmentation_on is not None and exc.field == "segmentation_on":
+                    continue  # it lacks the metric to segment on
+                run.record(failure_of(activity.provider, exc, about=activity.id))
+                continue
             except Exception as exc:
                 run.record(failure_of(activity.provider, exc, about=activity.id))
                 continue
-            yield with_activity_columns(table, activity, schema)
+            if isinstance(table, SegmentedTable):
+                rows = with_activity_columns(table.table, activity, schema)
+                yield rows.append_column(
+                    SEGMENTED_BY_COLUMN, pa.array([table.segmented_by] * rows.num_rows)
+                )
+            else:
+                yield with_activity_columns(table, activity, schema)
 
     try:
         async for source, activity in matching_activities(sources, filter_, run):
-            task = asyncio.create_task(activity_table(repo, sources, source, activity.id, metrics))
+            reading: Coroutine[Any, Any, pa.Table | SegmentedTable] = (
+                activity_table(repo, sources, source, activity.id, metrics)
+                if segmentation_on is None
+                else segmented_activity_table(
+                    repo, sources, source, activity.id, metrics, segmentation_on
+                )
+            )
+            task = asyncio.create_task(reading)
             pending.append((activity, task))
             async for table in drain(_PREFETCH):
                 yield table

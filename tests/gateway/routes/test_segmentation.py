@@ -4,13 +4,20 @@ naming which; the mean-max `segmentation` flag likewise; bad values are refused 
 
 from __future__ import annotations
 
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.gateway.routes.test_activities import assert_problem
 from tests.gateway.routes.test_timeseries import read_parquet, recorded
+from training_gateway.gateway.encoding import ERRORS_METADATA_KEY
+from training_gateway.gateway.services.timeseries import longitudinal_schema
 from training_gateway.models.mean_max import mean_max_reference, on_one_hz_grid
 from training_gateway.models.segmentation import segment_table
 from training_gateway.models.timeseries import TIMESERIES_COLUMNS
@@ -183,3 +190,47 @@ def test_thinning_a_curve_by_intensity_is_refused_naming_segmentation(
     )
     body = assert_problem(response, 422, field="segmentation")
     assert "by=duration" in body["detail"]
+
+
+def test_segmented_longitudinal_data_is_each_activitys_segmented_data_and_names_who(
+    readonly_api: httpx.Client,
+) -> None:
+    since = (datetime.now(UTC) - timedelta(days=12)).date().isoformat()
+    params = {"sport": "cycling", "start": since, "metrics": "power", "segmentation_on": "power"}
+    response = readonly_api.get("/v1/activities/longitudinal-data", params=params)
+    table = read_parquet(response)
+
+    assert table.schema == longitudinal_schema(("power",), segmented=True)
+    by_activity = {
+        activity_id: table.filter(pa.compute.equal(table.column("activity_id"), activity_id))
+        for activity_id in set(table.column("activity_id").to_pylist())
+    }
+    assert {a.split(":")[0] for a in by_activity} == {"sweatstack", "astral"}
+    for activity_id, rows in list(by_activity.items())[:4]:
+        own = _data(readonly_api, activity_id, metrics="power", segmentation_on="power")
+        segments = read_parquet(own)
+        assert rows.column("power").to_pylist() == segments.column("power").to_pylist()
+        assert rows.column("duration").to_pylist() == segments.column("duration").to_pylist()
+        assert set(rows.column("segmented_by").to_pylist()) == {own.headers["segmented-by"]}
+
+
+def test_segmented_longitudinal_runs_leave_out_activities_without_power(
+    readonly_api: httpx.Client,
+) -> None:
+    since = (datetime.now(UTC) - timedelta(days=12)).date().isoformat()
+    params = {"sport": "running", "start": since, "segmentation_on": "power"}
+    response = readonly_api.get("/v1/activities/longitudinal-data", params=params)
+
+    assert response.status_code == 200, response.text
+    assert read_parquet(response).num_rows == 0  # runs record no power
+    footer = pq.ParquetFile(io.BytesIO(response.content)).metadata.metadata or {}
+    assert json.loads(footer[ERRORS_METADATA_KEY]) == []
+
+
+def test_longitudinal_data_segmented_on_heart_rate_is_400(readonly_api: httpx.Client) -> None:
+    params = {"sport": "cycling", "segmentation_on": "heart_rate"}
+    assert_problem(
+        readonly_api.get("/v1/activities/longitudinal-data", params=params),
+        400,
+        field="segmentation_on",
+    )
