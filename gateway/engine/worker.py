@@ -72,6 +72,9 @@ class Engine:
         self._task: asyncio.Task[None] | None = None
         self._scheduled: dict[tuple[str, str], int] = {}
         self._last_sweep = 0.0
+        # When this worker's loop last ran its tick, and from when it may judge others dead.
+        self._last_tick: float | None = None
+        self._judge_from = 0.0
 
     async def start(self) -> None:
         settings = self.gateway.settings
@@ -132,8 +135,21 @@ class Engine:
 
     async def tick(self) -> None:
         await self._heartbeat()
-        await self._recover_dead()
+        if self._may_judge_others():
+            await self._recover_dead()
         await self.schedule()
+
+    def _may_judge_others(self) -> bool:
+        """Whether this tick may recover the jobs of workers whose heartbeat is old. Not for
+        `dead_after_s` after this worker itself stalled (its loop frozen, its process stopped):
+        what stopped it may have stopped the others as well, and their heartbeats are then
+        as old as its own without their being dead; recovering their jobs at once would run
+        a job they are running again (a job's re-run claims the deliveries it holds)."""
+        now = asyncio.get_running_loop().time()
+        if self._last_tick is not None and now - self._last_tick > 2 * self.tick_s + 1.0:
+            self._judge_from = now + self.dead_after_s
+        self._last_tick = now
+        return now >= self._judge_from
 
     async def _heartbeat(self) -> None:
         now = datetime.now(UTC)
