@@ -438,24 +438,13 @@ class SweatStackAdapter:
     async def put_test_app_metadata(
         self, creds: Credentials, native_id: str, metadata: dict[str, Any]
     ) -> None:
-        await call_provider(
-            self.http,
-            self.name,
-            "PUT",
-            self._test_url(native_id) + "/app-metadata",
-            token=creds.access_token,
-            json=metadata,
-            not_found=_missing_test(native_id),
+        await self._app_metadata(
+            "PUT", self._test_url(native_id), creds, _missing_test(native_id), metadata
         )
 
     async def delete_test_app_metadata(self, creds: Credentials, native_id: str) -> None:
-        await call_provider(
-            self.http,
-            self.name,
-            "DELETE",
-            self._test_url(native_id) + "/app-metadata",
-            token=creds.access_token,
-            not_found=_missing_test(native_id),
+        await self._app_metadata(
+            "DELETE", self._test_url(native_id), creds, _missing_test(native_id)
         )
 
     def _test_url(self, native_id: str) -> str:
@@ -467,24 +456,32 @@ class SweatStackAdapter:
         self, creds: Credentials, native_id: str, metadata: dict[str, Any]
     ) -> None:
         """This app's JSON on an activity (SweatStack keeps one document per app)."""
-        await call_provider(
-            self.http,
-            self.name,
-            "PUT",
-            self._activity_url(native_id) + "/app-metadata",
-            token=creds.access_token,
-            json=metadata,
-            not_found=_missing(native_id),
+        await self._app_metadata(
+            "PUT", self._activity_url(native_id), creds, _missing(native_id), metadata
         )
 
     async def delete_activity_app_metadata(self, creds: Credentials, native_id: str) -> None:
+        await self._app_metadata(
+            "DELETE", self._activity_url(native_id), creds, _missing(native_id)
+        )
+
+    async def _app_metadata(
+        self,
+        method: str,
+        record_url: str,
+        creds: Credentials,
+        not_found: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Set (PUT, with `metadata`) or remove (DELETE) this app's document on a record."""
         await call_provider(
             self.http,
             self.name,
-            "DELETE",
-            self._activity_url(native_id) + "/app-metadata",
+            method,
+            record_url + "/app-metadata",
             token=creds.access_token,
-            not_found=_missing(native_id),
+            json=metadata,
+            not_found=not_found,
         )
 
     # dailies
