@@ -246,6 +246,10 @@ def create_app(
                     if engine is not None:
                         await engine.stop()
                     await state.jobs.aclose()
+                    # Stop the CPU worker processes with the app (`serve` and `worker` alike).
+                    # Joined here, not in a thread: the server takes no more requests, and the
+                    # loop's default executor is the engine's, stopped just above.
+                    workers.close()
         finally:
             for limit in rate_limits.values():
                 limit.close()

@@ -2,11 +2,13 @@
 HR-model fits run in a small pool of worker processes, so one heavy request cannot slow every
 other request (`/health` included) the way a thread holding the GIL would.
 
-The pool is made on first use, sized by GATEWAY_CPU_WORKERS (default: the machine's cores, at
-most 4). Workers are not recycled after a number of tasks: with Python 3.11's
-`max_tasks_per_child` a longitudinal query of ~150 curves stalled for good, the pool left
-with no worker after replacing one. Functions sent here must be importable (module-level) and their arguments
-and answers picklable.
+The pool is made on first use (and warmed as the app starts), sized by GATEWAY_CPU_WORKERS
+(default: the machine's cores, at most 4), and stopped with the app; its processes run at
+nice 10. A worker that dies under a task (killed, out of memory) breaks the pool: it is made
+again and the task tried once more; a second death is `Overloaded`, a 503 naming the gateway. Workers are not recycled after a number of tasks:
+with Python 3.11's `max_tasks_per_child` a longitudinal query of ~150 curves stalled for
+good, the pool left with no worker after replacing one. Functions sent here must be
+importable (module-level) and their arguments and answers picklable.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class CpuPool:
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_exit_with_parent,
+                    initializer=_start_worker,
                     initargs=(os.getpid(),),
                 )
             return self._executor
@@ -64,21 +66,34 @@ class CpuPool:
             future.result()
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """`fn(*args, **kwargs)` in a worker process; its exceptions are raised here."""
-        pool = self._pool()
+        """`fn(*args, **kwargs)` in a worker process; its exceptions are raised here. A worker
+        that dies under it (killed, out of memory) costs a fresh pool and one more attempt;
+        a second death is Overloaded (a 503 naming the gateway), never a 500."""
+        call = functools.partial(fn, *args, **kwargs)
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(pool, functools.partial(fn, *args, **kwargs))
-        except BrokenProcessPool:
-            log.error("a CPU worker process died; the pool is made again")
-            with self._lock:
-                if self._executor is pool:
-                    self._executor = None
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise Overloaded(
-                "a worker process computing this answer stopped unexpectedly; try again",
-                retry_after_s=1,
-            ) from None
+        for attempt in range(2):
+            pool = self._pool()
+            try:
+                return await loop.run_in_executor(pool, call)
+            except BrokenProcessPool:
+                log.error(
+                    "a CPU worker process died running %s (attempt %d); the pool is made again",
+                    getattr(fn, "__qualname__", type(fn).__name__),
+                    attempt + 1,
+                )
+                self._discard(pool)
+        raise Overloaded(
+            "the gateway's worker process computing this answer stopped unexpectedly, twice; "
+            "try again",
+            retry_after_s=1,
+        )
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        """Forget a broken pool (once, however many calls saw it break)."""
+        with self._lock:
+            if self._executor is pool:
+                self._executor = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         with self._lock:
@@ -87,7 +102,7 @@ class CpuPool:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _exit_with_parent(parent: int) -> None:
+def _start_worker(parent: int) -> None:
     """In a worker: run below the gateway's priority, so that on a busy machine the event
     loop answering requests gets the CPU first; and exit once the gateway that started it
     is gone, even killed with SIGKILL (a worker waiting for tasks would otherwise wait

@@ -24,6 +24,7 @@ from training_gateway.adapters.base import (
     has_capability,
 )
 from training_gateway.gateway import workers
+from training_gateway.gateway.errors import Overloaded
 from training_gateway.gateway.services.federation import (
     GATEWAY,
     ActivityFilter,
@@ -233,6 +234,8 @@ async def longitudinal_curve(
             curves = await curves_of(source, activity)
         except NotFound:
             curves = {}
+        except Overloaded:
+            raise  # the gateway's own worker processes failed: no provider is to blame
         except Exception as exc:  # one activity's failure must not sink the others
             run.record(failure_of(activity.provider, exc, about=activity.id))
             curves = {}

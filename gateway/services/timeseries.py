@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from training_gateway.adapters.base import Operations, capability, has_capability
 from training_gateway.gateway import workers
+from training_gateway.gateway.errors import Overloaded
 from training_gateway.gateway.services.federation import (
     GATEWAY,
     ActivityFilter,
@@ -175,6 +176,9 @@ async def longitudinal_tables(
                 if segmentation_on is not None and exc.field == "segmentation_on":
                     continue  # it lacks the metric to segment on
                 run.record(failure_of(activity.provider, exc, about=activity.id))
+                continue
+            except Overloaded as exc:  # the gateway's worker processes, not the provider
+                run.record(failure_of(GATEWAY, exc, about=activity.id))
                 continue
             except Exception as exc:
                 run.record(failure_of(activity.provider, exc, about=activity.id))
