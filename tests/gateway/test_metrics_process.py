@@ -16,6 +16,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.gateway.routes.test_connections import _approve, _start
 from tests.test_cli import GATEWAY
 from tests.webhook_receiver import Answer, WebhookReceiver
 from training_gateway.adapters._mock.server import MockServer, free_loopback_port
@@ -172,6 +173,14 @@ def test_every_log_line_is_a_json_object_and_request_ids_are_echoed(demo: Demo) 
         echoed = api.get("/v1/activities", params={"limit": 1}, headers={"X-Request-Id": "abc-1"})
         made = api.get("/nope")
         unsafe = api.get("/health", headers={"X-Request-Id": "bad id\twith spaces"})
+        # Reconnecting the demo user to SweatStack logs, under the callback's request id.
+        approved = _approve(_start(api, "sweatstack"))
+        callback = httpx.get(
+            f"{demo.url}/v1/connections/sweatstack/callback",
+            params={k: v for k, v in approved.items() if not k.startswith("_")},
+            headers={"X-Request-Id": "callback-9"},
+        )
+        assert callback.status_code == 303, callback.text
     assert echoed.headers["x-request-id"] == "abc-1"
     assert len(made.headers["x-request-id"]) == 32
     assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
@@ -182,3 +191,5 @@ def test_every_log_line_is_a_json_object_and_request_ids_are_echoed(demo: Demo) 
     assert logged, "the demo logs as it connects its user"
     records = [json.loads(line) for line in logged]  # fails on any line that is not JSON
     assert all({"time", "level", "logger", "message"} <= record.keys() for record in records)
+    of_callback = [r["message"] for r in records if r.get("request_id") == "callback-9"]
+    assert "user demo connected sweatstack" in of_callback, of_callback
