@@ -12,6 +12,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.conftest import _drop_all
 from training_gateway.gateway.jobs import DELIVERY_QUEUE, QUEUES, SYNC_QUEUE, Jobs
 from training_gateway.gateway.observability import (
     JsonFormatter,
@@ -33,8 +34,24 @@ def _depths(collector: JobQueueCollector) -> dict[tuple[str, ...], float]:
     }
 
 
-def test_queue_depth_and_age_are_read_from_the_engines_database(tmp_path: Path) -> None:
-    settings = load_settings({}, data_dir=tmp_path, secret_keys=(Fernet.generate_key().decode(),))
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}"
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_drop_all(url))
+    return url
+
+
+def test_queue_depth_and_age_are_read_from_the_engines_database(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = load_settings(
+        {},
+        data_dir=tmp_path,
+        database_url=database_url,
+        secret_keys=(Fernet.generate_key().decode(),),
+    )
     jobs = Jobs(settings)
     collector = JobQueueCollector(jobs.url, QUEUES)
     assert _depths(collector)[("gateway_job_queue_depth", DELIVERY_QUEUE, "ENQUEUED")] == 0
