@@ -29,9 +29,16 @@ from training_gateway.gateway.auth.tokens import RenewingTransport, TokenManager
 from training_gateway.gateway.demo_receiver import demo_router
 from training_gateway.gateway.engine.worker import Engine, default_worker_id
 from training_gateway.gateway.errors import EXCEPTION_HANDLERS
-from training_gateway.gateway.jobs import Jobs
+from training_gateway.gateway.jobs import QUEUES, Jobs
 from training_gateway.gateway.local_provider import PROVIDER as LOCAL_PROVIDER
 from training_gateway.gateway.local_provider import LocalAdapter
+from training_gateway.gateway.observability import (
+    JsonFormatter,
+    Metrics,
+    ObservingTransport,
+    install_request_id_records,
+    observe_requests,
+)
 from training_gateway.gateway.openapi import closed_schemas, refine
 from training_gateway.gateway.rate_limits import (
     ProviderRateLimit,
@@ -41,6 +48,7 @@ from training_gateway.gateway.rate_limits import (
 from training_gateway.gateway.requests import GatewayRequest
 from training_gateway.gateway.retries import RetryingTransport, RetryPolicy
 from training_gateway.gateway.routes import route_handlers
+from training_gateway.gateway.routes.metrics import metrics as metrics_route
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.services.events import Events
 from training_gateway.gateway.services.sync import Sync
@@ -176,6 +184,7 @@ def create_app(
 ) -> Litestar:
     """The gateway: one API over every configured provider (`demo_key_file`: see vault_for)."""
     classes = adapter_classes if adapter_classes is not None else load_adapters()
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -187,7 +196,11 @@ def create_app(
         timeout = httpx.Timeout(settings.http_timeout_s, connect=settings.http_connect_timeout_s)
         oauth = build_oauth(settings, classes)
         tokens = TokenManager(
-            store, oauth, skew_s=settings.refresh_skew_s, backoff_s=settings.refresh_backoff_s
+            store,
+            oauth,
+            skew_s=settings.refresh_skew_s,
+            backoff_s=settings.refresh_backoff_s,
+            metrics=metrics,
         )
         rate_limits: dict[str, ProviderRateLimit] = {}
         try:
@@ -198,13 +211,18 @@ def create_app(
                 settings.provider_urls,
                 {name: client.client_id for name, client in settings.oauth_clients.items()},
                 max_wait_s=settings.rate_limit_wait_s,
+                metrics=metrics,
             )
             # Outermost first: token renewal, then retries, then the rate limit counts every
-            # request that is really sent.
+            # request that is really sent, and the metrics count and time each one.
             transport = RenewingTransport(
                 RetryingTransport(
                     RateLimitingTransport(
-                        httpx.AsyncHTTPTransport(limits=limits),
+                        ObservingTransport(
+                            httpx.AsyncHTTPTransport(limits=limits),
+                            metrics,
+                            settings.provider_urls,
+                        ),
                         rate_limits,
                         settings.provider_urls,
                     ),
@@ -227,8 +245,10 @@ def create_app(
                     settings=settings,
                     tokens=tokens,
                     oauth=oauth,
+                    metrics=metrics,
                 )
                 attach_engine(state)
+                metrics.watch_queues(state.jobs.url, QUEUES)
                 app.state.gateway = state
                 engine: Engine | None = None
                 if settings.engine == "embedded":
@@ -253,11 +273,13 @@ def create_app(
         finally:
             for limit in rate_limits.values():
                 limit.close()
+            metrics.close()
             await store.close()
 
     app = Litestar(
         route_handlers=[
             *route_handlers(),
+            metrics_route,
             *([demo_router()] if settings.demo else []),
             create_static_files_router(
                 path=DOCS_ASSETS, directories=[STATIC / "swagger-ui"], include_in_schema=False
@@ -267,9 +289,11 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=GatewayRequest,
         openapi_config=openapi_config(),
-        logging_config=logging_config(),
+        logging_config=logging_config(settings.log_format),
+        plugins=tracing_plugins(settings),
         debug=False,
     )
+    app.asgi_handler = observe_requests(app.asgi_handler, metrics)
     serve_refined_openapi(app)
     _allow_every_method(app)
     return app
@@ -317,9 +341,33 @@ def _our_structs() -> list[type]:
     return found
 
 
-def logging_config() -> LoggingConfig:
-    """Gateway logs at INFO; HTTP client libraries only warn (their request lines add noise)."""
+def tracing_plugins(settings: Settings) -> list[Any]:
+    """Litestar's OpenTelemetry plugin when GATEWAY_OTEL=1 (the `otel` extra installs it):
+    a span per request, exported wherever the process's OpenTelemetry SDK is configured to."""
+    if not settings.otel:
+        return []
+    try:
+        from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+
+        config = OpenTelemetryConfig()
+    except ImportError:  # Litestar's plugin imports opentelemetry's ASGI instrumentation
+        raise SettingsError(
+            "GATEWAY_OTEL=1 needs OpenTelemetry: install the gateway with its `otel` extra"
+        ) from None
+    return [OpenTelemetryPlugin(config)]
+
+
+def logging_config(log_format: str = "json") -> LoggingConfig:
+    """Gateway logs at INFO, one JSON object a line (or plain text), each stamped with its
+    request id; HTTP client libraries only warn (their request lines add noise)."""
+    install_request_id_records()
+    formatter = (
+        {"()": JsonFormatter}
+        if log_format == "json"
+        else {"format": "%(levelname)s - %(asctime)s - %(name)s - %(message)s"}
+    )
     return LoggingConfig(
+        formatters={"standard": formatter},
         root={"level": "WARNING", "handlers": ["queue_listener"]},
         loggers={
             "gateway": {"level": "INFO", "propagate": True},

@@ -92,6 +92,18 @@ class AdminKeyRejected(GatewayError):
     title = "Admin key required"
 
 
+class MetricsTokenRejected(GatewayError):
+    """`/metrics` asked for without the metrics token (GATEWAY_METRICS=token)."""
+
+    title = "Metrics token required"
+
+
+class MetricsNotLocal(GatewayError):
+    """`/metrics` asked for from off this host while it serves loopback clients only."""
+
+    title = "Metrics served on this host only"
+
+
 class AdminDisabled(GatewayError):
     """An operator's route on a gateway with no admin key set: use the CLI, or set one."""
 
@@ -176,6 +188,8 @@ STATUS_OF: dict[type[GatewayError], int] = {
     WebhookRejected: 401,
     AdminKeyRejected: 401,
     AdminDisabled: 403,
+    MetricsTokenRejected: 401,
+    MetricsNotLocal: 403,
     WebhooksNotConfigured: 503,
     BodyTooLarge: 413,
     Overloaded: 503,

@@ -35,6 +35,7 @@ from pyrate_limiter import (
 )
 from sqlalchemy.engine import make_url
 
+from training_gateway.gateway.observability import Metrics
 from training_gateway.gateway.settings import RateLimit
 from training_gateway.models.errors import ProviderThrottled
 
@@ -108,7 +109,9 @@ class ProviderRateLimit:
         bucket: AbstractBucket,
         *,
         max_wait_s: float,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self.provider = provider
         self.key = key
         self.limits = limits
@@ -121,13 +124,16 @@ class ProviderRateLimit:
     async def acquire(self) -> None:
         """Count one request, waiting up to `max_wait_s` for room; ProviderThrottled (with
         the wait still needed) past that."""
-        deadline = time.monotonic() + self.max_wait_s
+        began = time.monotonic()
+        deadline = began + self.max_wait_s
         while True:
             wait_ms = await asyncio.to_thread(self._try)
             if wait_ms == 0:
+                self.metrics.rate_limit_wait.labels(self.provider).observe(time.monotonic() - began)
                 return
             wait_s = max(wait_ms / 1000, _MIN_PAUSE_S) if wait_ms > 0 else float("inf")
             if time.monotonic() + wait_s > deadline:
+                self.metrics.rate_limit_refusals.labels(self.provider).inc()
                 spec = ",".join(str(limit) for limit in self.limits)
                 raise ProviderThrottled(
                     self.provider,
@@ -160,6 +166,7 @@ async def open_rate_limits(
     client_ids: Mapping[str, str | None],
     *,
     max_wait_s: float,
+    metrics: Metrics | None = None,
 ) -> dict[str, ProviderRateLimit]:
     """The limit of every provider that has one and a base URL."""
     found: dict[str, ProviderRateLimit] = {}
@@ -170,7 +177,9 @@ async def open_rate_limits(
             continue
         key = bucket_key(provider, base_url, client_ids.get(provider))
         bucket = await asyncio.to_thread(open_bucket, database_url, key, rates)
-        found[provider] = ProviderRateLimit(provider, key, rates, bucket, max_wait_s=max_wait_s)
+        found[provider] = ProviderRateLimit(
+            provider, key, rates, bucket, max_wait_s=max_wait_s, metrics=metrics
+        )
     return found
 
 

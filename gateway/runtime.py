@@ -13,6 +13,7 @@ from training_gateway.adapters.base import Adapter
 from training_gateway.gateway.auth.oauth import ProviderOAuth
 from training_gateway.gateway.auth.tokens import TokenManager
 from training_gateway.gateway.demo_receiver import DemoInbox
+from training_gateway.gateway.observability import Metrics
 from training_gateway.gateway.settings import Settings
 from training_gateway.gateway.storage import Store
 from training_gateway.models.errors import NotFound
@@ -35,6 +36,8 @@ class Gateway:
     oauth: dict[str, ProviderOAuth] = field(default_factory=dict)
     # What the demo's own event receiver got (demo mode only).
     demo_inbox: DemoInbox = field(default_factory=DemoInbox)
+    # What /metrics reports of this gateway.
+    metrics: Metrics = field(default_factory=Metrics)
     # Uploads taken at once (settings.max_concurrent_uploads), set from the settings.
     upload_slots: asyncio.Semaphore = field(init=False)
     if TYPE_CHECKING:

@@ -131,6 +131,15 @@ class Settings:
     # long a further one waits for a slot before a 503 (GATEWAY_UPLOAD_WAIT_S).
     max_concurrent_uploads: int = 2
     upload_wait_s: float = 10.0
+    # Who may read /metrics (GATEWAY_METRICS): "off", "loopback" (clients on this host; the
+    # default) or "token" (Authorization: Bearer GATEWAY_METRICS_TOKEN; the default once a
+    # token is set). docs/observability.md.
+    metrics: str = "loopback"
+    metrics_token: str | None = None
+    # Log lines as JSON objects (GATEWAY_LOG_FORMAT=json, the default) or plain text.
+    log_format: str = "json"
+    # OpenTelemetry traces of requests (GATEWAY_OTEL=1; needs the `otel` extra).
+    otel: bool = False
 
     @property
     def base_url(self) -> str:
@@ -245,6 +254,24 @@ def _engine_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _observability_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    token = env.get("GATEWAY_METRICS_TOKEN", "").strip() or None
+    mode = env.get("GATEWAY_METRICS", "").strip().lower() or ("token" if token else "loopback")
+    if mode not in ("off", "loopback", "token"):
+        raise SettingsError(f"GATEWAY_METRICS must be off, loopback or token, not {mode!r}")
+    if mode == "token" and token is None:
+        raise SettingsError("GATEWAY_METRICS=token needs GATEWAY_METRICS_TOKEN")
+    log_format = env.get("GATEWAY_LOG_FORMAT", "json").strip().lower()
+    if log_format not in ("json", "text"):
+        raise SettingsError(f"GATEWAY_LOG_FORMAT must be json or text, not {log_format!r}")
+    return {
+        "metrics": mode,
+        "metrics_token": token,
+        "log_format": log_format,
+        "otel": _flag(env, "GATEWAY_OTEL"),
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Settings from `env` (default: the process environment), then explicit overrides;
     SettingsError naming a setting that cannot be used.
@@ -300,6 +327,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "rate_limits": rate_limits,
         "rate_limit_wait_s": _number(env, "GATEWAY_RATE_LIMIT_WAIT_S", "1", float),
         **_engine_settings(env),
+        **_observability_settings(env),
     }
     values.update(overrides)
     values["data_dir"] = Path(values["data_dir"])

@@ -29,6 +29,7 @@ import httpx
 from training_gateway.adapters.base import Credentials
 from training_gateway.gateway.auth.oauth import OAuthRefused, ProviderOAuth, UnusableTokenAnswer
 from training_gateway.gateway.errors import ConnectionRevoked
+from training_gateway.gateway.observability import Metrics
 from training_gateway.gateway.storage import Connection, Store, User
 from training_gateway.models.errors import GatewayError, ProviderError, ProviderThrottled
 
@@ -68,7 +69,9 @@ class TokenManager:
         *,
         skew_s: float,
         backoff_s: float = 1.0,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self.store = store
         self.oauth = oauth
         self.skew = timedelta(seconds=skew_s)
@@ -191,9 +194,11 @@ class TokenManager:
                     expired=True,
                 )
             else:
+                refreshes = self.metrics.token_refreshes
                 try:
                     new = await oauth.refresh(tokens.refresh_token)
                 except UnusableTokenAnswer as exc:
+                    refreshes.labels(provider, "failed").inc()
                     if exc.refresh_token is not None:
                         # The provider rotated the refresh token; the old one is spent, and
                         # replaying it would end the grant (reuse detection). Keep the new one.
@@ -205,7 +210,9 @@ class TokenManager:
                         _log.warning("kept the rotated %s refresh token of a refresh", provider)
                     outcome = exc
                 except OAuthRefused as exc:
-                    if exc.error not in _GRANT_GONE:
+                    gone = exc.error in _GRANT_GONE
+                    refreshes.labels(provider, "revoked" if gone else "failed").inc()
+                    if not gone:
                         raise ProviderError(
                             provider, f"{provider} refused to refresh the token ({exc.error})"
                         ) from None
@@ -216,7 +223,11 @@ class TokenManager:
                     )
                     outcome = ConnectionRevoked(provider, detail)
                     revoked_now = True
+                except ProviderError:  # unreachable, throttled, answered 5xx
+                    refreshes.labels(provider, "failed").inc()
+                    raise
                 else:
+                    refreshes.labels(provider, "refreshed").inc()
                     await locked.store_tokens(
                         access_token=new.access_token,
                         refresh_token=new.refresh_token,

@@ -68,6 +68,7 @@ class Engine:
             gateway.events,
             retry_scale=settings.webhook_retry_scale,
             timeout_s=settings.webhook_timeout_s,
+            metrics=gateway.metrics,
         )
         self._task: asyncio.Task[None] | None = None
         self._scheduled: dict[tuple[str, str], int] = {}

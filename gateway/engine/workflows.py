@@ -16,6 +16,7 @@ import msgspec
 from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
 
 from training_gateway.gateway.jobs import DELIVERY_QUEUE
+from training_gateway.gateway.observability import using_request_id
 from training_gateway.gateway.services.events import Sender
 from training_gateway.gateway.services.sync import Sync
 from training_gateway.gateway.storage.index import KINDS
@@ -87,14 +88,16 @@ async def _process_inbound(provider: str, dedupe_key: str) -> Any:
 
 
 @DBOS.workflow(name="inbound")
-async def inbound(provider: str, dedupe_key: str) -> Any:
+async def inbound(provider: str, dedupe_key: str, request_id: str | None = None) -> Any:
     """Process one provider webhook: retried while the provider fails; a webhook that cannot
-    be processed for another reason (a revoked connection) is logged, not retried."""
-    try:
-        return await _process_inbound(provider, dedupe_key)
-    except Exception as exc:  # the provider failed every retry
-        _log.warning("a %s webhook could not be processed: %s", provider, _reason(exc))
-        return None
+    be processed for another reason (a revoked connection) is logged, not retried. It runs
+    as part of the request that received it (`request_id`: log lines, provider calls)."""
+    with using_request_id(request_id):
+        try:
+            return await _process_inbound(provider, dedupe_key)
+        except Exception as exc:  # the provider failed every retry
+            _log.warning("a %s webhook could not be processed: %s", provider, _reason(exc))
+            return None
 
 
 # reconciliation

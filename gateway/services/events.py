@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from standardwebhooks import Webhook
 
 from training_gateway.gateway.jobs import DELIVERY_QUEUE, Jobs
+from training_gateway.gateway.observability import Metrics
 from training_gateway.gateway.storage import Store
 from training_gateway.gateway.storage.tables import (
     deliveries,
@@ -561,7 +562,9 @@ class Sender:
         *,
         retry_scale: float,
         timeout_s: float = DELIVERY_TIMEOUT_S,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self.events = events_
         self.store = events_.store
         self.retry_scale = retry_scale
@@ -704,6 +707,10 @@ class Sender:
                     outcome.give_up = True
             else:
                 working.add(item.endpoint_id)
+            self.metrics.webhook_deliveries.labels(
+                "delivered" if delivered else "failed" if outcome.give_up else "retrying"
+            ).inc()
+            self.metrics.webhook_duration.observe(latency_ms / 1000)
             changes.append(
                 {
                     "b_id": item.id,

@@ -32,6 +32,7 @@ from training_gateway.adapters.base import (
     has_capability,
 )
 from training_gateway.gateway.jobs import INBOUND_QUEUE, SYNC_QUEUE, Jobs
+from training_gateway.gateway.observability import current_request_id
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.services.events import Events
 from training_gateway.gateway.services.sources import CallerSources, Source
@@ -394,8 +395,13 @@ class Sync:
         self.jobs.defer(*self._inbound_job(provider, change.dedupe_key))
         return True
 
-    def _inbound_job(self, provider: str, dedupe_key: str) -> tuple[str, str, str, str, str]:
-        return "inbound", INBOUND_QUEUE, f"inbound-{provider}-{dedupe_key}", provider, dedupe_key
+    def _inbound_job(
+        self, provider: str, dedupe_key: str
+    ) -> tuple[str, str, str, str, str, str | None]:
+        # The job keeps the id of the request that received the webhook: its log lines and
+        # provider calls carry it (None when the sweeper enqueues one found later).
+        job_id = f"inbound-{provider}-{dedupe_key}"
+        return "inbound", INBOUND_QUEUE, job_id, provider, dedupe_key, current_request_id()
 
     async def enqueue_inbound(self, provider: str, dedupe_key: str) -> None:
         await self.jobs.enqueue(*self._inbound_job(provider, dedupe_key))

@@ -196,3 +196,27 @@ def test_webhook_targets_must_be_public_outside_demo_mode() -> None:
     for url in ("ftp://example.com/x", "http://user:pw@example.com/x", "http:///x"):
         with pytest.raises(InvalidInput):
             check_target(url, allow_private=True)
+
+
+def test_the_webhooks_job_keeps_the_id_of_the_request_that_received_it(
+    gateway: RunningGateway, hooks: httpx.Client
+) -> None:
+    from dbos import DBOSClient
+
+    from training_gateway.gateway.jobs import system_database_url
+
+    body = _body(resource_id="act_traced")
+    headers = {**_signed(_secret(gateway), body), "X-Request-Id": "hook-request-7"}
+    answer = hooks.post(PATH, content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    assert answer.headers["x-request-id"] == "hook-request-7"
+    client = DBOSClient(system_database_url=system_database_url(gateway.settings))
+    try:
+        deadline = time.monotonic() + 10
+        while not (jobs := client.list_workflows(name="inbound")):  # enqueued after the 202
+            assert time.monotonic() < deadline, "the webhook's job was never enqueued"
+            time.sleep(0.05)
+    finally:
+        client.destroy()
+    [job] = jobs
+    assert job.input is not None and job.input["args"][2] == "hook-request-7"
