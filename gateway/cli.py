@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -235,6 +236,78 @@ def _webhooks(args: argparse.Namespace) -> int:
     return _on_gateway(action)
 
 
+def _upload(args: argparse.Namespace) -> int:
+    """Upload each file on its own through the service the HTTP route uses, so one bad file
+    is named and the others still go; non-zero when any failed."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from training_gateway.gateway.forms import FormFile
+    from training_gateway.gateway.services.sources import CallerSources
+    from training_gateway.gateway.services.uploads import FIT_MEDIA_TYPE, UploadCreated, upload
+    from training_gateway.gateway.storage import AnalyticsRepository
+    from training_gateway.models.errors import GatewayError
+
+    console = Console()
+    paths = [Path(name) for name in args.files]
+    failed: list[str] = []
+
+    async def action(gateway: Gateway) -> None:
+        user = await gateway.store.user_by_name(args.user)
+        sources = CallerSources(gateway, user)
+        source = await sources.named_in_body(args.provider)
+        sizes = [path.stat().st_size if path.is_file() else 0 for path in paths]
+        # Off a terminal (a pipe, a test) rich draws nothing and the lines below are the output.
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress:
+            total = progress.add_task("upload", total=sum(sizes))
+            for path, size in zip(paths, sizes, strict=True):
+                progress.update(total, description=path.name)
+                try:
+                    if not path.is_file():
+                        raise FileNotFoundError(f"no such file: {path}")
+                    file = FormFile(
+                        name=path.name, path=path, size=size, content_type=FIT_MEDIA_TYPE
+                    )
+                    outcome = await upload(AnalyticsRepository(gateway.store), user, source, [file])
+                except (GatewayError, OSError) as exc:
+                    detail = exc.detail if isinstance(exc, GatewayError) else str(exc)
+                    failed.append(path.name)
+                    progress.console.print(
+                        f"{path}: failed: {detail}", markup=False, highlight=False, soft_wrap=True
+                    )
+                else:
+                    if isinstance(outcome, UploadCreated):
+                        for created in outcome.items:
+                            await gateway.sync.written(user, source, "activity", created)
+                        made = ", ".join(item.id for item in outcome.items)
+                    else:
+                        made = ", ".join(f"source {sid}" for sid in outcome.sources)
+                    progress.console.print(
+                        f"{path}: {made}", markup=False, highlight=False, soft_wrap=True
+                    )
+                progress.advance(total, size)
+        done = len(paths) - len(failed)
+        print(f"{done} of {len(paths)} file(s) uploaded to {args.provider}, {len(failed)} failed")
+
+    result = _on_gateway(action)
+    return result or (1 if failed else 0)
+
+
+def _doctor(_args: argparse.Namespace) -> int:
+    from training_gateway.gateway.doctor import diagnose
+
+    findings = asyncio.run(diagnose())
+    for finding in findings:
+        print(finding.line())
+    return 0 if all(finding.ok for finding in findings) else 1
+
+
 def _target(args: argparse.Namespace) -> str:
     if not args.target:
         raise SystemExit(f"gateway webhooks {args.action}: give the endpoint's id")
@@ -322,6 +395,17 @@ def build_parser() -> argparse.ArgumentParser:
     hooks.add_argument("--description", help="what the endpoint is")
     hooks.add_argument("--limit", type=int, default=20, help="deliveries to show")
     hooks.set_defaults(run=_webhooks)
+
+    uploads = commands.add_parser("upload", help="upload FIT files for a user, one result a file")
+    uploads.add_argument("files", nargs="+", help="FIT files")
+    uploads.add_argument("--provider", required=True, help="where the activities go")
+    uploads.add_argument("--user", required=True, help="gateway user")
+    uploads.set_defaults(run=_upload)
+
+    doctor = commands.add_parser(
+        "doctor", help="check settings, key, database, providers' reachability and clock skew"
+    )
+    doctor.set_defaults(run=_doctor)
     return parser
 
 

@@ -1,0 +1,70 @@
+"""`gateway upload` as an operator runs it: a real process, a real data directory and the
+Astral mock on loopback."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from tests.test_cli import GATEWAY, env, processes, start
+from training_gateway.adapters._mock.server import free_loopback_port
+from training_gateway.adapters._mock.synthetic import encode_fit, synthetic_activity
+
+__all__ = ["env", "processes"]  # the fixtures these tests share with tests/test_cli.py
+
+
+def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GATEWAY, *args], env=env, capture_output=True, text=True, timeout=120, **kwargs
+    )  # type: ignore[call-overload, no-any-return]
+
+
+def write_fit(path: Path, seed: int) -> Path:
+    start_at = (datetime.now(UTC) - timedelta(days=2 + seed)).replace(microsecond=0)
+    path.write_bytes(
+        encode_fit(synthetic_activity(600, seed=seed, start=start_at, name=f"CLI upload {seed}"))
+    )
+    return path
+
+
+def test_upload_answers_per_file_and_fails_when_one_file_is_bad(
+    env: dict[str, str], processes: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    mock_port = free_loopback_port()
+    mock, lines = start(["mock", "astral", "--port", str(mock_port)], env, "token: ")
+    processes.append(mock)
+    token = lines[-1].split(" ", 1)[1]
+    env = {**env, "GATEWAY_ASTRAL_URL": f"http://127.0.0.1:{mock_port}"}
+    assert run(["users", "create", "ann"], env).returncode == 0
+    assert run(["connections", "set", "ann", "astral"], env, input=token + "\n").returncode == 0
+    good = [write_fit(tmp_path / "morning.fit", 1), write_fit(tmp_path / "evening.fit", 2)]
+    bad = tmp_path / "notes.fit"
+    bad.write_bytes(b"this is not a FIT file")
+
+    result = run(
+        ["upload", str(good[0]), str(bad), str(good[1]), "--provider", "astral", "--user", "ann"],
+        env,
+    )
+
+    assert result.returncode == 1, result.stderr
+    out = result.stdout.splitlines()
+    created = {}
+    for path in good:
+        (line,) = [line for line in out if line.startswith(f"{path}: ")]
+        created[path.name] = line.split(": ", 1)[1]
+        assert created[path.name].startswith("astral:"), line
+    (failure,) = [line for line in out if line.startswith(f"{bad}: failed: ")]
+    assert "not a FIT file" in failure.split("failed: ", 1)[1]
+    assert out[-1] == "2 of 3 file(s) uploaded to astral, 1 failed"
+    # The activities are at the provider, under the ids the CLI printed.
+    for name, federated_id in created.items():
+        provider_id = federated_id.split(":", 1)[1]
+        found = httpx.get(
+            f"http://127.0.0.1:{mock_port}/api/v1/activities/{provider_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert found.status_code == 200, (name, found.text)
+    assert len(set(created.values())) == 2
