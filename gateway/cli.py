@@ -308,6 +308,54 @@ def _doctor(_args: argparse.Namespace) -> int:
     return 0 if all(finding.ok for finding in findings) else 1
 
 
+def _events_tail(args: argparse.Namespace) -> int:
+    """Print each event as it is recorded and each change of its deliveries, one line each
+    (JSON with --json), polling the gateway's database; --once prints what is there and exits,
+    --limit N exits after N events."""
+    from datetime import UTC, datetime
+
+    import msgspec
+
+    from training_gateway.gateway.services.events import EventLogEntry
+
+    def emit(entry: EventLogEntry, line: str) -> None:
+        print(msgspec.json.encode(entry).decode() if args.json else line, flush=True)
+
+    async def action(gateway: Gateway) -> None:
+        user_id = (await gateway.store.user_by_name(args.user)).id if args.user else None
+        since = datetime.min.replace(tzinfo=UTC) if args.once else datetime.now(UTC)
+        print(f"following events from {since:%Y-%m-%d %H:%M:%S} UTC", file=sys.stderr, flush=True)
+        seen: dict[str, tuple[str, int]] = {}
+        events_seen: set[str] = set()
+        while True:
+            for entry in await gateway.events.log(since=since, user_id=user_id, limit=1000):
+                if entry.id not in events_seen:
+                    events_seen.add(entry.id)
+                    emit(
+                        entry,
+                        f"{entry.occurred_at:%Y-%m-%d %H:%M:%S}  {entry.id}  {entry.type}  "
+                        f"{entry.provider or '-'}  {entry.resource_id or '-'}",
+                    )
+                for state in entry.deliveries:
+                    now = (state.status, state.attempts)
+                    if seen.get(state.id) != now:
+                        seen[state.id] = now
+                        if not args.json:
+                            code = state.last_status_code or "-"
+                            print(
+                                f"  delivery {state.id} to {state.endpoint_id}: {state.status} "
+                                f"attempts={state.attempts} last={code}",
+                                flush=True,
+                            )
+                if args.limit and len(events_seen) >= args.limit:
+                    return
+            if args.once:
+                return
+            await asyncio.sleep(args.interval_s)
+
+    return _on_gateway(action)
+
+
 def _target(args: argparse.Namespace) -> str:
     if not args.target:
         raise SystemExit(f"gateway webhooks {args.action}: give the endpoint's id")
@@ -401,6 +449,15 @@ def build_parser() -> argparse.ArgumentParser:
     uploads.add_argument("--provider", required=True, help="where the activities go")
     uploads.add_argument("--user", required=True, help="gateway user")
     uploads.set_defaults(run=_upload)
+
+    events = commands.add_parser("events", help="follow the events the gateway records")
+    events.add_argument("action", choices=["tail"])
+    events.add_argument("--user", help="only this gateway user's events")
+    events.add_argument("--json", action="store_true", help="one JSON object per event")
+    events.add_argument("--once", action="store_true", help="print the events there are, exit")
+    events.add_argument("--limit", type=int, default=0, help="exit after this many events")
+    events.add_argument("--interval-s", type=float, default=0.5, help="how often to look")
+    events.set_defaults(run=_events_tail)
 
     doctor = commands.add_parser(
         "doctor", help="check settings, key, database, providers' reachability and clock skew"

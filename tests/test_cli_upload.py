@@ -3,6 +3,7 @@ Astral mock on loopback."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,9 +31,10 @@ def write_fit(path: Path, seed: int) -> Path:
     return path
 
 
-def test_upload_answers_per_file_and_fails_when_one_file_is_bad(
-    env: dict[str, str], processes: list[subprocess.Popen[str]], tmp_path: Path
-) -> None:
+def connected_user(
+    env: dict[str, str], processes: list[subprocess.Popen[str]]
+) -> tuple[dict[str, str], int, str]:
+    """An Astral mock, and user `ann` connected to it: the env, the mock's port and token."""
     mock_port = free_loopback_port()
     mock, lines = start(["mock", "astral", "--port", str(mock_port)], env, "token: ")
     processes.append(mock)
@@ -40,6 +42,13 @@ def test_upload_answers_per_file_and_fails_when_one_file_is_bad(
     env = {**env, "GATEWAY_ASTRAL_URL": f"http://127.0.0.1:{mock_port}"}
     assert run(["users", "create", "ann"], env).returncode == 0
     assert run(["connections", "set", "ann", "astral"], env, input=token + "\n").returncode == 0
+    return env, mock_port, token
+
+
+def test_upload_answers_per_file_and_fails_when_one_file_is_bad(
+    env: dict[str, str], processes: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    env, mock_port, token = connected_user(env, processes)
     good = [write_fit(tmp_path / "morning.fit", 1), write_fit(tmp_path / "evening.fit", 2)]
     bad = tmp_path / "notes.fit"
     bad.write_bytes(b"this is not a FIT file")
@@ -68,3 +77,27 @@ def test_upload_answers_per_file_and_fails_when_one_file_is_bad(
         )
         assert found.status_code == 200, (name, found.text)
     assert len(set(created.values())) == 2
+
+
+def test_events_tail_follows_the_events_an_upload_causes(
+    env: dict[str, str], processes: list[subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    env, _port, _token = connected_user(env, processes)
+    tail, _lines = start(
+        ["events", "tail", "--user", "ann", "--json", "--limit", "1"], env, "following events"
+    )
+    processes.append(tail)
+    fit = write_fit(tmp_path / "ride.fit", 3)
+    uploaded = run(["upload", str(fit), "--provider", "astral", "--user", "ann"], env)
+    assert uploaded.returncode == 0, uploaded.stderr
+    activity_id = uploaded.stdout.splitlines()[0].split(": ", 1)[1]
+    out, _ = tail.communicate(timeout=30)
+    (event,) = [json.loads(line) for line in out.splitlines()]
+    assert event["type"] == "activity.created"
+    assert event["provider"] == "astral"
+    assert activity_id.split(":", 1)[1] in event["resource_id"]
+    assert tail.returncode == 0
+    # --once prints what there is and exits.
+    once = run(["events", "tail", "--once"], env)
+    assert once.returncode == 0
+    assert "activity.created" in once.stdout and activity_id.split(":", 1)[1] in once.stdout
