@@ -356,6 +356,66 @@ def _events_tail(args: argparse.Namespace) -> int:
     return _on_gateway(action)
 
 
+def _backfill_watch(args: argparse.Namespace) -> int:
+    """Follow a user's backfill jobs (the gateway's index of each connection) until every one
+    is done or failed: a bar per provider on a terminal, a line per change otherwise."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+    console = Console()
+    failed: list[str] = []
+
+    async def action(gateway: Gateway) -> None:
+        user = await gateway.store.user_by_name(args.user)
+        providers = sorted(name for name in await gateway.store.connections(user))
+        deadline = time.monotonic() + args.timeout_s
+        last: dict[str, str] = {}
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[state]}"),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress:
+            bars: dict[str, TaskID] = {
+                name: progress.add_task(name, total=None, state="") for name in providers
+            }
+            while True:
+                finished = True
+                for name in providers:
+                    states = await gateway.sync.sync_states(user, name)
+                    statuses = {state.backfill_status for state in states} or {"pending"}
+                    indexed = sum(state.backfill_indexed for state in states)
+                    status = next(
+                        (s for s in ("failed", "running", "pending") if s in statuses), "done"
+                    )
+                    line = f"{name}: {status}, {indexed} indexed"
+                    if last.get(name) != line:
+                        last[name] = line
+                        progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+                    done = status in ("done", "failed")
+                    progress.update(
+                        bars[name],
+                        state=f"{status}, {indexed} indexed",
+                        total=indexed if done else None,
+                        completed=indexed,
+                    )
+                    if status == "failed" and name not in failed:
+                        failed.append(name)
+                    finished = finished and done
+                if finished:
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"gateway backfill watch: not done after {args.timeout_s} s")
+                await asyncio.sleep(args.interval_s)
+        print(f"backfill of {user.name}: {len(providers) - len(failed)} done, {len(failed)} failed")
+
+    result = _on_gateway(action)
+    return result or (1 if failed else 0)
+
+
 def _target(args: argparse.Namespace) -> str:
     if not args.target:
         raise SystemExit(f"gateway webhooks {args.action}: give the endpoint's id")
@@ -458,6 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int, default=0, help="exit after this many events")
     events.add_argument("--interval-s", type=float, default=0.5, help="how often to look")
     events.set_defaults(run=_events_tail)
+
+    backfill = commands.add_parser("backfill", help="follow a user's backfill until done")
+    backfill.add_argument("action", choices=["watch"])
+    backfill.add_argument("--user", required=True, help="gateway user")
+    backfill.add_argument("--interval-s", type=float, default=0.5, help="how often to look")
+    backfill.add_argument("--timeout-s", type=float, default=3600.0, help="give up after this")
+    backfill.set_defaults(run=_backfill_watch)
 
     doctor = commands.add_parser(
         "doctor", help="check settings, key, database, providers' reachability and clock skew"

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.test_cli import env, processes, start
-from tests.test_cli_upload import run
+from tests.test_cli_long_work import run
 from training_gateway.adapters._mock.server import free_loopback_port
 
 __all__ = ["env", "processes"]  # the fixtures these tests share with tests/test_cli.py

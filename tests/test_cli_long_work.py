@@ -1,5 +1,5 @@
-"""`gateway upload` as an operator runs it: a real process, a real data directory and the
-Astral mock on loopback."""
+"""`gateway upload`, `events tail` and `backfill watch` as an operator runs them: real processes,
+a real data directory and the Astral mock on loopback."""
 
 from __future__ import annotations
 
@@ -101,3 +101,19 @@ def test_events_tail_follows_the_events_an_upload_causes(
     once = run(["events", "tail", "--once"], env)
     assert once.returncode == 0
     assert "activity.created" in once.stdout and activity_id.split(":", 1)[1] in once.stdout
+
+
+def test_backfill_watch_follows_the_index_until_it_is_done(
+    env: dict[str, str], processes: list[subprocess.Popen[str]]
+) -> None:
+    env, _port, _token = connected_user(env, processes)
+    worker = subprocess.Popen(
+        [*GATEWAY, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    processes.append(worker)  # type: ignore[arg-type]
+    result = run(["backfill", "watch", "--user", "ann", "--timeout-s", "90"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    (final,) = [line for line in lines if line.startswith("astral: done, ")]
+    assert int(final.split(", ")[1].split()[0]) > 0  # the mock's seeded history, indexed
+    assert lines[-1] == "backfill of ann: 1 done, 0 failed"
