@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -235,6 +236,186 @@ def _webhooks(args: argparse.Namespace) -> int:
     return _on_gateway(action)
 
 
+def _upload(args: argparse.Namespace) -> int:
+    """Upload each file on its own through the service the HTTP route uses, so one bad file
+    is named and the others still go; non-zero when any failed."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from training_gateway.gateway.forms import FormFile
+    from training_gateway.gateway.services.sources import CallerSources
+    from training_gateway.gateway.services.uploads import FIT_MEDIA_TYPE, UploadCreated, upload
+    from training_gateway.gateway.storage import AnalyticsRepository
+    from training_gateway.models.errors import GatewayError
+
+    console = Console()
+    paths = [Path(name) for name in args.files]
+    failed: list[str] = []
+
+    async def action(gateway: Gateway) -> None:
+        user = await gateway.store.user_by_name(args.user)
+        sources = CallerSources(gateway, user)
+        source = await sources.named_in_body(args.provider)
+        sizes = [path.stat().st_size if path.is_file() else 0 for path in paths]
+        # Off a terminal (a pipe, a test) rich draws nothing and the lines below are the output.
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress:
+            total = progress.add_task("upload", total=sum(sizes))
+            for path, size in zip(paths, sizes, strict=True):
+                progress.update(total, description=path.name)
+                try:
+                    if not path.is_file():
+                        raise FileNotFoundError(f"no such file: {path}")
+                    file = FormFile(
+                        name=path.name, path=path, size=size, content_type=FIT_MEDIA_TYPE
+                    )
+                    outcome = await upload(AnalyticsRepository(gateway.store), user, source, [file])
+                except (GatewayError, OSError) as exc:
+                    detail = exc.detail if isinstance(exc, GatewayError) else str(exc)
+                    failed.append(path.name)
+                    progress.console.print(
+                        f"{path}: failed: {detail}", markup=False, highlight=False, soft_wrap=True
+                    )
+                else:
+                    if isinstance(outcome, UploadCreated):
+                        for created in outcome.items:
+                            await gateway.sync.written(user, source, "activity", created)
+                        made = ", ".join(item.id for item in outcome.items)
+                    else:
+                        made = ", ".join(f"source {sid}" for sid in outcome.sources)
+                    progress.console.print(
+                        f"{path}: {made}", markup=False, highlight=False, soft_wrap=True
+                    )
+                progress.advance(total, size)
+        done = len(paths) - len(failed)
+        print(f"{done} of {len(paths)} file(s) uploaded to {args.provider}, {len(failed)} failed")
+
+    result = _on_gateway(action)
+    return result or (1 if failed else 0)
+
+
+def _doctor(_args: argparse.Namespace) -> int:
+    from training_gateway.gateway.doctor import diagnose
+
+    findings = asyncio.run(diagnose())
+    for finding in findings:
+        print(finding.line())
+    return 0 if all(finding.ok for finding in findings) else 1
+
+
+def _events_tail(args: argparse.Namespace) -> int:
+    """Print each event as it is recorded and each change of its deliveries, one line each
+    (JSON with --json), polling the gateway's database; --once prints what is there and exits,
+    --limit N exits after N events."""
+    from datetime import UTC, datetime
+
+    import msgspec
+
+    from training_gateway.gateway.services.events import EventLogEntry
+
+    def emit(entry: EventLogEntry, line: str) -> None:
+        print(msgspec.json.encode(entry).decode() if args.json else line, flush=True)
+
+    async def action(gateway: Gateway) -> None:
+        user_id = (await gateway.store.user_by_name(args.user)).id if args.user else None
+        since = datetime.min.replace(tzinfo=UTC) if args.once else datetime.now(UTC)
+        print(f"following events from {since:%Y-%m-%d %H:%M:%S} UTC", file=sys.stderr, flush=True)
+        seen: dict[str, tuple[str, int]] = {}
+        events_seen: set[str] = set()
+        while True:
+            for entry in await gateway.events.log(since=since, user_id=user_id, limit=1000):
+                if entry.id not in events_seen:
+                    events_seen.add(entry.id)
+                    emit(
+                        entry,
+                        f"{entry.occurred_at:%Y-%m-%d %H:%M:%S}  {entry.id}  {entry.type}  "
+                        f"{entry.provider or '-'}  {entry.resource_id or '-'}",
+                    )
+                for state in entry.deliveries:
+                    now = (state.status, state.attempts)
+                    if seen.get(state.id) != now:
+                        seen[state.id] = now
+                        if not args.json:
+                            code = state.last_status_code or "-"
+                            print(
+                                f"  delivery {state.id} to {state.endpoint_id}: {state.status} "
+                                f"attempts={state.attempts} last={code}",
+                                flush=True,
+                            )
+                if args.limit and len(events_seen) >= args.limit:
+                    return
+            if args.once:
+                return
+            await asyncio.sleep(args.interval_s)
+
+    return _on_gateway(action)
+
+
+def _backfill_watch(args: argparse.Namespace) -> int:
+    """Follow a user's backfill jobs (the gateway's index of each connection) until every one
+    is done or failed: a bar per provider on a terminal, a line per change otherwise."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+    console = Console()
+    failed: list[str] = []
+
+    async def action(gateway: Gateway) -> None:
+        user = await gateway.store.user_by_name(args.user)
+        providers = sorted(name for name in await gateway.store.connections(user))
+        deadline = time.monotonic() + args.timeout_s
+        last: dict[str, str] = {}
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[state]}"),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress:
+            bars: dict[str, TaskID] = {
+                name: progress.add_task(name, total=None, state="") for name in providers
+            }
+            while True:
+                finished = True
+                for name in providers:
+                    states = await gateway.sync.sync_states(user, name)
+                    statuses = {state.backfill_status for state in states} or {"pending"}
+                    indexed = sum(state.backfill_indexed for state in states)
+                    status = next(
+                        (s for s in ("failed", "running", "pending") if s in statuses), "done"
+                    )
+                    line = f"{name}: {status}, {indexed} indexed"
+                    if last.get(name) != line:
+                        last[name] = line
+                        progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+                    done = status in ("done", "failed")
+                    progress.update(
+                        bars[name],
+                        state=f"{status}, {indexed} indexed",
+                        total=indexed if done else None,
+                        completed=indexed,
+                    )
+                    if status == "failed" and name not in failed:
+                        failed.append(name)
+                    finished = finished and done
+                if finished:
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"gateway backfill watch: not done after {args.timeout_s} s")
+                await asyncio.sleep(args.interval_s)
+        print(f"backfill of {user.name}: {len(providers) - len(failed)} done, {len(failed)} failed")
+
+    result = _on_gateway(action)
+    return result or (1 if failed else 0)
+
+
 def _target(args: argparse.Namespace) -> str:
     if not args.target:
         raise SystemExit(f"gateway webhooks {args.action}: give the endpoint's id")
@@ -322,6 +503,33 @@ def build_parser() -> argparse.ArgumentParser:
     hooks.add_argument("--description", help="what the endpoint is")
     hooks.add_argument("--limit", type=int, default=20, help="deliveries to show")
     hooks.set_defaults(run=_webhooks)
+
+    uploads = commands.add_parser("upload", help="upload FIT files for a user, one result a file")
+    uploads.add_argument("files", nargs="+", help="FIT files")
+    uploads.add_argument("--provider", required=True, help="where the activities go")
+    uploads.add_argument("--user", required=True, help="gateway user")
+    uploads.set_defaults(run=_upload)
+
+    events = commands.add_parser("events", help="follow the events the gateway records")
+    events.add_argument("action", choices=["tail"])
+    events.add_argument("--user", help="only this gateway user's events")
+    events.add_argument("--json", action="store_true", help="one JSON object per event")
+    events.add_argument("--once", action="store_true", help="print the events there are, exit")
+    events.add_argument("--limit", type=int, default=0, help="exit after this many events")
+    events.add_argument("--interval-s", type=float, default=0.5, help="how often to look")
+    events.set_defaults(run=_events_tail)
+
+    backfill = commands.add_parser("backfill", help="follow a user's backfill until done")
+    backfill.add_argument("action", choices=["watch"])
+    backfill.add_argument("--user", required=True, help="gateway user")
+    backfill.add_argument("--interval-s", type=float, default=0.5, help="how often to look")
+    backfill.add_argument("--timeout-s", type=float, default=3600.0, help="give up after this")
+    backfill.set_defaults(run=_backfill_watch)
+
+    doctor = commands.add_parser(
+        "doctor", help="check settings, key, database, providers' reachability and clock skew"
+    )
+    doctor.set_defaults(run=_doctor)
     return parser
 
 

@@ -155,7 +155,7 @@ class Settings:
 
     def __repr__(self) -> str:
         return (
-            f"Settings(data_dir={str(self.data_dir)!r}, database_url={_redact_url(self.database_url)!r}, "
+            f"Settings(data_dir={str(self.data_dir)!r}, database_url={redact_url(self.database_url)!r}, "
             f"host={self.host!r}, port={self.port}, demo={self.demo}, providers={sorted(self.provider_urls)})"
         )
 
@@ -163,7 +163,7 @@ class Settings:
 _NOT_PROVIDER_URLS = frozenset({"GATEWAY_DATABASE_URL", "GATEWAY_PUBLIC_URL"})
 
 
-def _redact_url(url: str) -> str:
+def redact_url(url: str) -> str:
     """A database URL with any password replaced, for logs."""
     scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest:

@@ -179,6 +179,28 @@ def check_target(url: str, *, allow_private: bool) -> None:
             )
 
 
+class DeliveryState(msgspec.Struct, kw_only=True):
+    """Where one delivery of an event stands (for `gateway events tail`)."""
+
+    id: str
+    endpoint_id: str
+    status: str
+    attempts: int
+    last_status_code: int | None = None
+
+
+class EventLogEntry(msgspec.Struct, kw_only=True):
+    """An event as recorded, with its deliveries' states so far."""
+
+    id: str
+    type: str
+    occurred_at: datetime
+    provider: str | None
+    resource_id: str | None
+    user_id: str | None
+    deliveries: list[DeliveryState]
+
+
 class Events:
     """Emitting events and managing the endpoints that receive them."""
 
@@ -476,6 +498,47 @@ class Events:
                 )
             )
         return [_delivery(row, log.get(row.id, [])) for row in rows]
+
+    async def log(
+        self, *, since: datetime, user_id: str | None = None, limit: int = 100
+    ) -> list[EventLogEntry]:
+        """The first `limit` events at or after `since` (oldest first), with their deliveries."""
+        query = select(events).where(events.c.occurred_at >= since)
+        if user_id is not None:
+            query = query.where(events.c.user_id == user_id)
+        query = query.order_by(events.c.occurred_at, events.c.id).limit(limit)
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            states = (
+                await conn.execute(
+                    select(deliveries)
+                    .where(deliveries.c.event_id.in_([row.id for row in rows]))
+                    .order_by(deliveries.c.created_at, deliveries.c.id)
+                )
+            ).all()
+        by_event: dict[str, list[DeliveryState]] = {}
+        for state in states:
+            by_event.setdefault(state.event_id, []).append(
+                DeliveryState(
+                    id=state.id,
+                    endpoint_id=state.endpoint_id,
+                    status=state.status,
+                    attempts=state.attempts,
+                    last_status_code=state.last_status_code,
+                )
+            )
+        return [
+            EventLogEntry(
+                id=row.id,
+                type=row.type,
+                occurred_at=_aware(row.occurred_at) or _now(),
+                provider=row.provider,
+                resource_id=row.resource_id,
+                user_id=row.user_id,
+                deliveries=by_event.get(row.id, []),
+            )
+            for row in rows
+        ]
 
     async def delivery(self, endpoint_id: str, delivery_id: str) -> Delivery:
         for found in await self.deliveries(endpoint_id, limit=1, delivery_id=delivery_id):
