@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from training_gateway.adapters.base import load_adapters
 from training_gateway.gateway.settings import Settings, SettingsError, load_settings, redact_url
 
 # Above this, signed tokens and webhook timestamps start failing at the providers.
@@ -39,8 +40,21 @@ async def diagnose() -> list[Finding]:
     findings.append(_secret_key(settings))
     findings.append(await _database(settings))
     async with httpx.AsyncClient(timeout=settings.http_connect_timeout_s) as client:
+        installed = load_adapters()
         for provider, url in sorted(settings.provider_urls.items()):
-            findings.extend(await _provider(client, provider, url))
+            if provider in installed:
+                findings.extend(await _provider(client, provider, url))
+            else:
+                # Any GATEWAY_<NAME>_URL is read as a provider's base URL; one naming no
+                # installed adapter is a typo or another program's variable, never checked.
+                findings.append(
+                    Finding(
+                        f"GATEWAY_{provider.upper()}_URL",
+                        True,
+                        f"names no installed provider (installed: {', '.join(installed)})",
+                        warning=True,
+                    )
+                )
     return findings
 
 
