@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -111,13 +112,16 @@ def start_demo(
     seed: int = 0,
     key: str | None = None,
     latency_s: float = 0.0,
+    today: date | None = None,
 ) -> Demo:
-    """Start every provider's mock on a free loopback port (each adding `latency_s`)."""
+    """Start every provider's mock on a free loopback port (each adding `latency_s`), their
+    seeded histories ending on `today` (the real date when None)."""
     demo = Demo(key=key or API_KEY_PREFIX + "demo_" + secrets.token_urlsafe(24))
     mock_factories = load_mock_factories()
     try:
         for name in sorted(adapter_classes):
-            mock = mock_factories[name](seed)
+            factory = mock_factories[name]
+            mock = factory(seed) if today is None else factory(seed, today=today)
             mock.faults.latency_s = latency_s
             demo.mocks[name] = mock
             demo.servers[name] = MockServer(mock.asgi_app()).start()

@@ -9,6 +9,7 @@ This module imports no mock: a mock's package is imported when its entry point i
 
 from __future__ import annotations
 
+from datetime import date
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 
@@ -20,9 +21,12 @@ MOCK_ENTRY_POINT_GROUP = "training_gateway.mocks"
 
 class MockFactory(Protocol):
     """A provider's `create_mock`: a fresh mock, seeded deterministically, with `history_days`
-    of training history."""
+    of training history ending on `today` (the real date when None). `today` is optional for
+    a third-party mock: it is passed only when a caller pins the date."""
 
-    def __call__(self, seed: int = 0, *, history_days: int = 90) -> MockProvider: ...
+    def __call__(
+        self, seed: int = 0, *, history_days: int = 90, today: date | None = None
+    ) -> MockProvider: ...
 
 
 def load_mock_factories() -> dict[str, MockFactory]:

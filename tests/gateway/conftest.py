@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,6 +22,12 @@ from training_gateway.gateway.settings import Settings, load_settings
 from training_gateway.gateway.storage import Store, TokenVault
 
 T = TypeVar("T")
+
+# The last day of every test stack's seeded history, fixed once per test process: two stacks
+# started on either side of midnight would otherwise hold histories a day apart, and a test
+# comparing their answers (tests/gateway/routes/test_curve_orientation.py) would see different
+# activities.
+TODAY = date.today()
 
 
 @dataclass
@@ -66,7 +73,7 @@ def serve_gateway(
     process, and the tests of events start theirs one at a time."""
     overrides.setdefault("engine", "off")
     classes = load_adapters()
-    demo = start_demo(classes, seed=seed)
+    demo = start_demo(classes, seed=seed, today=TODAY)
     port = free_loopback_port()
     settings = load_settings(
         {},

@@ -119,6 +119,7 @@ class AstralMock(ProviderMock[AstralStore]):
         return self.store.add(activity, samples=samples).activity
 
 
-def create_mock(seed: int = 0, *, history_days: int = 90) -> AstralMock:
-    """A fresh Astral mock, seeded with `seed`, with `history_days` of the athlete's history."""
-    return AstralMock(seed, history_days=history_days)
+def create_mock(seed: int = 0, *, history_days: int = 90, today: date | None = None) -> AstralMock:
+    """A fresh Astral mock, seeded with `seed`, with `history_days` of the athlete's history
+    ending on `today` (the real date when None)."""
+    return AstralMock(seed, today=today, history_days=history_days)

@@ -189,6 +189,9 @@ class SweatStackMock(ProviderMock[SweatStackStore]):
         return backfill_lines(self.store, user)
 
 
-def create_mock(seed: int = 0, *, history_days: int = 90) -> SweatStackMock:
-    """A fresh SweatStack mock, seeded with `seed`, with `history_days` of training history."""
-    return SweatStackMock(seed, history_days=history_days)
+def create_mock(
+    seed: int = 0, *, history_days: int = 90, today: date | None = None
+) -> SweatStackMock:
+    """A fresh SweatStack mock, seeded with `seed`, with `history_days` of training history
+    ending on `today` (the real date when None)."""
+    return SweatStackMock(seed, today=today, history_days=history_days)

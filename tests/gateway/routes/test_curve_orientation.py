@@ -5,14 +5,14 @@ gateway computes itself."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.gateway.conftest import RunningGateway, serve_gateway
+from tests.gateway.conftest import TODAY, RunningGateway, serve_gateway
 from tests.gateway.routes.test_activities import assert_problem
 from tests.gateway.routes.test_timeseries import recorded
 from training_gateway.models.mean_max import warm_kernels
@@ -92,7 +92,7 @@ def provider_curves(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.
         running.demo.stop()
 
 
-SINCE = (date.today() - timedelta(days=60)).isoformat()
+SINCE = (TODAY - timedelta(days=60)).isoformat()
 
 
 @pytest.mark.parametrize(
