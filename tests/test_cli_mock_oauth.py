@@ -25,7 +25,7 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
     yield started
     for process in started:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=45)
 
 
 def serve(args: list[str], processes: list[subprocess.Popen[str]]) -> str:

@@ -29,7 +29,7 @@ def running() -> Iterator[list[subprocess.Popen[str]]]:
     yield started
     for process in started:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=45)
 
 
 def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -21,17 +21,28 @@ from training_gateway.adapters._mock.oauth import TokenEndpointFault
 TIMEOUT_S = 1.0
 
 
-@pytest.fixture
-def impatient(tmp_path: Path) -> Iterator[RunningGateway]:
-    """A gateway whose provider calls time out after 1 s and whose failed refreshes are
-    remembered for 0.5 s (doubling)."""
-    running, server = serve_gateway(tmp_path, http_timeout_s=TIMEOUT_S, refresh_backoff_s=0.5)
+def _stack(tmp_path: Path, timeout_s: float) -> Iterator[RunningGateway]:
+    running, server = serve_gateway(tmp_path, http_timeout_s=timeout_s, refresh_backoff_s=0.5)
     try:
         yield running
     finally:
         running.demo.mocks["sweatstack"].auth.token_fault = None  # type: ignore[attr-defined]
         server.stop()
         running.demo.stop()
+
+
+@pytest.fixture
+def impatient(tmp_path: Path) -> Iterator[RunningGateway]:
+    """A gateway whose provider calls time out after 1 s and whose failed refreshes are
+    remembered for 0.5 s (doubling)."""
+    yield from _stack(tmp_path, TIMEOUT_S)
+
+
+@pytest.fixture
+def patient(tmp_path: Path) -> Iterator[RunningGateway]:
+    """The same with a 10 s timeout, for tests of answers rather than of hangs: on a loaded CI
+    machine a healthy list can take longer than 1 s."""
+    yield from _stack(tmp_path, 10.0)
 
 
 def _expired_connection(gateway: RunningGateway, name: str) -> str:
@@ -128,15 +139,15 @@ def test_waiters_on_a_failing_token_endpoint_share_one_request(
     ],
 )
 def test_a_garbage_refresh_answer_is_a_named_error_and_keeps_the_rotated_token(
-    impatient: RunningGateway, fields: dict[str, str]
+    patient: RunningGateway, fields: dict[str, str]
 ) -> None:
-    mock: Any = impatient.demo.mocks["sweatstack"]
-    key = _expired_connection(impatient, "garbage")
+    mock: Any = patient.demo.mocks["sweatstack"]
+    key = _expired_connection(patient, "garbage")
     grants = mock.auth.grant_counts["refresh_token"]
     # The grant is served (the refresh token rotates, the old one is spent), the answer is not
     # usable.
     mock.auth.token_fault = TokenEndpointFault(answer_json=fields, grant_type="refresh_token")
-    with impatient.client(key) as client:
+    with patient.client(key) as client:
         one = client.get("/v1/activities/sweatstack:anything")
         assert one.status_code == 502, one.text
         assert one.json()["provider"] == "sweatstack" and "garbage" in one.json()["detail"]
@@ -152,25 +163,25 @@ def test_a_garbage_refresh_answer_is_a_named_error_and_keeps_the_rotated_token(
         assert _connections(client)["sweatstack"]["status"] == "active"
 
 
-def test_a_garbage_merged_list_answer_names_the_provider(impatient: RunningGateway) -> None:
-    mock: Any = impatient.demo.mocks["sweatstack"]
-    key = _expired_connection(impatient, "merged")
+def test_a_garbage_merged_list_answer_names_the_provider(patient: RunningGateway) -> None:
+    mock: Any = patient.demo.mocks["sweatstack"]
+    key = _expired_connection(patient, "merged")
     mock.auth.token_fault = TokenEndpointFault(
         answer_json={"expires_in": "1e30"}, grant_type="refresh_token"
     )
-    with impatient.client(key) as client:
+    with patient.client(key) as client:
         page = client.get("/v1/activities", params={"limit": 5})
     assert page.status_code == 200, page.text
     assert [(e["provider"], e["status"]) for e in page.json()["errors"]] == [("sweatstack", 502)]
     assert {item["provider"] for item in page.json()["items"]} <= {"astral", "local"}
 
 
-def test_failures_in_a_row_back_off_longer(impatient: RunningGateway) -> None:
-    mock: Any = impatient.demo.mocks["sweatstack"]
-    key = _expired_connection(impatient, "streak")
+def test_failures_in_a_row_back_off_longer(patient: RunningGateway) -> None:
+    mock: Any = patient.demo.mocks["sweatstack"]
+    key = _expired_connection(patient, "streak")
     mock.auth.token_fault = TokenEndpointFault(status=503, times=1000, grant_type="refresh_token")
     before = mock.auth.token_requests["refresh_token"]
-    with impatient.client(key) as client:
+    with patient.client(key) as client:
         assert client.get("/v1/activities/sweatstack:x").status_code == 502
         time.sleep(0.6)  # past the first backoff (0.5 s): a second attempt, which fails
         assert client.get("/v1/activities/sweatstack:x").status_code == 502
