@@ -1,8 +1,11 @@
 """FIT activity files: a session summary and the records in the unified timeseries schema.
 
-Decoding uses Garmin's FIT SDK (`garmin-fit-sdk`), the fastest maintained Python decoder we
-measured (see benchmarks/analytics.py). The file CRCs are checked here with `anycrc` (C) before
-decoding, which is ~300x faster than the SDK's pure-Python CRC and lets errors say what is wrong.
+The records, nearly all of a file, are read in fixed-stride runs with numpy
+(models.fit_records: about 100x Garmin's SDK on a 1 h ride, benchmarks/analytics.py); the rest
+of the file (sessions, laps, device and sport messages) is decoded by Garmin's FIT SDK
+(`garmin-fit-sdk`), which also decodes whole any file that reader leaves to it, with the same
+answer (tests/models/test_fit_records.py). The file CRCs are checked here with `anycrc` (C)
+before decoding, ~300x faster than the SDK's pure-Python CRC, so errors say what is wrong.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from training_gateway.models.activity import (
     Summary,
 )
 from training_gateway.models.errors import InvalidInput
+from training_gateway.models.fit_records import Records, split_records
 from training_gateway.models.timeseries import TIMESERIES_COLUMNS, conform
 
 # 25 MiB. A 24 h recording at 1 Hz with every common sensor is about 5 MB, so a larger upload
@@ -84,8 +88,42 @@ def draft_from_fit(summary: FitSummary, *, filename: str) -> ActivityDraft:
 
 
 def decode_fit(data: bytes, *, filename: str) -> FitActivity:
-    """Decode an activity FIT file; anything unusable raises InvalidInput naming `filename`."""
+    """Decode an activity FIT file; anything unusable raises InvalidInput naming `filename`.
+
+    The records are read in fixed-stride runs with numpy (models.fit_records) and the rest of
+    the file by Garmin's SDK; a file that reader cannot take exactly is decoded by the SDK
+    alone, with the same answer."""
     _check_container(data, filename)
+    split = split_records(data)
+    if split is None:
+        messages = _sdk_messages(data, filename)
+        columns = _columns_of_messages(messages.get("record_mesgs", []))
+    else:
+        try:
+            messages = _sdk_messages(split.rest, filename)
+        except InvalidInput:  # say it as of the whole file, where its bytes are
+            messages = _sdk_messages(data, filename)
+        columns = _columns_of_records(split)
+    file_ids = messages.get("file_id_mesgs", [])
+    if file_ids and file_ids[0].get("type", FIT_FILE_TYPE_ACTIVITY) != FIT_FILE_TYPE_ACTIVITY:
+        raise InvalidInput(
+            filename, f"not an activity file (FIT file type {file_ids[0].get('type')})"
+        )
+    sessions = messages.get("session_mesgs", [])
+    first = int(columns.fit_s[0]) if columns.fit_s.size else None
+    start = _start_time(sessions, first, messages)
+    if start is None:
+        raise InvalidInput(filename, "no activity in the file: no session and no records")
+    offset = _utc_offset_s(messages.get("activity_mesgs", []))
+    summary = _summary(messages, sessions, start, offset)
+    table = _records_table(columns, start, offset)
+    _check_span(table, summary, filename)
+    return FitActivity(summary, table)
+
+
+def _sdk_messages(data: bytes, filename: str) -> dict[str, Any]:
+    """Garmin's SDK's messages of `data`: plain dicts keyed by message type ("record_mesgs",
+    ...; unknown types by number)."""
     decoded, errors = Decoder(Stream.from_byte_array(bytearray(data))).read(
         enable_crc_check=False,  # checked above, faster and with a clearer error
         convert_types_to_strings=False,
@@ -93,23 +131,7 @@ def decode_fit(data: bytes, *, filename: str) -> FitActivity:
     )
     if errors:
         raise InvalidInput(filename, f"corrupt FIT file: {errors[0]}")
-    # Plain dicts keyed by message type ("record_mesgs", ...; unknown types by number).
-    messages = cast(dict[str, Any], decoded)
-    file_ids = messages.get("file_id_mesgs", [])
-    if file_ids and file_ids[0].get("type", FIT_FILE_TYPE_ACTIVITY) != FIT_FILE_TYPE_ACTIVITY:
-        raise InvalidInput(
-            filename, f"not an activity file (FIT file type {file_ids[0].get('type')})"
-        )
-    records = [r for r in messages.get("record_mesgs", []) if r.get("timestamp") is not None]
-    sessions = messages.get("session_mesgs", [])
-    start = _start_time(sessions, records, messages)
-    if start is None:
-        raise InvalidInput(filename, "no activity in the file: no session and no records")
-    offset = _utc_offset_s(messages.get("activity_mesgs", []))
-    summary = _summary(messages, sessions, start, offset)
-    table = _records_table(records, start, offset)
-    _check_span(table, summary, filename)
-    return FitActivity(summary, table)
+    return cast(dict[str, Any], decoded)
 
 
 # Records may trail a session a little (auto-pause, late sensor data), never by days.
@@ -169,14 +191,14 @@ def _check_container(data: bytes, filename: str) -> None:
 
 
 def _start_time(
-    sessions: list[dict[str, Any]], records: list[dict[str, Any]], messages: dict[str, Any]
+    sessions: list[dict[str, Any]], first_record: int | None, messages: dict[str, Any]
 ) -> int | None:
     """The activity's start in FIT seconds: the first session's, else the first record's."""
     starts = [s["start_time"] for s in sessions if s.get("start_time") is not None]
     if starts:
         return int(min(starts))
-    if records:
-        return int(records[0]["timestamp"])
+    if first_record is not None:
+        return first_record
     for activity in messages.get("activity_mesgs", []):
         if activity.get("timestamp") is not None and activity.get("total_timer_time") is not None:
             return int(activity["timestamp"] - activity["total_timer_time"])
@@ -301,6 +323,14 @@ _RECORD_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+class _Columns(NamedTuple):
+    """The records that have a timestamp: FIT seconds, and each unified column's values (before
+    `conform`) where some record has it."""
+
+    fit_s: np.ndarray  # int64
+    values: dict[str, pa.Array]
+
+
 def _column(records: list[dict[str, Any]], names: tuple[str, ...]) -> list[Any]:
     first, *rest = names
     values = [r.get(first) for r in records]
@@ -313,14 +343,11 @@ def _column(records: list[dict[str, Any]], names: tuple[str, ...]) -> list[Any]:
     return [v[0] if isinstance(v, list) else v for v in values]
 
 
-def _records_table(records: list[dict[str, Any]], start: int, offset_s: int | None) -> pa.Table:
-    """Records in the unified schema: timestamps, duration since `start`, the metrics present."""
+def _columns_of_messages(messages: list[dict[str, Any]]) -> _Columns:
+    """The columns of the SDK's record messages."""
+    records = [r for r in messages if r.get("timestamp") is not None]
     fit_s = np.fromiter((r["timestamp"] for r in records), dtype=np.int64, count=len(records))
-    utc_ms = (fit_s + FIT_EPOCH_S) * 1000
-    columns: dict[str, pa.Array] = {"timestamp": pa.array(utc_ms, TIMESERIES_COLUMNS["timestamp"])}
-    if offset_s is not None:
-        columns["timestamp_local"] = pa.array(utc_ms + offset_s * 1000, pa.timestamp("ms"))
-    columns["duration"] = pa.array((fit_s - start).astype(np.float64))
+    columns: dict[str, pa.Array] = {}
     for name, fit_names in _RECORD_FIELDS.items():
         values = _column(records, fit_names)
         if all(v is None for v in values):
@@ -328,4 +355,41 @@ def _records_table(records: list[dict[str, Any]], start: int, offset_s: int | No
         if name in ("latitude", "longitude"):
             values = [None if v is None else v * SEMICIRCLE_DEG for v in values]
         columns[name] = pa.array(values)
-    return conform(pa.table(columns))
+    return _Columns(fit_s, columns)
+
+
+def _columns_of_records(records: Records) -> _Columns:
+    """The same columns from records read in runs. Where a record has both, the SDK gives
+    `enhanced_speed` (`enhanced_altitude`) as expanded from `speed` (`altitude`), with the
+    same scale: so the plain field wins over the enhanced one, and either is the column."""
+    stamps = records.scaled("timestamp")
+    if stamps is None:
+        return _Columns(np.zeros(0, np.int64), {})
+    keep = stamps[1]
+    columns: dict[str, pa.Array] = {}
+    for name, fit_names in _RECORD_FIELDS.items():
+        found = [f for f in (records.scaled(n) for n in reversed(fit_names)) if f is not None]
+        if not found:
+            continue
+        values, valid = found[0]
+        for more_values, more_valid in found[1:]:
+            values = np.where(valid, values, more_values)
+            valid = valid | more_valid
+        values, valid = values[keep], valid[keep]
+        if not valid.any():
+            continue
+        if name in ("latitude", "longitude"):
+            values = values.astype(np.float64) * SEMICIRCLE_DEG
+        columns[name] = pa.array(values, mask=~valid)
+    return _Columns(stamps[0][keep].astype(np.int64), columns)
+
+
+def _records_table(columns: _Columns, start: int, offset_s: int | None) -> pa.Table:
+    """Records in the unified schema: timestamps, duration since `start`, the metrics present."""
+    fit_s = columns.fit_s
+    utc_ms = (fit_s + FIT_EPOCH_S) * 1000
+    table: dict[str, pa.Array] = {"timestamp": pa.array(utc_ms, TIMESERIES_COLUMNS["timestamp"])}
+    if offset_s is not None:
+        table["timestamp_local"] = pa.array(utc_ms + offset_s * 1000, pa.timestamp("ms"))
+    table["duration"] = pa.array((fit_s - start).astype(np.float64))
+    return conform(pa.table({**table, **columns.values}))
