@@ -22,6 +22,8 @@ from training_gateway.adapters._mock.server import free_loopback_port
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "clients" / "typescript"
 COMMITTED_SCHEMA = CLIENT / "src" / "schema.d.ts"
+EXAMPLE = CLIENT / "examples" / "quickstart.ts"
+GUIDE = ROOT / "docs" / "typescript-client.md"
 
 
 def run(args: list[str], timeout_s: float, env: dict[str, str] | None = None) -> str:
@@ -106,6 +108,12 @@ def test_committed_schema_is_generated_from_the_committed_openapi_document(
     )
 
 
+def test_the_guide_shows_the_example_as_an_app_imports_it() -> None:
+    shown = re.findall(r"^```ts\n(.*?)^```$", GUIDE.read_text(), re.S | re.M)
+    example = EXAMPLE.read_text().replace('"../src/index.js"', '"@training-gateway/client"')
+    assert shown == [example]
+
+
 def test_client_type_checks_builds_and_passes_its_node_tests_against_the_demo(
     installed: Path, demo_gateway: DemoGateway
 ) -> None:
@@ -119,3 +127,10 @@ def test_client_type_checks_builds_and_passes_its_node_tests_against_the_demo(
     # Node's runner ends with its counts: every test ran, and passed.
     counts = dict(re.findall(r"^# (tests|pass|fail) (\d+)$", output, re.M))
     assert int(counts["tests"]) > 0 and counts["pass"] == counts["tests"], output
+
+    example = run(["node", "dist/examples/quickstart.js"], timeout_s=60, env=env).splitlines()
+    activities, created, deleted = example
+    assert activities.startswith("activities: {") and "sweatstack" in activities, example
+    assert "astral" in activities and "local" not in activities, example
+    assert re.fullmatch(r"created: local:\S+ running 2026-11-30T07:30:00Z", created), example
+    assert deleted == "deleted: 404 Not found", example
