@@ -131,8 +131,15 @@ def _on_gateway(action: Callable[[Gateway], Awaitable[None]]) -> int:
     app = create_app(settings, demo_key_file=True)
 
     async def run() -> None:
+        # Raised outside the lifespan, which would wrap it in an exception group.
+        failure: GatewayError | None = None
         async with app.lifespan():
-            await action(app.state.gateway)
+            try:
+                await action(app.state.gateway)
+            except GatewayError as exc:
+                failure = exc
+        if failure is not None:
+            raise failure
 
     try:
         asyncio.run(run())
