@@ -131,8 +131,15 @@ def _on_gateway(action: Callable[[Gateway], Awaitable[None]]) -> int:
     app = create_app(settings, demo_key_file=True)
 
     async def run() -> None:
+        # Raised outside the lifespan, which would wrap it in an exception group.
+        failure: GatewayError | None = None
         async with app.lifespan():
-            await action(app.state.gateway)
+            try:
+                await action(app.state.gateway)
+            except GatewayError as exc:
+                failure = exc
+        if failure is not None:
+            raise failure
 
     try:
         asyncio.run(run())
@@ -143,6 +150,9 @@ def _on_gateway(action: Callable[[Gateway], Awaitable[None]]) -> int:
 
 
 def _users(args: argparse.Namespace) -> int:
+    if args.action == "delete":
+        return _delete_user(args)
+
     async def action(store: Store) -> None:
         if args.action == "create":
             user = await store.create_user(args.name)
@@ -156,6 +166,37 @@ def _users(args: argparse.Namespace) -> int:
             print(f"revoked {count} key(s) of {user.name}")
 
     return _on_store(action)
+
+
+def _delete_user(args: argparse.Namespace) -> int:
+    """Delete a user as DELETE /v1/me does: a line per provider (what became of the grant
+    there), then what was deleted here; exit status 1 when a revocation failed (the user is
+    deleted all the same) or there is no such user."""
+    import msgspec
+
+    from training_gateway.gateway.services.leaving import delete_user
+
+    failed: list[str] = []
+
+    async def action(gateway: Gateway) -> None:
+        deleted = await delete_user(gateway, await gateway.store.user_by_name(args.name))
+        for revocation in deleted.providers:
+            status = f" ({revocation.status})" if revocation.status is not None else ""
+            detail = f": {revocation.detail}" if revocation.detail else ""
+            print(f"{revocation.provider}: {revocation.outcome}{status}{detail}")
+            if revocation.outcome == "failed":
+                failed.append(revocation.provider)
+        counts = msgspec.structs.asdict(deleted.removed)
+        print("removed: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
+        print(f"deleted user {deleted.user}")
+        if failed:
+            print(
+                f"warning: revoking at {', '.join(failed)} failed; revoke the grant there by hand",
+                file=sys.stderr,
+            )
+
+    result = _on_gateway(action)
+    return result or (1 if failed else 0)
 
 
 def _connections(args: argparse.Namespace) -> int:
@@ -477,8 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
     secret = commands.add_parser("secret-key", help="print a new key for GATEWAY_SECRET_KEY")
     secret.set_defaults(run=_secret_key)
 
-    users = commands.add_parser("users", help="manage gateway users and their API keys")
-    users.add_argument("action", choices=["create", "key", "revoke"])
+    users = commands.add_parser(
+        "users", help="manage gateway users and their API keys; delete a user and their data"
+    )
+    users.add_argument("action", choices=["create", "key", "revoke", "delete"])
     users.add_argument("name")
     users.set_defaults(run=_users)
 

@@ -134,6 +134,8 @@ def problem_statuses(path: str, method: str, operation: dict[str, Any]) -> list[
         return [400, 503] if path == "/health" else [400]
     if path == "/v1/hooks/{provider}":  # signed by the provider; answered without calling it
         return [400, 401, 404, 413, 503]
+    if path == "/v1/me":  # a provider's failure is in the answer, never its status
+        return [400, 401, 404, 503]
     if path.startswith("/v1/webhooks"):  # the operator's: the admin key, no provider call
         statuses = {400, 401, 403, 503}
         if "{" in path:

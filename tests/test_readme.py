@@ -40,6 +40,7 @@ from training_gateway.adapters._mock.server import free_loopback_port
 from training_gateway.adapters.base import ENTRY_POINT_GROUP
 from training_gateway.gateway.services.events import EventBody
 from training_gateway.gateway.services.federation import ActivityPage
+from training_gateway.gateway.services.leaving import UserDeleted
 from training_gateway.gateway.services.wellness import DailyList
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,7 @@ SHAPES: dict[str, type] = {
     "ActivityPage": ActivityPage,
     "DailyList": DailyList,
     "EventBody": EventBody,
+    "UserDeleted": UserDeleted,
 }
 
 

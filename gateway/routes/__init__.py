@@ -16,6 +16,7 @@ from training_gateway.gateway.routes.hooks import receive_hook
 from training_gateway.gateway.routes.hr_model import HrModelController, fit_activity
 from training_gateway.gateway.routes.index import index
 from training_gateway.gateway.routes.lab_tests import LabTestController
+from training_gateway.gateway.routes.me import delete_me
 from training_gateway.gateway.routes.providers import ProviderController
 from training_gateway.gateway.routes.timeseries import TimeseriesController, backfill_status
 from training_gateway.gateway.routes.uploads import upload_files
@@ -50,6 +51,7 @@ def route_handlers() -> list[Any]:
             fit_activity,
             receive_hook,
             WebhookController,
+            delete_me,
         ],
     )
     return [index, health, v1]

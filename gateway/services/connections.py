@@ -8,6 +8,7 @@ import base64
 import logging
 import secrets
 from datetime import UTC, datetime
+from typing import Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
@@ -65,6 +66,32 @@ class Disconnected(msgspec.Struct, kw_only=True, omit_defaults=True):
     deleted: bool
     revoked_at_provider: bool
     detail: str | None = None
+
+
+class Revocation(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What became of a removed connection's grant at its provider: `revoked` there,
+    `unsupported` (the provider offers no revocation, or the gateway has no OAuth client
+    there), or `failed`, with the provider's HTTP status when it answered one."""
+
+    provider: str
+    outcome: Literal["revoked", "unsupported", "failed"]
+    status: int | None = None
+    detail: str | None = None
+
+    def disconnected(self) -> Disconnected:
+        """The same, as DELETE /v1/connections/{provider} and its event say it."""
+        detail = self.detail
+        if self.outcome == "failed":
+            detail = (
+                f"the local tokens are deleted, but revoking them at {self.provider} "
+                f"failed: {self.detail}"
+            )
+        return Disconnected(
+            provider=self.provider,
+            deleted=True,
+            revoked_at_provider=self.outcome == "revoked",
+            detail=detail,
+        )
 
 
 class ConnectionFlow:
@@ -277,12 +304,16 @@ class ConnectionFlow:
         return outcome
 
     async def _revoke(self, provider: str, tokens: ConnectionTokens) -> Disconnected:
+        return (await self.revoke_at_provider(provider, tokens)).disconnected()
+
+    async def revoke_at_provider(self, provider: str, tokens: ConnectionTokens) -> Revocation:
+        """End the connection's grant at its provider, where the provider allows it; what
+        became of it. A provider's failure is the answer, never an exception."""
         oauth = self.gateway.oauth.get(provider)
         if oauth is None:
-            return Disconnected(
+            return Revocation(
                 provider=provider,
-                deleted=True,
-                revoked_at_provider=False,
+                outcome="unsupported",
                 detail=f"the gateway has no OAuth client for {provider}, so it cannot revoke the token there",
             )
         try:
@@ -294,19 +325,19 @@ class ConnectionFlow:
             if revoked and tokens.refresh_token:
                 await oauth.revoke(tokens.access_token, "access_token")
         except (GatewayError, OAuthRefused) as exc:
-            detail = exc.detail if isinstance(exc, GatewayError) else str(exc)
-            return Disconnected(
+            return Revocation(
                 provider=provider,
-                deleted=True,
-                revoked_at_provider=False,
-                detail=f"the local tokens are deleted, but revoking them at {provider} failed: {detail}",
+                outcome="failed",
+                status=exc.upstream_status if isinstance(exc, ProviderError) else None,
+                detail=exc.detail if isinstance(exc, GatewayError) else str(exc),
             )
-        return Disconnected(
-            provider=provider,
-            deleted=True,
-            revoked_at_provider=revoked,
-            detail=None if revoked else f"{provider} offers no token revocation",
-        )
+        if not revoked:
+            return Revocation(
+                provider=provider,
+                outcome="unsupported",
+                detail=f"{provider} offers no token revocation",
+            )
+        return Revocation(provider=provider, outcome="revoked")
 
     async def connections(self, user: User) -> list[ConnectionView]:
         connections = await self.store.connections(user)

@@ -50,6 +50,7 @@ EventType = Literal[
     "connection.refresh_failed",
     "connection.revoked",
     "connection.disconnected",
+    "user.deleted",
     "endpoint.disabled",
     "webhook.test",
 ]
@@ -753,61 +754,46 @@ class Sender:
     async def _record(
         self, claimed: Sequence[_Claimed], results: Sequence[tuple[int | None, str | None, float]]
     ) -> list[Outcome]:
+        """Record each attempt's outcome; the outcomes of the deliveries that still exist. A
+        delivery deleted while it was being sent (its user left, its endpoint was removed)
+        has nothing left to record, and is not tried again."""
         now = _now()
-        outcomes: list[Outcome] = []
-        failing: set[str] = set()
-        working: set[str] = set()
-        changes: list[dict[str, Any]] = []
-        for item, (status, error, latency_ms) in zip(claimed, results, strict=True):
+        planned: list[
+            tuple[_Claimed, Outcome, dict[str, Any], tuple[int | None, str | None, float]]
+        ]
+        planned = []
+        for item, result in zip(claimed, results, strict=True):
+            status, error, latency_ms = result
             delivered = status is not None and 200 <= status < 300
             in_schedule = item.attempt - item.schedule_offset
             outcome = Outcome(delivery_id=item.id, attempt=item.attempt, delivered=delivered)
             if not delivered:
-                failing.add(item.endpoint_id)
                 if in_schedule < len(RETRY_SCHEDULE_S):
                     outcome.retry_in_s = self.delay_before(in_schedule + 1)
                 else:
                     outcome.give_up = True
-            else:
-                working.add(item.endpoint_id)
-            self.metrics.webhook_deliveries.labels(
-                "delivered" if delivered else "failed" if outcome.give_up else "retrying"
-            ).inc()
-            self.metrics.webhook_duration.observe(latency_ms / 1000)
-            changes.append(
-                {
-                    "b_id": item.id,
-                    "b_status": (
-                        "delivered" if delivered else "failed" if outcome.give_up else "pending"
-                    ),
-                    "b_status_code": status,
-                    "b_latency_ms": latency_ms,
-                    "b_error": error,
-                    "b_next_attempt_at": (
-                        now + timedelta(seconds=outcome.retry_in_s)
-                        if outcome.retry_in_s is not None
-                        else None
-                    ),
-                    "b_delivered_at": now if delivered else None,
-                }
-            )
-            outcomes.append(outcome)
-        if claimed:
+            change = {
+                "b_id": item.id,
+                "b_status": (
+                    "delivered" if delivered else "failed" if outcome.give_up else "pending"
+                ),
+                "b_status_code": status,
+                "b_latency_ms": latency_ms,
+                "b_error": error,
+                "b_next_attempt_at": (
+                    now + timedelta(seconds=outcome.retry_in_s)
+                    if outcome.retry_in_s is not None
+                    else None
+                ),
+                "b_delivered_at": now if delivered else None,
+            }
+            planned.append((item, outcome, change, result))
+        present: set[str] = set()
+        if planned:
             async with self._writing(), self.store.engine.begin() as conn:
-                await conn.execute(
-                    insert(delivery_attempts),
-                    [
-                        {
-                            "delivery_id": item.id,
-                            "attempt": item.attempt,
-                            "at": now,
-                            "status_code": status,
-                            "latency_ms": latency_ms,
-                            "error": error,
-                        }
-                        for item, (status, error, latency_ms) in zip(claimed, results, strict=True)
-                    ],
-                )
+                # The update first: it locks the rows that are there (the write lock, on
+                # SQLite), so none is deleted before its attempt is recorded; a row deleted
+                # already is updated in no way, and read as gone below.
                 await conn.execute(
                     update(deliveries)
                     .where(deliveries.c.id == bindparam("b_id"))
@@ -821,8 +807,43 @@ class Sender:
                         next_attempt_at=bindparam("b_next_attempt_at"),
                         delivered_at=bindparam("b_delivered_at"),
                     ),
-                    changes,
+                    [change for _, _, change, _ in planned],
                 )
+                present = set(
+                    (
+                        await conn.execute(
+                            select(deliveries.c.id).where(
+                                deliveries.c.id.in_([item.id for item, _, _, _ in planned])
+                            )
+                        )
+                    ).scalars()
+                )
+                attempts = [
+                    {
+                        "delivery_id": item.id,
+                        "attempt": item.attempt,
+                        "at": now,
+                        "status_code": status,
+                        "latency_ms": latency_ms,
+                        "error": error,
+                    }
+                    for item, _, _, (status, error, latency_ms) in planned
+                    if item.id in present
+                ]
+                if attempts:
+                    await conn.execute(insert(delivery_attempts), attempts)
+        outcomes: list[Outcome] = []
+        failing: set[str] = set()
+        working: set[str] = set()
+        for item, outcome, _, (_, _, latency_ms) in planned:
+            if item.id not in present:
+                continue
+            (working if outcome.delivered else failing).add(item.endpoint_id)
+            self.metrics.webhook_deliveries.labels(
+                "delivered" if outcome.delivered else "failed" if outcome.give_up else "retrying"
+            ).inc()
+            self.metrics.webhook_duration.observe(latency_ms / 1000)
+            outcomes.append(outcome)
         failing -= working
         await self._mark_endpoints(working, failing, now)
         for endpoint_id in sorted(failing):

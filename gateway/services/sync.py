@@ -323,8 +323,13 @@ class Sync:
     ) -> BackfillPage:
         """Index one page of the connection's history from `offset` (newest first). A full
         backfill is history, announced by no event; a reconnect's refill of the gap since
-        the last sync emits what changed meanwhile."""
-        user, source = await self.source_of(user_id, provider)
+        the last sync emits what changed meanwhile. A user who left meanwhile has no history
+        left to index: done."""
+        try:
+            user = await self.store.user_by_id(user_id)
+        except NotFound:
+            return BackfillPage(indexed=0, read=0, done=True)
+        source = await CallerSources(self.gateway, user).one(provider)
         after = datetime.fromisoformat(since) if since is not None else None
         as_of = datetime.now(UTC)
         read = await self._page(source, kind, after, offset, PAGE_SIZE)
@@ -362,6 +367,10 @@ class Sync:
         return BackfillPage(indexed=len(page), read=len(read), done=done)
 
     async def backfill_failed(self, user_id: str, provider: str, detail: str) -> None:
+        try:
+            await self.store.user_by_id(user_id)
+        except NotFound:  # the user left: there is no index to mark
+            return
         async with self.store.engine.begin() as conn:
             for kind in record_index.KINDS:
                 await record_index.lock_connection(conn, user_id, provider, kind)

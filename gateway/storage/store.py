@@ -346,6 +346,14 @@ class Store:
             await conn.execute(delete(tables.connections).where(where))
         return self._tokens(row)
 
+    async def connection_tokens(self, user: User) -> dict[str, ConnectionTokens]:
+        """The tokens of each of the user's connections, decrypted, by provider (to revoke
+        them at the providers before the connections are deleted)."""
+        query = select(tables.connections).where(tables.connections.c.user_id == user.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row.provider: self._tokens(row) for row in rows}
+
     def _tokens(self, row: Row[Any]) -> ConnectionTokens:
         return ConnectionTokens(
             access_token=self.vault.decrypt(row.access_token_enc),
