@@ -584,17 +584,26 @@ async function loadDailies(event) {
 
 // ---- webhook deliveries -------------------------------------------------------------------------
 
+function webhooksNeedTheOperator(why) {
+  $("webhooks-note").textContent =
+    `${why} The delivery log is the operator's: enter the operator key (GATEWAY_ADMIN_KEY) above to see it.`;
+  $("webhooks-controls").hidden = true;
+  $("deliveries-table").hidden = true;
+}
+
 async function loadWebhooks() {
-  const key = keys.admin || keys.api;
+  // The API shows endpoints and their deliveries to the operator's key only, never to a
+  // user's: without the operator key there is nothing to ask.
+  if (!keys.admin) {
+    webhooksNeedTheOperator("No operator key was given.");
+    return;
+  }
   let endpoints;
   try {
-    endpoints = await api.get("/v1/webhooks", undefined, key);
+    endpoints = await api.get("/v1/webhooks", undefined, keys.admin);
   } catch (error) {
     if (!(error instanceof ApiError) || ![401, 403].includes(error.status)) throw error;
-    $("webhooks-note").textContent =
-      "The delivery log is the operator's: enter the operator key (GATEWAY_ADMIN_KEY) above to see it.";
-    $("webhooks-controls").hidden = true;
-    $("deliveries-table").hidden = true;
+    webhooksNeedTheOperator(`The gateway refused the operator key (${error.message}).`);
     return;
   }
   const select = $("webhooks-endpoint");
@@ -608,7 +617,7 @@ async function loadWebhooks() {
 
 async function loadDeliveries() {
   const endpoint = $("webhooks-endpoint").value;
-  const page = await api.get(`/v1/webhooks/${encodeURIComponent(endpoint)}/deliveries`, { limit: 50 }, keys.admin || keys.api);
+  const page = await api.get(`/v1/webhooks/${encodeURIComponent(endpoint)}/deliveries`, { limit: 50 }, keys.admin);
   $("deliveries-table").tBodies[0].replaceChildren(
     ...page.items.map((delivery) =>
       el("tr", { dataset: { deliveryId: delivery.id } },
