@@ -49,6 +49,7 @@ from training_gateway.gateway.requests import GatewayRequest
 from training_gateway.gateway.retries import RetryingTransport, RetryPolicy
 from training_gateway.gateway.routes import route_handlers
 from training_gateway.gateway.routes.metrics import metrics as metrics_route
+from training_gateway.gateway.routes.ui import ui_router
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.services.events import Events
 from training_gateway.gateway.services.sync import Sync
@@ -284,6 +285,7 @@ def create_app(
             create_static_files_router(
                 path=DOCS_ASSETS, directories=[STATIC / "swagger-ui"], include_in_schema=False
             ),
+            ui_router(),
         ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -201,6 +201,7 @@ def announce(settings: Settings, demo: Demo | None) -> None:
     mode = f"demo mode: data in {settings.data_dir}" if demo is not None else "ready"
     print(f"gateway: {base}  ({mode})")
     print(f"api docs: {base}/schema")
+    print(f"dashboard: {base}/ui/  (connect providers and see what the API answers, with your key)")
     if demo is not None:
         for name, url in sorted(demo.provider_urls.items()):
             print(f"mock {name}: {url}")

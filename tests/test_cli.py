@@ -141,6 +141,7 @@ def test_demo_serves_both_providers_with_long_lived_connections(
     process, lines = start(["serve", "--demo", "--port", str(port)], demo_env, "try: ")
     processes.append(process)
     assert "api key: gw_demo_test_key" in lines
+    assert any(line.startswith(f"dashboard: http://127.0.0.1:{port}/ui/") for line in lines)
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/health")
     headers = {"Authorization": "Bearer gw_demo_test_key"}

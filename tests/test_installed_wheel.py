@@ -101,6 +101,15 @@ def test_the_wheel_holds_every_module_and_the_migration_template(wheel: Path) ->
     listing = "\n".join(sorted(files))
     assert sources <= files, f"missing {sorted(sources - files)} from:\n{listing}"
     assert "training_gateway/gateway/storage/migrations/script.py.mako" in files, listing
+    # The dashboard and the charting library it draws with, served from the package (/ui/).
+    static = {
+        f"training_gateway/{path.relative_to(REPO).as_posix()}"
+        for folder in ("ui", "uplot", "swagger-ui")
+        for path in (REPO / "gateway" / "static" / folder).iterdir()
+    }
+    assert "training_gateway/gateway/static/ui/index.html" in static
+    assert "training_gateway/gateway/static/uplot/uPlot.iife.min.js" in static
+    assert static <= files, f"missing {sorted(static - files)} from:\n{listing}"
     (info,) = {name.split("/")[0] for name in files} - {"training_gateway"}
     assert info.endswith(".dist-info"), "the wheel installs nothing beside training_gateway"
     entry_points = zipfile.ZipFile(wheel).read(f"{info}/entry_points.txt").decode()

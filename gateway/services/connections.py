@@ -28,6 +28,7 @@ from training_gateway.gateway.auth.oauth import (
 )
 from training_gateway.gateway.errors import AuthorizationFailed, ConnectMethodUnavailable
 from training_gateway.gateway.runtime import Gateway
+from training_gateway.gateway.settings import Settings
 from training_gateway.gateway.storage import Connection, User
 from training_gateway.gateway.storage.index import SyncState
 from training_gateway.gateway.storage.store import ConnectionTokens
@@ -125,7 +126,7 @@ class ConnectionFlow:
     ) -> AuthorizationStart:
         """Start connecting `provider`: remember state, nonce and verifier; the URL to visit."""
         oauth = self._oauth(provider)
-        check_return_to(return_to, self.settings.return_to_allowlist, demo=self.settings.demo)
+        check_return_to(return_to, return_to_allowlist(self.settings), demo=self.settings.demo)
         state = secrets.token_urlsafe(32)
         nonce = secrets.token_urlsafe(24) if oauth.openid else None
         verifier = new_code_verifier()
@@ -383,6 +384,12 @@ def with_query(url: str, **params: str) -> str:
     parts = urlsplit(url)
     query = "&".join(q for q in (parts.query, urlencode(params)) if q)
     return urlunsplit(parts._replace(query=query))
+
+
+def return_to_allowlist(settings: Settings) -> tuple[str, ...]:
+    """Where `return_to` may point: GATEWAY_RETURN_TO_ALLOWLIST, and the gateway's own connect
+    page (/ui/ at its public URL), which sends users through this flow itself."""
+    return (*settings.return_to_allowlist, f"{settings.base_url}/ui/")
 
 
 def check_return_to(url: str, allowlist: tuple[str, ...], *, demo: bool) -> None:
