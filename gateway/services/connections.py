@@ -30,41 +30,14 @@ from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.storage import Connection, User
 from training_gateway.gateway.storage.index import SyncState
 from training_gateway.gateway.storage.store import ConnectionTokens
+from training_gateway.gateway.wire import MAX_RETURN_TO_CHARS as MAX_RETURN_TO_CHARS
+from training_gateway.gateway.wire import AuthorizationStart as AuthorizationStart
+from training_gateway.gateway.wire import ConnectionView as ConnectionView
+from training_gateway.gateway.wire import Disconnected as Disconnected
 from training_gateway.models.errors import GatewayError, InvalidInput, NotFound, ProviderError
 
 _log = logging.getLogger("gateway.auth")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-class ConnectionView(msgspec.Struct, kw_only=True):
-    """One of the caller's provider connections, as GET /v1/connections shows it."""
-
-    provider: str
-    status: str  # active, expired or revoked
-    scopes: list[str]
-    connected_at: datetime
-    subject: str | None = None
-    expires_at: datetime | None = None
-    detail: str | None = None
-    # How far the gateway's index of the connection's records reaches, per kind of record:
-    # the backfill's status and count, and when it was last reconciled.
-    sync: list[SyncState] = msgspec.field(default_factory=list)
-
-
-class AuthorizationStart(msgspec.Struct, kw_only=True):
-    """Where to send the user's browser to connect a provider, and until when that works."""
-
-    authorization_url: str
-    expires_at: datetime
-
-
-class Disconnected(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The outcome of DELETE /v1/connections/{provider}."""
-
-    provider: str
-    deleted: bool
-    revoked_at_provider: bool
-    detail: str | None = None
 
 
 class ConnectionFlow:
@@ -341,10 +314,6 @@ def view_of(connection: Connection, sync: list[SyncState] | None = None) -> Conn
         detail=connection.status_detail,
         sync=sync or [],
     )
-
-
-# return_to goes into a Location header: far longer than any app's settings page needs.
-MAX_RETURN_TO_CHARS = 2048
 
 
 def with_query(url: str, **params: str) -> str:
