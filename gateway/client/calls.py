@@ -49,14 +49,24 @@ from training_gateway.gateway.wire import (
     UploadAccepted,
     UploadCreated,
 )
-from training_gateway.models.activity import Activity, ActivityCreate, ActivityDraft
+from training_gateway.models.activity import (
+    Activity,
+    ActivityCreate,
+    ActivityDraft,
+    ActivityPatch,
+)
 from training_gateway.models.daily import Daily, DailyValue
 from training_gateway.models.hr_model.wire import (
     HrModelFitRequest,
     HrModelFitResponse,
     HrModelProfile,
 )
-from training_gateway.models.lab_test import LabTest, LabTestCreate, LabTestDraft, etag
+from training_gateway.models.lab_test import (
+    LabTest,
+    LabTestCreate,
+    LabTestDraft,
+    LabTestPatch,
+)
 from training_gateway.models.trace import Trace, TraceCreate, TraceDraft
 
 T = TypeVar("T")
@@ -278,7 +288,7 @@ def replace_activity(activity_id: str, activity: ActivityDraft) -> Call[Activity
     )
 
 
-def patch_activity(activity_id: str, patch: Mapping[str, Any]) -> Call[Activity]:
+def patch_activity(activity_id: str, patch: ActivityPatch | Mapping[str, Any]) -> Call[Activity]:
     return Call(
         "PATCH",
         f"/v1/activities/{_segment(activity_id)}",
@@ -508,6 +518,17 @@ def get_test(test_id: str) -> Call[LabTestDetails]:
     return Call("GET", f"/v1/tests/{_segment(test_id)}", decoded(LabTestDetails))
 
 
+def get_test_with_etag(test_id: str) -> Call[tuple[LabTestDetails, str]]:
+    """The test and its ETag, for `patch_test(..., if_match=)`. The ETag is the server's: it
+    hashes the provider's record, which a client cannot rebuild from the JSON it got."""
+    details = decoded(LabTestDetails)
+    return Call(
+        "GET",
+        f"/v1/tests/{_segment(test_id)}",
+        lambda response: (details(response), response.headers["etag"]),
+    )
+
+
 def create_test(test: LabTestCreate) -> Call[LabTest]:
     return Call(
         "POST", "/v1/tests", decoded(LabTest), content=_json(test), headers={"Content-Type": JSON}
@@ -525,12 +546,11 @@ def replace_test(test_id: str, test: LabTestDraft) -> Call[LabTest]:
 
 
 def patch_test(
-    test_id: str, patch: Mapping[str, Any], if_match: str | LabTest | None
+    test_id: str, patch: LabTestPatch | Mapping[str, Any], if_match: str | None
 ) -> Call[LabTest]:
-    """`if_match`: an ETag, or the test as last read (its ETag is computed as the gateway's)."""
     headers = {"Content-Type": MERGE_PATCH}
     if if_match is not None:
-        headers["If-Match"] = if_match if isinstance(if_match, str) else etag(if_match)
+        headers["If-Match"] = if_match
     return Call(
         "PATCH",
         f"/v1/tests/{_segment(test_id)}",

@@ -53,14 +53,19 @@ from training_gateway.gateway.wire import (
     UploadAccepted,
     UploadCreated,
 )
-from training_gateway.models.activity import Activity, ActivityCreate, ActivityDraft
+from training_gateway.models.activity import (
+    Activity,
+    ActivityCreate,
+    ActivityDraft,
+    ActivityPatch,
+)
 from training_gateway.models.daily import Daily
 from training_gateway.models.hr_model.wire import (
     HrModelFitRequest,
     HrModelFitResponse,
     HrModelProfile,
 )
-from training_gateway.models.lab_test import LabTest, LabTestCreate, LabTestDraft
+from training_gateway.models.lab_test import LabTest, LabTestCreate, LabTestDraft, LabTestPatch
 from training_gateway.models.trace import Trace, TraceCreate, TraceDraft
 
 if TYPE_CHECKING:
@@ -262,7 +267,9 @@ class GatewayClient:
         """Replace an activity: optional fields left out become empty."""
         return self._send(calls.replace_activity(activity_id, activity))
 
-    def patch_activity(self, activity_id: str, patch: Mapping[str, Any]) -> Activity:
+    def patch_activity(
+        self, activity_id: str, patch: ActivityPatch | Mapping[str, Any]
+    ) -> Activity:
         """Update an activity with a JSON merge patch (RFC 7396)."""
         return self._send(calls.patch_activity(activity_id, patch))
 
@@ -536,6 +543,10 @@ class GatewayClient:
         """One test, with the activities of any provider that overlap it."""
         return self._send(calls.get_test(test_id))
 
+    def get_test_with_etag(self, test_id: str) -> tuple[LabTestDetails, str]:
+        """One test and its ETag, to make a later `patch_test` conditional on it."""
+        return self._send(calls.get_test_with_etag(test_id))
+
     def create_test(self, test: LabTestCreate) -> LabTest:
         """Record a test at the provider it names (`local` works for everyone)."""
         return self._send(calls.create_test(test))
@@ -545,10 +556,14 @@ class GatewayClient:
         return self._send(calls.replace_test(test_id, test))
 
     def patch_test(
-        self, test_id: str, patch: Mapping[str, Any], *, if_match: str | LabTest | None = None
+        self,
+        test_id: str,
+        patch: LabTestPatch | Mapping[str, Any],
+        *,
+        if_match: str | None = None,
     ) -> LabTest:
-        """Update a test with a JSON merge patch; `if_match` (an ETag, or the test as you
-        read it) makes it conditional: PreconditionFailed when it changed since."""
+        """Update a test with a JSON merge patch; `if_match` (the ETag of
+        `get_test_with_etag`) makes it conditional: PreconditionFailed when it changed since."""
         return self._send(calls.patch_test(test_id, patch, if_match))
 
     def delete_test(self, test_id: str) -> None:

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.gateway.conftest import RunningGateway, gateway, readonly_gateway
+from tests.gateway.conftest import RunningGateway, gateway, readonly_api, readonly_gateway
 from training_gateway.gateway.client import GatewayClient
 
-__all__ = ["gateway", "readonly_gateway"]
+__all__ = ["gateway", "readonly_api", "readonly_gateway"]
 
 
 @pytest.fixture
