@@ -14,8 +14,11 @@ from training_gateway.adapters._mock.synthetic import encode_fit, synthetic_acti
 from training_gateway.gateway.client import (
     GatewayClient,
     InvalidBody,
+    ListingIncomplete,
     NotFound,
     PreconditionFailed,
+    ProviderError,
+    RateLimited,
 )
 from training_gateway.gateway.wire import ActivityHrModelRequest, UploadCreated
 from training_gateway.models.activity import ActivityCreate, ActivityDraft, ActivityPatch
@@ -150,3 +153,34 @@ def test_disconnect_then_connect_again_through_oauth(
     target = own_client.complete_connection("sweatstack", code=back["code"], state=back["state"])
     assert target == RETURN_TO + "?connected=sweatstack"
     assert {c.provider: c.status for c in own_client.list_connections()}["sweatstack"] == "active"
+
+
+def test_provider_faults_are_typed_errors_and_a_walk_names_who_failed(
+    own_client: GatewayClient, gateway: RunningGateway
+) -> None:
+    astral = gateway.demo.mocks["astral"]
+    run = own_client.list_activities(provider="astral", limit=1, consistency="live").items[0]
+
+    astral.faults.fail_next(429, headers={"Retry-After": "90"})
+    with pytest.raises(RateLimited) as throttled:
+        own_client.get_activity(run.id)
+    assert (throttled.value.status, throttled.value.provider) == (429, "astral")
+    assert throttled.value.retry_after == 90
+
+    astral.faults.fail_next(500)
+    with pytest.raises(ProviderError) as failed:
+        own_client.get_activity(run.id)
+    assert (failed.value.status, failed.value.provider) == (502, "astral")
+
+    # Astral failing for the whole walk: every SweatStack activity comes, then the walk says
+    # which provider is missing.
+    sweatstack = {
+        a.id for a in own_client.iter_activities(provider="sweatstack", consistency="live")
+    }
+    astral.faults.fail_next(500, times=10_000)
+    walked: list[str] = []
+    with pytest.raises(ListingIncomplete) as incomplete:
+        for activity in own_client.iter_activities(limit=50, consistency="live"):
+            walked.append(activity.id)
+    assert [f.provider for f in incomplete.value.failures] == ["astral"]
+    assert set(walked) == sweatstack | {a for a in walked if a.startswith("local:")}
