@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from training_gateway.gateway.storage.vault import VaultError
+from training_gateway.gateway.wire import Problem as Problem
 from training_gateway.models.decoding import field_path
 from training_gateway.models.errors import (
     Conflict,
@@ -145,22 +146,6 @@ class BodyTooLarge(InvalidInput):
     """A request body over the route's limit."""
 
     title = "Request body too large"
-
-
-class Problem(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """An RFC 9457 problem document, with the field or provider at fault when there is one."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-    field: str | None = None
-    provider: str | None = None
-    capability: str | None = None
-    # Seconds until the provider takes requests again (a throttle), as Retry-After says.
-    retry_after: float | None = None
-    errors: list[dict[str, Any]] | None = None
 
 
 # Domain error -> HTTP status: the one place statuses are chosen. An error resolves to the

@@ -6,6 +6,8 @@ Each fenced block is preceded by a directive saying how it is run:
   repository (so `.venv` made by the quick start is there), with the session's exported
   variables carried from block to block; `background "TEXT"` runs it in the background
   until it prints TEXT (a server), and it is stopped at the end.
+- `<!-- run: python SESSION -->`: Python, run by the quick start's `.venv` within that shell
+  session (its exported variables in `os.environ`, its servers up), in README order.
 - `<!-- run: ci -->`: the command CI runs; it must stand in `.ci/run` verbatim.
 - `<!-- run: pytest -->`: a test file, run by pytest with this package's plugin.
 - `<!-- run: toml entry-points -->`: entry points a provider package declares, which must
@@ -81,7 +83,7 @@ def blocks() -> list[Block]:
 def test_every_code_block_says_how_it_is_run() -> None:
     fences = FENCE.findall(README.read_text())
     assert len(fences) == len(blocks()), "a fenced block of the README has no <!-- run: --> line"
-    kinds = {"shell", "ci", "pytest", "toml", "json"}
+    kinds = {"shell", "python", "ci", "pytest", "toml", "json"}
     assert {b.directive[0] for b in blocks()} <= kinds
 
 
@@ -246,8 +248,18 @@ def sessions(checkout: Path) -> Iterator[dict[str, Session]]:
         session.stop()
 
 
+def _as_shell(block: Block) -> Block:
+    """A python block as the shell command that runs it in its session."""
+    if block.directive[0] != "python":
+        return block
+    fence = "README_PYTHON_BLOCK"
+    assert fence not in block.code
+    script = f"python - <<'{fence}'\n{block.code}\n{fence}"
+    return Block(block.directive, "sh", script, block.line)
+
+
 def test_shell_blocks_run_as_written(checkout: Path, sessions: dict[str, Session]) -> None:
-    for block in (b for b in blocks() if b.directive[0] == "shell"):
+    for block in (_as_shell(b) for b in blocks() if b.directive[0] in ("shell", "python")):
         name = block.directive[1]
         session = sessions.get(name)
         if session is None:

@@ -5,41 +5,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Redirect
-from msgspec import Meta
 
 from training_gateway.gateway.dependencies import optional_caller
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.services.connections import (
-    MAX_RETURN_TO_CHARS,
     AuthorizationStart,
     ConnectionFlow,
     ConnectionView,
     Disconnected,
 )
 from training_gateway.gateway.storage import User
-
-
-class ConnectRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Start connecting a provider. `return_to` is where the browser goes afterwards (it must
-    be allowed by GATEWAY_RETURN_TO_ALLOWLIST); `login_hint` is passed to the provider."""
-
-    return_to: Annotated[str, Meta(pattern="^https?://", max_length=MAX_RETURN_TO_CHARS)]
-    login_hint: Annotated[str, Meta(min_length=1, max_length=320)] | None = None
-
-
-class BearerConnection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A personal access token the user got from the provider."""
-
-    # Printable ASCII, as a bearer token must be to travel in a header (RFC 6750 allows less).
-    access_token: Annotated[str, Meta(min_length=1, max_length=8192, pattern=r"^[\x21-\x7e]+$")]
-
-    def __repr__(self) -> str:
-        return "BearerConnection(access_token=<redacted>)"
+from training_gateway.gateway.wire import BearerConnection as BearerConnection
+from training_gateway.gateway.wire import ConnectRequest as ConnectRequest
 
 
 async def provide_flow(gateway: Gateway) -> ConnectionFlow:

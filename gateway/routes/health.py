@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import msgspec
 from litestar import get
 from litestar.datastructures import State
 
 from training_gateway.gateway.runtime import Gateway
-
-
-class Health(msgspec.Struct):
-    status: str
-    providers: list[str]
+from training_gateway.gateway.wire import Health as Health
 
 
 @get("/health", tags=["health"], summary="Liveness and storage check", security=[])

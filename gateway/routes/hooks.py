@@ -12,24 +12,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
 from training_gateway.adapters.base import Operations, capability
 from training_gateway.gateway.errors import BodyTooLarge, WebhooksNotConfigured
 from training_gateway.gateway.runtime import Gateway
+from training_gateway.gateway.wire import HookAccepted as HookAccepted
 from training_gateway.models.errors import NotFound, Unsupported
 
 # Webhook bodies are a few hundred bytes; anything far larger is not one.
 MAX_WEBHOOK_BYTES = 64 * 1024
-
-
-class HookAccepted(msgspec.Struct, kw_only=True):
-    """The gateway has the webhook (`duplicate`: it had it already) and will process it."""
-
-    accepted: bool
-    duplicate: bool
 
 
 @post(

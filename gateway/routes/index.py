@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import msgspec
 from litestar import get
 
 from training_gateway.gateway.version import API_VERSION
-
-
-class Index(msgspec.Struct, kw_only=True):
-    name: str
-    version: str
-    api: str
-    docs: str
-    openapi: str
-    health: str
+from training_gateway.gateway.wire import Index as Index
 
 
 @get("/", tags=["health"], summary="Where the API, its docs and the health check are", security=[])

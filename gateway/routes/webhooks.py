@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import msgspec
 from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
@@ -20,10 +19,7 @@ from training_gateway.gateway.services.events import (
     EndpointWithSecret,
     Events,
 )
-
-
-class EndpointList(msgspec.Struct, kw_only=True):
-    items: list[Endpoint]
+from training_gateway.gateway.wire import EndpointList as EndpointList
 
 
 async def provide_events(gateway: Gateway) -> Events:

@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, TypeVar
 
-import msgspec
-
 from training_gateway.adapters.base import (
     LongitudinalMeanMaxQuery,
     Operations,
@@ -28,7 +26,6 @@ from training_gateway.gateway.errors import Overloaded
 from training_gateway.gateway.services.federation import (
     GATEWAY,
     ActivityFilter,
-    ProviderFailure,
     failure_of,
 )
 from training_gateway.gateway.services.sources import CallerSources, Source
@@ -41,6 +38,8 @@ from training_gateway.gateway.services.timeseries import (
 )
 from training_gateway.gateway.storage import AnalyticsRepository
 from training_gateway.gateway.storage.analytics import CachedCurve
+from training_gateway.gateway.wire import ActivityCurve as ActivityCurve
+from training_gateway.gateway.wire import LongitudinalCurve as LongitudinalCurve
 from training_gateway.models.activity import Activity, federated_id
 from training_gateway.models.curves import (
     ActivityCurves,
@@ -65,29 +64,6 @@ PointT = TypeVar("PointT", CurvePoint, EnvelopePoint)
 _CURVE_CONCURRENCY = 4
 # Metrics whose curve a provider with Capability.MEAN_MAX may compute itself.
 _PROVIDER_CURVE_METRICS = ("power", "speed")
-
-
-class ActivityCurve(msgspec.Struct, kw_only=True):
-    activity_id: str
-    metric: str
-    #: "duration": a point per duration; "intensity": a row per intensity level, `value` the
-    #: level and `duration_s` the longest duration sustained at it or above.
-    by: CurveOrientation
-    source: str
-    points: list[CurvePoint]
-    # Who thinned the curve for `segmentation=true` (the provider, or "gateway"); None: not.
-    segmented_by: str | None = None
-
-
-class LongitudinalCurve(msgspec.Struct, kw_only=True):
-    metric: str
-    by: CurveOrientation
-    #: Who computed the curve: "gateway", or the provider that was asked for it.
-    source: str
-    points: list[EnvelopePoint]
-    activities: int
-    computed: int
-    errors: list[ProviderFailure]
 
 
 async def activity_curve(

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
 
 import msgspec
 
 from training_gateway.adapters.base import Operations, capability
 from training_gateway.gateway.services.sources import AnySource, Source, UnusableSource
+from training_gateway.gateway.wire import BackfillLine as BackfillLine
 from training_gateway.models.errors import GatewayError
-
-
-class BackfillLine(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """The provider's own backfill (`backfill_loaded_until`), or the gateway's index of a
-    connection (`index`: the kind of record, its backfill's status and count)."""
-
-    provider: str
-    backfill_loaded_until: datetime | None = None
-    error: str | None = None
-    index: str | None = None
-    index_status: str | None = None
-    indexed: int | None = None
 
 
 async def _lines_of(source: AnySource) -> AsyncIterator[BackfillLine]:

@@ -8,7 +8,6 @@ import base64
 import logging
 import secrets
 from datetime import UTC, datetime
-from typing import Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
@@ -32,67 +31,15 @@ from training_gateway.gateway.settings import Settings
 from training_gateway.gateway.storage import Connection, User
 from training_gateway.gateway.storage.index import SyncState
 from training_gateway.gateway.storage.store import ConnectionTokens
+from training_gateway.gateway.wire import MAX_RETURN_TO_CHARS as MAX_RETURN_TO_CHARS
+from training_gateway.gateway.wire import AuthorizationStart as AuthorizationStart
+from training_gateway.gateway.wire import ConnectionView as ConnectionView
+from training_gateway.gateway.wire import Disconnected as Disconnected
+from training_gateway.gateway.wire import Revocation as Revocation
 from training_gateway.models.errors import GatewayError, InvalidInput, NotFound, ProviderError
 
 _log = logging.getLogger("gateway.auth")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-class ConnectionView(msgspec.Struct, kw_only=True):
-    """One of the caller's provider connections, as GET /v1/connections shows it."""
-
-    provider: str
-    status: str  # active, expired or revoked
-    scopes: list[str]
-    connected_at: datetime
-    subject: str | None = None
-    expires_at: datetime | None = None
-    detail: str | None = None
-    # How far the gateway's index of the connection's records reaches, per kind of record:
-    # the backfill's status and count, and when it was last reconciled.
-    sync: list[SyncState] = msgspec.field(default_factory=list)
-
-
-class AuthorizationStart(msgspec.Struct, kw_only=True):
-    """Where to send the user's browser to connect a provider, and until when that works."""
-
-    authorization_url: str
-    expires_at: datetime
-
-
-class Disconnected(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The outcome of DELETE /v1/connections/{provider}."""
-
-    provider: str
-    deleted: bool
-    revoked_at_provider: bool
-    detail: str | None = None
-
-
-class Revocation(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """What became of a removed connection's grant at its provider: `revoked` there,
-    `unsupported` (the provider offers no revocation, or the gateway has no OAuth client
-    there), or `failed`, with the provider's HTTP status when it answered one."""
-
-    provider: str
-    outcome: Literal["revoked", "unsupported", "failed"]
-    status: int | None = None
-    detail: str | None = None
-
-    def disconnected(self) -> Disconnected:
-        """The same, as DELETE /v1/connections/{provider} and its event say it."""
-        detail = self.detail
-        if self.outcome == "failed":
-            detail = (
-                f"the local tokens are deleted, but revoking them at {self.provider} "
-                f"failed: {self.detail}"
-            )
-        return Disconnected(
-            provider=self.provider,
-            deleted=True,
-            revoked_at_provider=self.outcome == "revoked",
-            detail=detail,
-        )
 
 
 class ConnectionFlow:
@@ -373,10 +320,6 @@ def view_of(connection: Connection, sync: list[SyncState] | None = None) -> Conn
         detail=connection.status_detail,
         sync=sync or [],
     )
-
-
-# return_to goes into a Location header: far longer than any app's settings page needs.
-MAX_RETURN_TO_CHARS = 2048
 
 
 def with_query(url: str, **params: str) -> str:

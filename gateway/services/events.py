@@ -18,12 +18,11 @@ import socket
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import msgspec
-from msgspec import Meta
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from standardwebhooks import Webhook
@@ -37,24 +36,17 @@ from training_gateway.gateway.storage.tables import (
     events,
     webhook_endpoints,
 )
+from training_gateway.gateway.wire import EVENT_TYPES as EVENT_TYPES
+from training_gateway.gateway.wire import Delivery as Delivery
+from training_gateway.gateway.wire import DeliveryAttempt as DeliveryAttempt
+from training_gateway.gateway.wire import DeliveryPage as DeliveryPage
+from training_gateway.gateway.wire import Endpoint as Endpoint
+from training_gateway.gateway.wire import EndpointRequest as EndpointRequest
+from training_gateway.gateway.wire import EndpointWithSecret as EndpointWithSecret
+from training_gateway.gateway.wire import EventBody as EventBody
+from training_gateway.gateway.wire import EventData as EventData
+from training_gateway.gateway.wire import EventType as EventType
 from training_gateway.models.errors import Conflict, InvalidInput, NotFound
-
-EventType = Literal[
-    "activity.created",
-    "activity.updated",
-    "activity.deleted",
-    "test.created",
-    "test.updated",
-    "test.deleted",
-    "connection.connected",
-    "connection.refresh_failed",
-    "connection.revoked",
-    "connection.disconnected",
-    "user.deleted",
-    "endpoint.disabled",
-    "webhook.test",
-]
-EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
 # When each attempt is made, counted from the one before: immediately, then 5 s, 5 min,
 # 30 min, 2 h, 5 h, 10 h and 10 h.
@@ -73,77 +65,6 @@ STALE_CLAIM_S = 600.0
 # request costs more with each connection it holds (one pool of 64 sent ~220 a second on
 # loopback, eight of 8 ~700), and a hanging receiver holds up no other.
 MAX_SENDING_PER_ORIGIN = 8
-
-
-class EndpointRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Register an endpoint: where to POST, and which event types (all when left out)."""
-
-    url: Annotated[str, Meta(pattern="^https?://", max_length=2048)]
-    event_types: list[EventType] | None = None
-    description: Annotated[str, Meta(max_length=500)] | None = None
-
-
-class Endpoint(msgspec.Struct, kw_only=True):
-    id: str
-    url: str
-    event_types: list[str]
-    description: str | None = None
-    created_at: datetime
-    failing_since: datetime | None = None
-    disabled_at: datetime | None = None
-    disabled_reason: str | None = None
-
-
-class EndpointWithSecret(Endpoint, kw_only=True):
-    """An endpoint with its signing secret: shown when created or rotated, never again."""
-
-    secret: str
-
-
-class DeliveryAttempt(msgspec.Struct, kw_only=True):
-    attempt: int
-    at: datetime
-    status_code: int | None
-    latency_ms: float
-    error: str | None = None
-
-
-class Delivery(msgspec.Struct, kw_only=True):
-    id: str
-    event_id: str
-    event_type: str
-    status: str
-    attempts: int
-    created_at: datetime
-    next_attempt_at: datetime | None = None
-    delivered_at: datetime | None = None
-    last_status_code: int | None = None
-    last_latency_ms: float | None = None
-    last_error: str | None = None
-    attempt_log: list[DeliveryAttempt] = msgspec.field(default_factory=list)
-
-
-class DeliveryPage(msgspec.Struct, kw_only=True):
-    items: list[Delivery]
-
-
-class EventData(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """What an event is about: the resource's id, the provider, the gateway user (by name,
-    as the app created them) and the resource itself (its unified form; None when deleted)."""
-
-    id: str | None = None
-    provider: str | None = None
-    user: str | None = None
-    resource: Any = None
-
-
-class EventBody(msgspec.Struct, kw_only=True):
-    """What a receiver gets: the type, when it happened, and the resource (its id alone for a
-    deletion)."""
-
-    type: str
-    timestamp: datetime
-    data: EventData
 
 
 def new_id(prefix: str) -> str:

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic
 
 import msgspec
 from open_sport_taxonomy import Sport
@@ -48,6 +48,14 @@ from training_gateway.gateway.services.sources import (
 )
 from training_gateway.gateway.storage import Store
 from training_gateway.gateway.storage import index as record_index
+from training_gateway.gateway.wire import ActivityPage as ActivityPage
+from training_gateway.gateway.wire import ActivityView as ActivityView
+from training_gateway.gateway.wire import Consistency as Consistency
+from training_gateway.gateway.wire import LabTestPage as LabTestPage
+from training_gateway.gateway.wire import Page as Page
+from training_gateway.gateway.wire import ProviderFailure as ProviderFailure
+from training_gateway.gateway.wire import T as T
+from training_gateway.gateway.wire import TracePage as TracePage
 from training_gateway.models.activity import MAX_YEAR, MIN_YEAR, Activity, ActivityStatus
 from training_gateway.models.errors import GatewayError, InvalidParameter, ProviderThrottled
 from training_gateway.models.lab_test import LabTest
@@ -63,22 +71,6 @@ _MIN_CHUNK = 50
 _EXHAUSTED = -1
 # No provider holds more records than this for one user; a cursor past it was not ours.
 _MAX_OFFSET = 2**31 - 1
-
-T = TypeVar("T", Activity, LabTest, Trace)
-# How a list reads providers: from the synced index where it is fresh (the default), or live.
-Consistency = Literal["index", "live"]
-# How an activity is answered: in the unified schema, or also as the provider stores it.
-ActivityView = Literal["unified", "raw"]
-
-
-class ProviderFailure(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A provider that could not contribute to a merged answer, and why; a throttled one
-    (status 429) says in `retry_after` how many seconds to wait, when it is known."""
-
-    provider: str
-    status: int
-    detail: str
-    retry_after: float | None = None
 
 
 GATEWAY = "gateway"  # what `errors` names when the gateway itself failed
@@ -104,38 +96,6 @@ def failure_of(provider: str, exc: Exception, *, about: str | None = None) -> Pr
         status=500 if provider == GATEWAY else 502,
         detail=f"{prefix}{culprit} failed unexpectedly ({type(exc).__name__})",
     )
-
-
-class Page(msgspec.Struct, Generic[T], kw_only=True):
-    """One page of a merged list; `freshness` names each provider read from the gateway's
-    synced index and when that index was last synced with it (the others were read live)."""
-
-    items: list[T]
-    next_cursor: str | None
-    errors: list[ProviderFailure]
-    freshness: dict[str, datetime] = msgspec.field(default_factory=dict)
-
-
-class ActivityPage(Page[Activity], kw_only=True):
-    """One page of the merged activity list."""
-
-    items: list[Activity]  # concrete, for the OpenAPI document
-
-
-class LabTestPage(Page[LabTest], kw_only=True):
-    """One page of the merged lab-test list."""
-
-    items: list[LabTest]  # concrete, for the OpenAPI document
-
-
-# The name the published API document gives this page (its component and title).
-LabTestPage.__name__ = LabTestPage.__qualname__ = "TestPage"
-
-
-class TracePage(Page[Trace], kw_only=True):
-    """One page of the merged trace list."""
-
-    items: list[Trace]  # concrete, for the OpenAPI document
 
 
 class RecordFilter(msgspec.Struct, Generic[T], frozen=True, kw_only=True):

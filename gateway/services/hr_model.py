@@ -13,6 +13,8 @@ from training_gateway.gateway import workers
 from training_gateway.gateway.services.sources import CallerSources, Source
 from training_gateway.gateway.services.timeseries import activity_table, native_id_of
 from training_gateway.gateway.storage import AnalyticsRepository, HrModelRepository, User
+from training_gateway.gateway.wire import ActivityHrModelFit as ActivityHrModelFit
+from training_gateway.gateway.wire import ActivityHrModelRequest as ActivityHrModelRequest
 from training_gateway.models.decoding import decode_as
 from training_gateway.models.errors import InvalidInput
 from training_gateway.models.hr_model import (
@@ -28,26 +30,7 @@ from training_gateway.models.hr_model.session import model_sport, session_arrays
 from training_gateway.models.hr_model.wire import (
     HrModelFitRequest,
     HrModelFitResponse,
-    HrModelResult,
 )
-
-
-class ActivityHrModelRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Settings (TrueZone's, as a JSON string or an object; `fit` defaults to true here and
-    `sport` comes from the activity) and whether to start from the kept memory."""
-
-    settings: str | dict[str, Any] | None = None
-    use_stored_memory: bool = True
-
-
-class ActivityHrModelFit(msgspec.Struct, kw_only=True):
-    """The fit of one activity, and the memory the gateway now keeps for the sport."""
-
-    activity_id: str
-    sport: str
-    samples: int
-    result: HrModelResult
-    memory: HrMemory | None
 
 
 async def fit_request(

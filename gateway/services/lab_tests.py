@@ -19,6 +19,7 @@ from training_gateway.gateway.services.federation import (
     list_activities,
 )
 from training_gateway.gateway.services.sources import AnySource, Source
+from training_gateway.gateway.wire import LabTestDetails as LabTestDetails
 from training_gateway.models.activity import Activity
 from training_gateway.models.decoding import decode_as
 from training_gateway.models.errors import Conflict, PreconditionFailed
@@ -29,14 +30,6 @@ from training_gateway.models.sport import with_canonical_sport
 # An activity overlapping a test began at most this long before it.
 _LONGEST_ACTIVITY = timedelta(days=1)
 _MAX_LINKED = 500
-
-
-class LabTestDetails(LabTest, kw_only=True):
-    """A test with the caller's activities, from any provider, that overlap its time window;
-    `errors` names the providers that could not be asked."""
-
-    activities: list[Activity] = msgspec.field(default_factory=list)
-    errors: list[ProviderFailure] = msgspec.field(default_factory=list)
 
 
 async def patch_test(

@@ -14,25 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import msgspec
-
 from training_gateway.gateway.runtime import Gateway
 from training_gateway.gateway.services.connections import ConnectionFlow, Revocation
 from training_gateway.gateway.storage import User
-from training_gateway.gateway.storage.erasure import Erased, erase_user
+from training_gateway.gateway.storage.erasure import erase_user
+from training_gateway.gateway.wire import UserDeleted as UserDeleted
 from training_gateway.models.errors import NotFound
 
 _log = logging.getLogger("gateway.leaving")
-
-
-class UserDeleted(msgspec.Struct, kw_only=True):
-    """What deleting a user did: per connected provider, what became of its grant there
-    (`revoked`, `unsupported` by the provider, or `failed` with the provider's status and
-    why); and how many of each kind of record the gateway deleted of its own."""
-
-    user: str
-    providers: list[Revocation]
-    removed: Erased
 
 
 async def delete_user(gateway: Gateway, user: User) -> UserDeleted:

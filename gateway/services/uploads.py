@@ -8,8 +8,6 @@ import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
-import msgspec
-
 from training_gateway.adapters.base import (
     Operations,
     SupportsImportedDrafts,
@@ -21,27 +19,14 @@ from training_gateway.gateway import workers
 from training_gateway.gateway.forms import FormFile
 from training_gateway.gateway.services.sources import Source
 from training_gateway.gateway.storage import AnalyticsRepository, User
+from training_gateway.gateway.wire import UploadAccepted as UploadAccepted
+from training_gateway.gateway.wire import UploadCreated as UploadCreated
 from training_gateway.models.activity import Activity
 from training_gateway.models.errors import GatewayError, InvalidInput
 from training_gateway.models.fit import FitActivity, FitSummary, decode_fit, draft_from_fit
 
 MAX_FILES = 10
 FIT_MEDIA_TYPE = "application/vnd.ant.fit"
-
-
-class UploadAccepted(msgspec.Struct, kw_only=True):
-    """A provider took the files and processes them itself (202): its source ids."""
-
-    provider: str
-    sources: list[str]
-
-
-class UploadCreated(msgspec.Struct, kw_only=True):
-    """The gateway decoded the files and created one activity per file (201)."""
-
-    provider: str
-    items: list[Activity]
-    notes: list[str]
 
 
 async def upload(

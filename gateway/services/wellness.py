@@ -25,6 +25,7 @@ from training_gateway.gateway.errors import NotConnected
 from training_gateway.gateway.services.federation import ProviderFailure, failure_of
 from training_gateway.gateway.services.sources import AnySource, CallerSources, Source
 from training_gateway.gateway.storage.local import LocalAppMetadata
+from training_gateway.gateway.wire import DailyList as DailyList
 from training_gateway.models.activity import Activity
 from training_gateway.models.daily import Daily, DailyMeasure, check_value, split_daily_id
 from training_gateway.models.decoding import check_document
@@ -34,14 +35,6 @@ from training_gateway.models.errors import InvalidBody, InvalidInput, InvalidPar
 MAX_DAILY_RANGE_DAYS = 366
 #: The largest app-metadata document, as compact JSON (SweatStack's own limit).
 MAX_APP_METADATA_BYTES = 1024
-
-
-class DailyList(msgspec.Struct, kw_only=True):
-    """Dailies of the requested measures and days, oldest first, then by measure and provider;
-    `errors` names each provider that could not be asked."""
-
-    items: list[Daily]
-    errors: list[ProviderFailure]
 
 
 async def list_dailies(

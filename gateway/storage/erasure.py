@@ -10,37 +10,11 @@ attempts cascade from them.
 
 from __future__ import annotations
 
-import msgspec
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from training_gateway.gateway.storage import tables
-
-
-class Erased(msgspec.Struct, kw_only=True):
-    """How many of each kind of row the gateway deleted of a user."""
-
-    api_keys: int = 0
-    connections: int = 0
-    # Connections started and never finished (OAuth state).
-    pending_connections: int = 0
-    local_activities: int = 0
-    local_tests: int = 0
-    local_traces: int = 0
-    local_dailies: int = 0
-    # The apps' JSON the gateway kept on records of providers that cannot hold it.
-    app_metadata: int = 0
-    # Samples of uploaded FIT files, kept for providers that store none.
-    activity_streams: int = 0
-    mean_max_curves: int = 0
-    hr_model_memories: int = 0
-    hr_model_fits: int = 0
-    # The per-connection index of records, and how far each connection's index reaches.
-    indexed_records: int = 0
-    sync_states: int = 0
-    # Events about the user (their deliveries and delivery attempts go with them).
-    events: int = 0
-
+from training_gateway.gateway.wire import Erased as Erased
 
 # Each count of `Erased` and the table it counts, in the order they are deleted.
 ERASED_TABLES: tuple[tuple[str, Table], ...] = (

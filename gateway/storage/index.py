@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from training_gateway.gateway.storage.tables import record_index, sync_state
+from training_gateway.gateway.wire import SyncState as SyncState
 from training_gateway.models.activity import Activity
 from training_gateway.models.lab_test import LabTest
 
@@ -39,18 +40,6 @@ class Change:
     change: ChangeType
     record_id: str
     record: Record | None
-
-
-class SyncState(msgspec.Struct, kw_only=True):
-    """How far a connection's index reaches for one kind of record."""
-
-    kind: str
-    backfill_status: str  # pending, running, done, failed
-    backfill_indexed: int
-    synced_at: datetime | None = None
-    newest_start: datetime | None = None
-    oldest_start: datetime | None = None
-    backfill_detail: str | None = None
 
 
 def fingerprint(record: Record) -> str:
