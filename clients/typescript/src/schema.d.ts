@@ -391,6 +391,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Leave: revoke every connection at its provider where it allows it, delete all your data here, and say what was done per provider
+         * @description Each connected provider's grant is revoked there first; a provider's failure is reported in `providers` (with its status and why) and never stops the deletion. Then your API keys, connections, `local` records, uploaded streams, cached mean-max curves, heart-rate model memories, the index of your records and your events are deleted at once, and a `connection.disconnected` event per connection and a `user.deleted` event go to the registered webhook endpoints. Your key stops working.
+         */
+        delete: operations["V1MeDeleteMe"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/providers": {
         parameters: {
             query?: never;
@@ -903,7 +923,7 @@ export interface components {
         /** EndpointRequest */
         EndpointRequest: {
             description?: string | null;
-            event_types?: ("activity.created" | "activity.updated" | "activity.deleted" | "test.created" | "test.updated" | "test.deleted" | "connection.connected" | "connection.refresh_failed" | "connection.revoked" | "connection.disconnected" | "endpoint.disabled" | "webhook.test")[] | null;
+            event_types?: ("activity.created" | "activity.updated" | "activity.deleted" | "test.created" | "test.updated" | "test.deleted" | "connection.connected" | "connection.refresh_failed" | "connection.revoked" | "connection.disconnected" | "user.deleted" | "endpoint.disabled" | "webhook.test")[] | null;
             url: string;
         };
         /** EndpointWithSecret */
@@ -929,6 +949,39 @@ export interface components {
             /** Format: date-time */
             start: string;
             value: number;
+        };
+        /** Erased */
+        Erased: {
+            /** @default 0 */
+            activity_streams: number;
+            /** @default 0 */
+            api_keys: number;
+            /** @default 0 */
+            app_metadata: number;
+            /** @default 0 */
+            connections: number;
+            /** @default 0 */
+            events: number;
+            /** @default 0 */
+            hr_model_fits: number;
+            /** @default 0 */
+            hr_model_memories: number;
+            /** @default 0 */
+            indexed_records: number;
+            /** @default 0 */
+            local_activities: number;
+            /** @default 0 */
+            local_dailies: number;
+            /** @default 0 */
+            local_tests: number;
+            /** @default 0 */
+            local_traces: number;
+            /** @default 0 */
+            mean_max_curves: number;
+            /** @default 0 */
+            pending_connections: number;
+            /** @default 0 */
+            sync_states: number;
         };
         /** ErrorSurface */
         ErrorSurface: {
@@ -1389,6 +1442,14 @@ export interface components {
             };
             name: string;
         };
+        /** Revocation */
+        Revocation: {
+            detail?: string | null;
+            /** @enum {string} */
+            outcome: "revoked" | "unsupported" | "failed";
+            provider: string;
+            status?: number | null;
+        };
         /** Summary */
         Summary: {
             altitude?: components["schemas"]["MetricStats"] | null;
@@ -1522,6 +1583,12 @@ export interface components {
         UploadForm: {
             files: string[];
             provider: string;
+        };
+        /** UserDeleted */
+        UserDeleted: {
+            providers: components["schemas"]["Revocation"][];
+            removed: components["schemas"]["Erased"];
+            user: string;
         };
     };
     responses: never;
@@ -4611,6 +4678,66 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before trying again */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The gateway cannot serve this now (storage, credentials or capacity) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    V1MeDeleteMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserDeleted"];
+                };
+            };
+            /** @description A query parameter is missing, unknown, malformed or out of range (see `field`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No gateway API key, or one that is unknown or revoked */
+            401: {
+                headers: {
+                    /** @description The scheme to use: Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such record for this caller */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
