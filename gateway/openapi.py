@@ -155,7 +155,9 @@ def problem_statuses(path: str, method: str, operation: dict[str, Any]) -> list[
         statuses |= {404, 405}
     if "requestBody" in operation:
         statuses |= {413, 415, 422}
-    if method in ("post", "put", "patch") and path.startswith(("/v1/activities", "/v1/tests")):
+    if method in ("post", "put", "patch") and path.startswith(
+        ("/v1/activities", "/v1/tests", "/v1/traces")
+    ):
         statuses |= {405, 422}
     if path.startswith("/v1/tests") or path == "/v1/activities/upload":
         statuses.add(403)

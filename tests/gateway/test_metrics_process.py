@@ -184,7 +184,16 @@ def test_every_log_line_is_a_json_object_and_request_ids_are_echoed(demo: Demo) 
     assert echoed.headers["x-request-id"] == "abc-1"
     assert len(made.headers["x-request-id"]) == 32
     assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
-    printed = ("gateway:", "api docs:", "mock ", "api key:", "admin key:", "events:", "try:")
+    printed = (
+        "gateway:",
+        "api docs:",
+        "mock ",
+        "api key:",
+        "admin key:",
+        "events:",
+        "try:",
+        "dashboard:",
+    )
     logged = [
         line for line in demo.log.read_text().splitlines() if line and not line.startswith(printed)
     ]

@@ -6053,6 +6053,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The provider does not offer this operation (see `provider` and `capability`) */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The provider is not connected, or its connection must be renewed */
             409: {
                 headers: {
