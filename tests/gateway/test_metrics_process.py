@@ -23,6 +23,8 @@ from training_gateway.adapters._mock.server import MockServer, free_loopback_por
 
 METRICS_TOKEN = "metrics-token-for-the-test-0123456789"
 Sample = tuple[str, tuple[tuple[str, str], ...]]
+# The providers the demo connects its user to at start.
+DEMO_PROVIDERS = ("astral", "sweatstack")
 
 
 @dataclass
@@ -44,6 +46,22 @@ class Demo:
             for family in text_string_to_metric_families(answer.text)
             for sample in family.samples
         }
+
+    def settled(self) -> dict[Sample, float]:
+        """A scrape once the demo's own start has been delivered: it connects its user to
+        each provider, and each `connection.connected` event reaches the demo's receiver
+        (`/demo/receiver`) in the background, maybe after `try:` was printed."""
+        receiver = http("POST", "/demo/receiver", 204)
+        delivered = ("gateway_webhook_delivery_attempts_total", (("outcome", "delivered"),))
+        deadline = time.monotonic() + 30
+        while True:
+            samples = self.scrape()
+            if samples.get(receiver, 0) == samples.get(delivered, 0) == len(DEMO_PROVIDERS):
+                return samples
+            assert time.monotonic() < deadline, {
+                k: v for k, v in samples.items() if k in (receiver, delivered)
+            }
+            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -110,7 +128,7 @@ def test_metrics_after_a_mixed_load_match_it_exactly(demo: Demo) -> None:
             json={"url": f"{receiver_server.url}/hooks", "event_types": ["webhook.test"]},
         )
         assert endpoint.status_code == 201, endpoint.text
-        before = demo.scrape()
+        before = demo.settled()
 
         sent: Counter[Sample] = Counter()
         for _ in range(5):

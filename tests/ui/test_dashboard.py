@@ -66,10 +66,11 @@ def a_ride(client: httpx.Client) -> dict[str, Any]:
 
 def open_activity(page: Page, activity_id: str) -> None:
     """Page through the list until the activity's row is there, and open it."""
+    table = page.locator("#activities-table")
     page.get_by_label("Activities per page").select_option("50")
-    row = page.locator(f'#activities-table tbody tr[data-activity-id="{activity_id}"]')
+    row = table.locator(f'tbody tr[data-activity-id="{activity_id}"]')
     for _ in range(20):
-        expect(page.locator("#activities-table tbody tr").first).to_be_visible()
+        expect(table).to_have_attribute("aria-busy", "false")
         if row.count():
             break
         page.get_by_role("button", name="Next page of activities").click()

@@ -172,19 +172,33 @@ function providerAction(event) {
 
 // ---- pages walked by cursor -----------------------------------------------------------------
 
-/** A list walked by its `next_cursor`, remembering the cursors behind for going back. */
+/** A list walked by its `next_cursor`, remembering the cursors behind for going back. Only
+ * the latest request is drawn: a page that arrives after a newer one was asked for (the page
+ * size changed while "Next" was on its way) is dropped, so the table never shows a stale page.
+ * The table is `aria-busy` while a page is on its way. */
 class Pager {
-  constructor(load) {
-    this.load = load;
+  constructor(table, fetch, render) {
+    this.table = table;
+    this.fetch = fetch;
+    this.render = render;
     this.cursors = [null];
     this.index = 0;
     this.next = null;
+    this.asked = 0;
   }
 
   async show() {
-    const page = await this.load(this.cursors[this.index]);
-    this.next = page.next_cursor;
-    return page;
+    const asked = ++this.asked;
+    $(this.table).setAttribute("aria-busy", "true");
+    try {
+      const page = await this.fetch(this.cursors[this.index]);
+      if (asked !== this.asked) return page;
+      this.next = page.next_cursor;
+      this.render(page);
+      return page;
+    } finally {
+      if (asked === this.asked) $(this.table).setAttribute("aria-busy", "false");
+    }
   }
 
   first() {
@@ -210,8 +224,8 @@ class Pager {
 
 // ---- activities -----------------------------------------------------------------------------
 
-const activities = new Pager(async (cursor) => {
-  const page = await api.get("/v1/activities", { limit: $("activities-limit").value, cursor });
+const activities = new Pager("activities-table", (cursor) =>
+  api.get("/v1/activities", { limit: $("activities-limit").value, cursor }), (page) => {
   const rows = page.items.map((activity) =>
     el(
       "tr",
@@ -240,7 +254,6 @@ const activities = new Pager(async (cursor) => {
   $("activities-next").disabled = !page.next_cursor;
   $("activities-page").textContent = `Page ${activities.index + 1}, ${page.items.length} activities`;
   dashboard.activitiesPage = page;
-  return page;
 });
 
 // ---- one activity ---------------------------------------------------------------------------
@@ -534,8 +547,7 @@ function resultsText(results, prefix = "") {
     .join("; ");
 }
 
-const labTests = new Pager(async (cursor) => {
-  const page = await api.get("/v1/tests", { limit: 10, cursor });
+const labTests = new Pager("tests-table", (cursor) => api.get("/v1/tests", { limit: 10, cursor }), (page) => {
   $("tests-table").tBodies[0].replaceChildren(
     ...page.items.map((test) =>
       el("tr", { dataset: { testId: test.id } },
@@ -548,7 +560,6 @@ const labTests = new Pager(async (cursor) => {
   );
   $("tests-first").disabled = labTests.index === 0;
   $("tests-next").disabled = !page.next_cursor;
-  return page;
 });
 
 // ---- dailies ----------------------------------------------------------------------------------
